@@ -1,0 +1,67 @@
+"""Every Cloudflare limit and default cfemu enforces, as named constants in one place.
+
+Values are production's (see ``shared/spec``), not Miniflare's: where the two differ the
+spec marks an "MF delta" and cfemu follows production.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Queues: consumer settings (spec: queues.md §2) -------------------------------------
+DEFAULT_MAX_BATCH_SIZE: Final = 10
+MIN_MAX_BATCH_SIZE: Final = 1
+MAX_MAX_BATCH_SIZE: Final = 100
+
+DEFAULT_MAX_BATCH_TIMEOUT: Final = 5.0  # seconds
+MIN_MAX_BATCH_TIMEOUT: Final = 0.0
+MAX_MAX_BATCH_TIMEOUT: Final = 60.0
+
+DEFAULT_MAX_RETRIES: Final = 3
+MIN_MAX_RETRIES: Final = 0
+MAX_MAX_RETRIES: Final = 100
+
+MIN_MAX_CONCURRENCY: Final = 1
+MAX_MAX_CONCURRENCY: Final = 250
+#: Batches of one queue in flight at once when ``max_concurrency`` is unset. Production
+#: autoscales up to 250; the emulator delivers one batch at a time unless configured, so
+#: that local runs are deterministic (documented in docs/queues.md).
+DEFAULT_EMULATED_MAX_CONCURRENCY: Final = 1
+
+# --- Queues: delays (send, retry, producer delivery_delay, consumer retry_delay) ---------
+MIN_DELAY_SECONDS: Final = 0
+MAX_DELAY_SECONDS: Final = 43_200  # 12 hours
+
+# --- Queues: message and batch sizes (1 KB = 1000 bytes) --------------------------------
+MAX_MESSAGE_BYTES: Final = 128_000
+MAX_BATCH_MESSAGES: Final = 100
+MAX_BATCH_BYTES: Final = 256_000
+
+# --- Queues: names ---------------------------------------------------------------------
+MAX_QUEUE_NAME_LENGTH: Final = 63
+#: Queue names: lowercase letters, digits and dashes, not starting or ending with a dash.
+QUEUE_NAME_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+
+# --- Workers -----------------------------------------------------------------------------
+WORKER_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+#: Request body limit of Cloudflare's free plan (bytes). Larger bodies get a 413.
+DEFAULT_MAX_REQUEST_BODY_BYTES: Final = 100 * 1024 * 1024
+DEFAULT_DEV_IP: Final = "127.0.0.1"
+DEFAULT_DEV_PORT: Final = 8787
+
+# --- D1 (spec: d1.md §6) ---------------------------------------------------------------------
+D1_MAX_BOUND_PARAMETERS: Final = 100
+D1_MAX_SQL_BYTES: Final = 100_000
+D1_MAX_VALUE_BYTES: Final = 2_000_000  # strings, BLOBs and rows
+D1_MAX_COLUMNS: Final = 100
+D1_MAX_FUNCTION_ARGS: Final = 32
+D1_MAX_LIKE_PATTERN_BYTES: Final = 50
+D1_MAX_COMPOUND_SELECT: Final = 5
+D1_MAX_TRIGGER_DEPTH: Final = 10
+D1_MAX_EXPR_DEPTH: Final = 100
+D1_DEFAULT_MIGRATIONS_DIR: Final = "migrations"
+D1_DEFAULT_MIGRATIONS_TABLE: Final = "d1_migrations"
+D1_SERVED_BY: Final = "cfemu.db"
+#: Range of integers D1 accepts as bind values (JavaScript numbers in a signed 64-bit slot).
+D1_MIN_INTEGER: Final = -(2**63)
+D1_MAX_INTEGER: Final = 2**63 - 1

@@ -1,0 +1,1 @@
+"""cfemu.queues."""
