@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["FaultRule", "Faults"]
+__all__ = ["FaultRule", "Faults", "InjectedCrashError"]
 
 ErrorFactory = Callable[[], BaseException]
 
@@ -121,3 +121,114 @@ class Faults:
     def total(self) -> int:
         """Number of injected faults that fired so far."""
         return sum(self.counts.values())
+
+    # -- the public arming API (cfemu's own names) -----------------------------------------
+    def queue_send(
+        self,
+        queue: str | None = None,
+        *,
+        times: int | None = 1,
+        rate: float = 0.0,
+        error: str = "Too Many Requests",
+        skip: int = 0,
+    ) -> FaultRule:
+        """Make ``send``/``sendBatch`` to ``queue`` (any queue if None) fail.
+
+        ``error`` is the queue service's status text; Cloudflare's real ones are
+        ``Too Many Requests`` (throughput exceeded) and ``Storage Limit Exceeded``. The Worker
+        sees ``QueueSendError("Queue send failed: <error>")`` and nothing is enqueued.
+        ``times=N`` fails the next N calls; ``times=None, rate=0.2`` fails each call with
+        probability 0.2 (seeded).
+        """
+        from cfemu.errors import QueueSendError
+
+        status = 429 if error == "Too Many Requests" else 507 if "Storage" in error else 500
+        return self.add(
+            FaultRule(
+                "queue.send",
+                queue,
+                lambda: QueueSendError(f"Queue send failed: {error}", status=status),
+                times=times,
+                rate=rate,
+                skip=skip,
+            )
+        )
+
+    def d1_statement(
+        self,
+        binding: str | None = None,
+        *,
+        times: int | None = 1,
+        rate: float = 0.0,
+        error: str = "Network connection lost.",
+        skip: int = 0,
+    ) -> FaultRule:
+        """Make D1 statements (and batches) on ``binding`` fail with a transient D1 error.
+
+        D1's real transient errors include ``Network connection lost.``, ``D1 DB is
+        overloaded. Too many requests queued.`` and ``D1 DB reset because its code was
+        updated.``; the Worker sees ``D1Error("D1_ERROR: <error>")`` and nothing is written.
+        """
+        from cfemu.errors import D1Error
+
+        return self.add(
+            FaultRule(
+                "d1.statement",
+                binding,
+                lambda: D1Error(error),
+                times=times,
+                rate=rate,
+                skip=skip,
+            )
+        )
+
+    def ai_run(
+        self,
+        model: str | None = None,
+        *,
+        times: int | None = 1,
+        rate: float = 0.0,
+        error: str = "3040: Capacity temporarily exceeded, please try again.",
+        skip: int = 0,
+    ) -> FaultRule:
+        """Make ``env.AI.run`` for ``model`` (any if None) raise ``InferenceUpstreamError``."""
+        from cfemu.errors import InferenceUpstreamError
+
+        return self.add(
+            FaultRule(
+                "ai.run",
+                model,
+                lambda: InferenceUpstreamError(error),
+                times=times,
+                rate=rate,
+                skip=skip,
+            )
+        )
+
+    def consumer_crash(
+        self,
+        queue: str | None = None,
+        *,
+        after: int = 0,
+        times: int | None = 1,
+        rate: float = 0.0,
+    ) -> FaultRule:
+        """Make a consumer invocation on ``queue`` crash after handling ``after`` messages.
+
+        The invocation's ``after + 1``-th ``ack()``/``retry()`` call raises, as if the Worker
+        crashed there: the batch fails, and only messages acked before the crash stay acked.
+        """
+        return self.add(
+            FaultRule(
+                "queue.consumer",
+                queue,
+                lambda: InjectedCrashError(f"injected crash after handling {after} message(s)"),
+                times=times,
+                rate=rate,
+                crash_after=after,
+            )
+        )
+
+
+class InjectedCrashError(RuntimeError):
+    """The error an injected consumer crash raises inside the handler."""

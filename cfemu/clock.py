@@ -101,6 +101,7 @@ class VirtualClock(Clock):
         self._seq = itertools.count()
         self._live = 0
         self._sleepers = 0
+        self._sleeper_waiters: list[asyncio.Future[None]] = []
 
     @property
     def is_virtual(self) -> bool:
@@ -130,6 +131,11 @@ class VirtualClock(Clock):
 
         timer = self.call_later(seconds, wake)
         self._sleepers += 1
+        if self._sleeper_waiters:
+            waiters, self._sleeper_waiters = self._sleeper_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
         try:
             await future
         finally:
@@ -140,6 +146,12 @@ class VirtualClock(Clock):
     def sleepers(self) -> int:
         """How many tasks are blocked in :meth:`sleep` right now."""
         return self._sleepers
+
+    async def wait_for_sleeper(self) -> None:
+        """Return once some task starts waiting in :meth:`sleep` (used by ``drain()``)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleeper_waiters.append(waiter)
+        await waiter
 
     @property
     def pending_timers(self) -> int:
