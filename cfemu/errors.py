@@ -8,6 +8,7 @@ as JavaScript ``TypeError`` are raised as :class:`QueueTypeError`, which is both
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -124,9 +125,20 @@ class D1DumpError(D1Error):
 
 
 class MigrationError(CfemuError):
-    """A D1 migration file failed to apply, or the migrations folder is invalid."""
+    """A D1 migration file failed to apply, or the migrations folder is invalid.
+
+    ``migration`` names the file that failed (if one did); ``applied`` lists the migrations
+    applied by the same call before it, which stay applied.
+    """
 
     code = "D1_MIGRATION_ERROR"
+
+    def __init__(
+        self, message: str, *, migration: str | None = None, applied: Sequence[str] = ()
+    ) -> None:
+        self.migration = migration
+        self.applied = list(applied)
+        super().__init__(message)
 
 
 # --- Worker runtime -------------------------------------------------------------------------

@@ -1,0 +1,309 @@
+"""The D1 binding as a Python Worker sees it: ``env.DB`` and what it hands out.
+
+Names and shapes are Cloudflare's (spec: d1.md §1-§3, §10): ``prepare``, ``batch``,
+``exec``, ``withSession``, ``dump``; statements with ``bind``, ``first``, ``all``, ``run``,
+``raw(columnNames=True)``; sessions with ``getBookmark``. Results are
+:class:`~cfemu._js.JsDict` at every level, rows included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cfemu._faults import Faults
+from cfemu._js import JsDict
+from cfemu.clock import Clock
+from cfemu.d1.engine import Engine, Outcome
+from cfemu.d1.values import (
+    SqlValue,
+    column_names,
+    from_sql,
+    row_object,
+    row_objects,
+    to_sql,
+)
+from cfemu.errors import D1ColumnNotFoundError, D1DumpError, D1SessionError
+
+__all__ = [
+    "D1Database",
+    "D1DatabaseSession",
+    "D1PreparedStatement",
+    "database_file",
+    "open_database",
+]
+
+FIRST_PRIMARY = "first-primary"
+FIRST_UNCONSTRAINED = "first-unconstrained"
+_CONSTRAINTS = frozenset({FIRST_PRIMARY, FIRST_UNCONSTRAINED})
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def open_database(
+    path: Path | str | None,
+    *,
+    binding: str = "DB",
+    clock: Clock | None = None,
+    faults: Faults | None = None,
+) -> D1Database:
+    """Open a D1 database: in memory when ``path`` is ``None``, else the SQLite file at
+    ``path`` (created with its folders, WAL mode).
+
+    ``binding`` is the name fault injection targets (``faults.check("d1.statement",
+    binding)``); ``clock`` is where ``meta.duration`` comes from under a virtual clock.
+    """
+    engine = Engine(
+        None if path is None else Path(path), binding=binding, clock=clock, faults=faults
+    )
+    return D1Database(engine)
+
+
+def database_file(persist_to: Path | str, storage_key: str) -> Path:
+    """Where a persisted database lives: ``<persist_to>/d1/<storage_key>.sqlite``.
+
+    A key that is not a plain file name (characters outside ``A-Z a-z 0-9 . _ -``) is
+    sanitized and suffixed with a short hash of the original, so distinct keys never share
+    a file.
+    """
+    if _SAFE_KEY.match(storage_key) and storage_key not in (".", ".."):
+        name = storage_key
+    else:
+        digest = hashlib.sha256(storage_key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        name = f"{_UNSAFE_CHARS.sub('_', storage_key).strip('._')[:64] or 'db'}-{digest}"
+    return Path(persist_to) / "d1" / f"{name}.sqlite"
+
+
+def _result(outcome: Outcome, meta: JsDict) -> JsDict:
+    return JsDict(
+        {"success": True, "meta": meta, "results": row_objects(outcome.description, outcome.rows)}
+    )
+
+
+class D1PreparedStatement:
+    """A statement from ``prepare(sql)``; ``bind(...)`` returns a new one with values.
+
+    Preparing does no I/O and never fails: errors surface when the statement runs.
+    """
+
+    __slots__ = ("_engine", "_params", "_session", "_sql")
+
+    def __init__(
+        self,
+        engine: Engine,
+        sql: str,
+        params: tuple[SqlValue, ...] = (),
+        session: D1DatabaseSession | None = None,
+    ) -> None:
+        self._engine = engine
+        self._sql = sql
+        self._params = params
+        self._session = session
+
+    @property
+    def statement(self) -> str:
+        """The SQL text."""
+        return self._sql
+
+    @property
+    def params(self) -> list[Any]:
+        """The bound values as D1 holds them (booleans as 1/0, BLOBs as lists of bytes)."""
+        return [list(v) if isinstance(v, bytes) else v for v in self._params]
+
+    def __repr__(self) -> str:
+        return f"D1PreparedStatement({self._sql!r}, params={self.params!r})"
+
+    def bind(self, *values: Any) -> D1PreparedStatement:
+        """A new statement with ``values`` bound to its ``?``/``?NNN`` parameters.
+
+        Raises ``D1_TYPE_ERROR`` for a value D1 cannot store (see :mod:`cfemu.d1.values`).
+        The original statement is unchanged and reusable.
+        """
+        return D1PreparedStatement(
+            self._engine, self._sql, tuple([to_sql(v) for v in values]), self._session
+        )
+
+    def _execute(self) -> Outcome:
+        engine = self._engine
+        if engine.faults:
+            engine.check_faults()
+        outcome = engine.run(self._sql, self._params)
+        session = self._session
+        if session is not None:
+            session._observe(engine.bookmark())
+        return outcome
+
+    async def first(self, colName: str | None = None) -> Any:
+        """The first row (a ``JsDict``), or ``None`` when there are no rows.
+
+        With ``colName``: that column's value in the first row (``None`` for SQL NULL, or
+        when there are no rows); ``D1_COLUMN_NOTFOUND`` when the row has no such column.
+        The whole statement runs (no ``LIMIT 1`` is added).
+        """
+        outcome = self._execute()
+        rows = outcome.rows
+        if not rows:
+            return None
+        row = row_object(column_names(outcome.description), rows[0])
+        if colName is None:
+            return row
+        if colName not in row:
+            raise D1ColumnNotFoundError(f"Column not found ({colName})")
+        return row[colName]
+
+    async def all(self) -> JsDict:
+        """``{success, meta, results}``: every row as a ``JsDict``."""
+        outcome = self._execute()
+        return _result(outcome, self._engine.meta(outcome))
+
+    async def run(self) -> JsDict:
+        """The same result as :meth:`all` (D1 documents ``run`` as its alias)."""
+        outcome = self._execute()
+        return _result(outcome, self._engine.meta(outcome))
+
+    async def raw(
+        self, options: Mapping[str, Any] | None = None, *, columnNames: bool = False
+    ) -> list[list[Any]]:
+        """Rows as lists of values; with ``columnNames=True`` the first list holds the
+        column names (duplicates kept), even when there are no rows.
+
+        ``options`` accepts the JavaScript form ``{"columnNames": True}`` too.
+        """
+        with_names = columnNames or bool(options is not None and options.get("columnNames"))
+        outcome = self._execute()
+        rows: list[list[Any]] = [[from_sql(v) for v in row] for row in outcome.rows]
+        if with_names:
+            return [column_names(outcome.description), *rows]
+        return rows
+
+
+def _statements(statements: Iterable[Any]) -> list[D1PreparedStatement]:
+    items = statements if isinstance(statements, list) else list(statements)
+    for statement in items:
+        if type(statement) is not D1PreparedStatement:
+            raise TypeError(
+                "batch() takes a list of prepared statements (DB.prepare(...)), "
+                f"not {type(statement).__name__}"
+            )
+    return items
+
+
+class D1DatabaseSession:
+    """A session from ``withSession(...)``: sequential consistency across its queries.
+
+    Locally there is one copy of the database, so every query sees the latest data; the
+    session still tracks bookmarks as D1 does: ``getBookmark()`` is ``None`` until a query
+    has run (unless the session started from a bookmark), then the latest one seen.
+    """
+
+    __slots__ = ("_bookmark_or_constraint", "_engine")
+
+    def __init__(self, engine: Engine, bookmark_or_constraint: str) -> None:
+        if not bookmark_or_constraint:
+            raise D1SessionError("invalid bookmark or constraint")
+        self._engine = engine
+        self._bookmark_or_constraint = bookmark_or_constraint
+
+    def _observe(self, bookmark: str) -> None:
+        current = self.getBookmark()
+        if current is None or current < bookmark:
+            self._bookmark_or_constraint = bookmark
+
+    def prepare(self, sql: str) -> D1PreparedStatement:
+        """A statement that runs in this session."""
+        return D1PreparedStatement(self._engine, sql, (), self)
+
+    async def batch(self, statements: Iterable[D1PreparedStatement]) -> list[JsDict]:
+        """Like ``DB.batch``, in this session."""
+        engine = self._engine
+        items = _statements(statements)
+        engine.check_faults()
+        results = engine.run_batch(items)
+        self._observe(engine.bookmark())
+        return results
+
+    def getBookmark(self) -> str | None:
+        """The latest bookmark this session has seen, or ``None``."""
+        value = self._bookmark_or_constraint
+        return None if value in _CONSTRAINTS else value
+
+
+class D1Database:
+    """``env.DB``: one D1 database (see :func:`open_database`)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __repr__(self) -> str:
+        where = "memory" if self._engine.path is None else str(self._engine.path)
+        return f"<D1Database {self._engine.binding} ({where})>"
+
+    @property
+    def binding(self) -> str:
+        """The binding name this database answers to (fault injection's target)."""
+        return self._engine.binding
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or ``None`` for an in-memory database."""
+        return self._engine.path
+
+    def prepare(self, sql: str) -> D1PreparedStatement:
+        """A statement for ``sql`` (no I/O; errors surface when it runs)."""
+        return D1PreparedStatement(self._engine, sql)
+
+    async def batch(self, statements: Iterable[D1PreparedStatement]) -> list[JsDict]:
+        """Run ``statements`` in order in one transaction; their results, in order.
+
+        If any statement fails, nothing of the batch is kept and that statement's error is
+        raised. ``meta.size_after`` is the size after the batch on every result.
+        """
+        engine = self._engine
+        items = _statements(statements)
+        engine.check_faults()
+        return engine.run_batch(items)
+
+    async def exec(self, query: str) -> JsDict:
+        """Run one-off SQL without bindings: each line is one query (D1 splits on ``\\n``;
+        a statement spanning lines breaks). Returns ``{count, duration}``.
+
+        Locally all lines run in one transaction, like Miniflare: a failing line rolls
+        back the others. Errors read ``D1_EXEC_ERROR: Error in line 1: <first line>:
+        <message>`` - D1 always names the first line; a note names the failing one.
+        """
+        engine = self._engine
+        engine.check_faults()
+        count, duration = engine.run_exec(query)
+        return JsDict({"count": count, "duration": duration})
+
+    def withSession(self, constraintOrBookmark: str | None = None) -> D1DatabaseSession:
+        """A session: ``"first-unconstrained"`` (default), ``"first-primary"``, or a
+        bookmark from ``getBookmark()`` to continue from."""
+        if constraintOrBookmark is not None and not isinstance(constraintOrBookmark, str):
+            raise TypeError("withSession() takes a constraint or bookmark string")
+        value = (constraintOrBookmark or "").strip() or FIRST_UNCONSTRAINED
+        return D1DatabaseSession(self._engine, value)
+
+    async def dump(self) -> bytes:
+        """The whole database as the bytes of an SQLite file (D1's deprecated ``dump``).
+
+        cfemu's choice: the serialized database (``sqlite3.Connection.serialize``), which
+        ``sqlite3`` can open again. Large databases are serialized on a worker thread.
+        """
+        engine = self._engine
+        try:
+            if engine.size() > engine.dump_thread_threshold:
+                return await asyncio.to_thread(engine.serialize_off_thread)
+            return engine.serialize()
+        except Exception as exc:
+            raise D1DumpError(str(exc)) from exc
+
+    def close(self) -> None:
+        """Close the database (cfemu's own API; idempotent)."""
+        self._engine.close()

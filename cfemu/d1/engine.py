@@ -1,0 +1,602 @@
+"""The SQLite engine behind one D1 database: execution, transactions, metadata, errors.
+
+Execution design (measured; see docs/d1.md): statements run synchronously on the calling
+(event-loop) thread with the standard library's ``sqlite3``, as workerd runs SQLite
+in-process. A point query costs a few microseconds this way; a hop to a worker thread per
+statement (how ``aiosqlite`` works) costs 60-230 µs, 30-100 times more. Only ``dump()``
+of a large database is moved to a thread.
+
+Every connection gets D1's limits and authorizer (:mod:`cfemu.d1.guard`) and foreign keys
+on. A single statement runs in SQLite's implicit per-statement transaction (so a failing
+statement changes nothing); multi-statement texts, ``batch()`` and ``exec()`` run in one
+explicit transaction, rolled back as a whole on any failure.
+"""
+
+from __future__ import annotations
+
+import gc
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, NamedTuple, Protocol
+
+from cfemu._faults import Faults
+from cfemu._js import JsDict
+from cfemu.clock import Clock, RealClock
+from cfemu.d1 import _sql
+from cfemu.d1.guard import BOOLEAN_PRAGMAS, TRANSACTION_MESSAGE, Guard, apply_limits
+from cfemu.d1.values import SqlValue, row_objects
+from cfemu.errors import D1Error, D1ExecError
+from cfemu.limits import D1_MAX_SQL_BYTES, D1_SERVED_BY
+
+__all__ = ["Engine", "Outcome", "Plan", "make_plan", "translate_error"]
+
+Params = tuple[SqlValue, ...]
+Rows = list[tuple[SqlValue, ...]]
+
+_PRIMARY_CODES: Final = {
+    1: "SQLITE_ERROR",
+    2: "SQLITE_INTERNAL",
+    3: "SQLITE_PERM",
+    4: "SQLITE_ABORT",
+    5: "SQLITE_BUSY",
+    6: "SQLITE_LOCKED",
+    7: "SQLITE_NOMEM",
+    8: "SQLITE_READONLY",
+    9: "SQLITE_INTERRUPT",
+    10: "SQLITE_IOERR",
+    11: "SQLITE_CORRUPT",
+    12: "SQLITE_NOTFOUND",
+    13: "SQLITE_FULL",
+    14: "SQLITE_CANTOPEN",
+    15: "SQLITE_PROTOCOL",
+    16: "SQLITE_EMPTY",
+    17: "SQLITE_SCHEMA",
+    18: "SQLITE_TOOBIG",
+    19: "SQLITE_CONSTRAINT",
+    20: "SQLITE_MISMATCH",
+    21: "SQLITE_MISUSE",
+    22: "SQLITE_NOLFS",
+    23: "SQLITE_AUTH",
+    24: "SQLITE_FORMAT",
+    25: "SQLITE_RANGE",
+    26: "SQLITE_NOTADB",
+}
+NO_STATEMENTS: Final = "No SQL statements detected."
+WRONG_BINDINGS: Final = "Wrong number of parameter bindings for SQL query."
+ONLY_LAST_HAS_PARAMS: Final = (
+    "When executing multiple SQL statements in a single call, only the last statement can "
+    "have parameters."
+)
+TOO_LONG: Final = "statement too long: SQLITE_TOOBIG"
+_VACUUM: Final = "cannot VACUUM from within a transaction: SQLITE_ERROR"
+#: Statements that change the schema: they count as changing the database in a batch.
+_DDL_VERBS: Final = frozenset({"CREATE", "DROP", "ALTER", "REINDEX", "ANALYZE", "PRAGMA"})
+_READS_CHANGED_ROWS: Final = frozenset({"UPDATE", "DELETE"})
+_READS_NOTHING_SEEN: Final = frozenset({"INSERT", "REPLACE"})
+_EMPTY_ROWS: Final[Rows] = []
+_MAX_PLANS: Final = 4096
+#: ``dump()`` moves to a worker thread for databases larger than this (bytes).
+DUMP_THREAD_THRESHOLD: Final = 8 * 1024 * 1024
+
+
+class Statement(Protocol):
+    """What :meth:`Engine.run_batch` needs of a statement: its SQL and converted values."""
+
+    @property
+    def _sql(self) -> str: ...
+
+    @property
+    def _params(self) -> Params: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What cfemu knows about one SQL text, computed once per distinct text."""
+
+    statements: tuple[str, ...]
+    verb: str  # the last statement's verb
+    single: bool
+    readonly: bool
+    reads_changed_rows: bool
+    reads_returned_rows: bool
+    resets_pragmas: bool
+    ddl: bool
+    error: str | None
+
+
+class Outcome(NamedTuple):
+    """What one query produced, before it is shaped into a D1 result."""
+
+    description: Any
+    rows: Rows
+    plan: Plan
+    changes: int
+    duration: float
+    last_row_id: int
+    previous_row_id: int
+
+
+def make_plan(sql: str) -> Plan:
+    """Analyse ``sql`` (see :mod:`cfemu.d1._sql`)."""
+    statements = tuple(_sql.split_statements(sql))
+    verbs = [_sql.leading_verb(s) for s in statements]
+    error: str | None = None
+    if len(sql) * 4 > D1_MAX_SQL_BYTES and len(sql.encode("utf-8", "surrogatepass")) > (
+        D1_MAX_SQL_BYTES
+    ):
+        error = TOO_LONG
+    elif not statements:
+        error = NO_STATEMENTS
+    elif "VACUUM" in verbs:
+        error = _VACUUM  # every D1 query runs inside a transaction
+    resets = False
+    for statement, verb in zip(statements, verbs, strict=True):
+        if verb == "PRAGMA":
+            name, has_value = _sql.pragma_name_and_value(statement)
+            resets = resets or (has_value and name in BOOLEAN_PRAGMAS)
+    last = verbs[-1] if verbs else ""
+    return Plan(
+        statements=statements,
+        verb=last,
+        single=len(statements) == 1,
+        readonly=bool(verbs) and all(v in _sql.READ_VERBS for v in verbs),
+        reads_changed_rows=last in _READS_CHANGED_ROWS,
+        reads_returned_rows=last not in _READS_CHANGED_ROWS and last not in _READS_NOTHING_SEEN,
+        resets_pragmas=resets,
+        ddl=any(v in _DDL_VERBS for v in verbs),
+        error=error,
+    )
+
+
+_NO_PLAN: Final = make_plan("")
+
+
+def translate_error(exc: Exception, guard: Guard | None = None) -> D1Error:
+    """A ``sqlite3`` error as D1 reports it locally: ``<message>: SQLITE_<CODE>``."""
+    message = str(exc)
+    code: int | None = getattr(exc, "sqlite_errorcode", None)
+    denial = None
+    if guard is not None and guard.denial is not None:
+        denial, guard.denial = guard.denial, None
+    if code is not None:
+        primary = _PRIMARY_CODES.get(code & 0xFF) or getattr(exc, "sqlite_errorname", "")
+        if denial is not None and denial.transaction and primary == "SQLITE_AUTH":
+            err = D1Error(TRANSACTION_MESSAGE)
+        else:
+            err = D1Error(f"{message}: {primary}")
+        if denial is not None:
+            err.add_note(f"cfemu: {denial.reason} (spec: d1.md §7)")
+        return err
+    if isinstance(exc, sqlite3.ProgrammingError):
+        if message.startswith("Incorrect number of bindings"):
+            return D1Error(WRONG_BINDINGS)
+        if message.startswith("Error binding parameter"):
+            return D1Error("string or blob too big: SQLITE_TOOBIG")
+    if isinstance(exc, sqlite3.DataError) and message == "query string is too large":
+        return D1Error(TOO_LONG)
+    return D1Error(message)
+
+
+def _scrub(value: Any) -> Any:
+    """Lone surrogates become U+FFFD, as JavaScript's UTF-8 encoding does."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+class Engine:
+    """One SQLite database with D1's behaviour. Not thread-safe: use it from one thread
+    (the event loop's); only :meth:`serialize` may run on another."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        binding: str,
+        clock: Clock | None,
+        faults: Faults | None,
+    ) -> None:
+        self.path = path
+        self.binding = binding
+        self.faults = faults
+        self.clock: Clock = clock if clock is not None else RealClock()
+        # Durations follow the virtual clock when there is one (time stands still while a
+        # statement runs, so they are 0), else the high-resolution performance counter.
+        self._now: Callable[[], float] = (
+            clock.now if clock is not None and clock.is_virtual else time.perf_counter
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(
+            ":memory:" if path is None else path,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=512,
+            timeout=5.0,
+        )
+        self.guard = Guard()
+        tag = secrets.token_hex(8)
+        self._begin_sql = f"BEGIN IMMEDIATE /* cfemu {tag} */"
+        self._commit_sql = f"COMMIT /* cfemu {tag} */"
+        self._rollback_sql = f"ROLLBACK /* cfemu {tag} */"
+        self._size_sql = f"PRAGMA page_count /* cfemu {tag} */"
+        self._pragma_reset = tuple(
+            f"PRAGMA {name} = {'ON' if name == 'foreign_keys' else 'OFF'} /* cfemu {tag} */"
+            for name in sorted(BOOLEAN_PRAGMAS)
+        )
+        self._cur = self.conn.cursor()
+        self._plans: dict[str, Plan] = {}
+        self._in_txn = False
+        self._closed = False
+        self.version = 0
+        self.dump_thread_threshold = DUMP_THREAD_THRESHOLD
+        apply_limits(self.conn)
+        self.conn.set_authorizer(self.guard)
+        if path is not None:
+            self.trusted("PRAGMA journal_mode = WAL")
+            self.trusted("PRAGMA synchronous = NORMAL")
+        self.trusted("PRAGMA foreign_keys = ON")  # SQLITE_DEFAULT_FOREIGN_KEYS=1 on D1
+        self.page_size = int(self.trusted("PRAGMA page_size")[0][0])  # type: ignore[arg-type]
+        self._size = self._measure_size()
+        self._size_before_write = self._size
+        self._last_row_id = 0
+
+    # --- cfemu's own statements ------------------------------------------------------
+    def trusted(self, sql: str, params: Sequence[SqlValue] = ()) -> Rows:
+        """Run cfemu's own SQL, bypassing D1's restrictions (never user SQL)."""
+        guard = self.guard
+        guard.trusted = True
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        finally:
+            guard.trusted = False
+
+    def _measure_size(self) -> int:
+        self.guard.trusted = True
+        try:
+            count = self._cur.execute(self._size_sql).fetchall()[0][0]
+        finally:
+            self.guard.trusted = False
+        size = int(count) * self.page_size
+        self._size = size
+        return size
+
+    def size(self) -> int:
+        """The database size in bytes (pages × page size)."""
+        return self._measure_size()
+
+    def begin(self) -> None:
+        """Open cfemu's transaction (``BEGIN IMMEDIATE``)."""
+        self.guard.trusted = True
+        try:
+            self.conn.execute(self._begin_sql)
+        finally:
+            self.guard.trusted = False
+        self._in_txn = True
+
+    def commit(self) -> None:
+        """Commit cfemu's transaction; on failure (e.g. a deferred foreign key) roll back."""
+        self.guard.trusted = True
+        try:
+            self.conn.execute(self._commit_sql)
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self.guard.trusted = False
+        self._in_txn = False
+
+    def rollback(self) -> None:
+        """Roll back cfemu's transaction, if SQLite still has one open."""
+        self._in_txn = False
+        if self.conn.in_transaction:
+            self.guard.trusted = True
+            try:
+                self.conn.execute(self._rollback_sql)
+            finally:
+                self.guard.trusted = False
+
+    def reset_pragmas(self) -> None:
+        """Undo PRAGMA settings: on D1 a PRAGMA only lasts for the query's transaction."""
+        self.guard.trusted = True
+        try:
+            for sql in self._pragma_reset:
+                self.conn.execute(sql)
+        finally:
+            self.guard.trusted = False
+
+    # --- analysis ----------------------------------------------------------------------
+    def plan(self, sql: str) -> Plan:
+        """The cached :class:`Plan` of ``sql``."""
+        plan = self._plans.get(sql)
+        if plan is None:
+            if not isinstance(sql, str):
+                raise TypeError(f"SQL must be a str, not {type(sql).__name__}")
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[sql] = make_plan(sql)
+        return plan
+
+    # --- execution -----------------------------------------------------------------------
+    def check_faults(self) -> None:
+        """The ``d1.statement`` fault-injection point (before anything runs)."""
+        faults = self.faults
+        if faults:
+            faults.check("d1.statement", self.binding)
+
+    def _step(self, plan: Plan, params: Params) -> tuple[Any, Rows]:
+        """Run one D1 query (possibly several statements); ``(description, rows)``."""
+        if plan.single:
+            cur = self._cur.execute(plan.statements[0], params)
+            desc = cur.description
+            return desc, (cur.fetchall() if desc is not None else _EMPTY_ROWS)
+        own = not self._in_txn
+        if own:
+            self.begin()
+        try:
+            cur = self._cur
+            for statement in plan.statements[:-1]:
+                try:
+                    cur.execute(statement)
+                except sqlite3.ProgrammingError as exc:
+                    if str(exc).startswith("Incorrect number of bindings"):
+                        raise D1Error(ONLY_LAST_HAS_PARAMS) from None
+                    raise
+            cur.execute(plan.statements[-1], params)
+            desc = cur.description
+            rows = cur.fetchall() if desc is not None else _EMPTY_ROWS
+            if own:
+                self.commit()
+            return desc, rows
+        except BaseException:
+            if own:
+                self.rollback()
+            raise
+
+    def run(self, sql: str, params: Params) -> Outcome:
+        """Run one query. Raises :class:`~cfemu.errors.D1Error` with D1's message when it
+        fails (nothing is changed then)."""
+        plan = self._plans.get(sql) or self.plan(sql)
+        if plan.error is not None:
+            raise D1Error(plan.error)
+        now = self._now
+        conn = self.conn
+        before = conn.total_changes
+        start = now()
+        try:
+            desc, rows = self._step(plan, params)
+        except D1Error:
+            raise
+        except UnicodeEncodeError:
+            return self.run(_scrub(sql), tuple(_scrub(p) for p in params))
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.guard) from None
+        finally:
+            if plan.resets_pragmas:
+                self.reset_pragmas()
+        duration = (now() - start) * 1000.0
+        previous = self._last_row_id
+        last_row_id = self._last_row_id = self._cur.lastrowid or 0
+        if not plan.readonly:
+            self.version += 1
+            self._size_before_write = self._size
+            self._size = -1  # stale until measured
+        changes = conn.total_changes - before
+        return Outcome(desc, rows, plan, changes, duration, last_row_id, previous)
+
+    def meta(self, outcome: Outcome) -> JsDict:
+        """The ``meta`` of a single query's result (measures the size after writes)."""
+        plan = outcome.plan
+        changes = outcome.changes
+        last_row_id = outcome.last_row_id
+        if plan.readonly:
+            size = self._size if self._size >= 0 else self._measure_size()
+            changed = False
+        else:
+            before = self._size_before_write
+            size = self._measure_size()
+            changed = (
+                changes != 0
+                or last_row_id != outcome.previous_row_id
+                or (before >= 0 and size != before)
+            )
+        return JsDict(
+            {
+                "served_by": D1_SERVED_BY,
+                "duration": outcome.duration,
+                "changes": changes,
+                "last_row_id": last_row_id,
+                "changed_db": changed,
+                "size_after": size,
+                "rows_read": (
+                    changes
+                    if plan.reads_changed_rows
+                    else len(outcome.rows)
+                    if plan.reads_returned_rows
+                    else 0
+                ),
+                "rows_written": changes,
+            }
+        )
+
+    def run_batch(self, statements: Sequence[Statement]) -> list[JsDict]:
+        """Run statements in order in one transaction; their D1 results, in order.
+
+        If one fails, the transaction is rolled back and its error raised. ``size_after``
+        is measured once, after the batch, and reported on every result (measuring it
+        per statement would cost more than the statement itself).
+        """
+        if not statements:
+            raise D1Error(NO_STATEMENTS)
+        plans = self._plans
+        conn = self.conn
+        cur = self._cur
+        execute = cur.execute
+        fetchall = cur.fetchall
+        now = self._now
+        results: list[JsDict] = []
+        add_result = results.append
+        jsdict = JsDict
+        served_by = D1_SERVED_BY
+        resets = False
+        last_row_id = self._last_row_id
+        last_sql: str | None = None
+        plan = _NO_PLAN
+        single: str | None = None
+        ddl = reads_changed_rows = reads_returned_rows = False
+        # Every object the loop allocates stays reachable (the results), so a cyclic garbage
+        # collection during it can free nothing; pausing the collector for this synchronous
+        # loop saves ~8% of a large batch's time (docs/d1.md, "Execution design").
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        self.begin()
+        try:
+            total = conn.total_changes
+            clock = now()
+            for statement in statements:
+                sql = statement._sql
+                params = statement._params
+                if sql is not last_sql:
+                    plan = plans.get(sql) or self.plan(sql)
+                    last_sql = sql
+                    if plan.error is not None:
+                        raise D1Error(plan.error)
+                    resets = resets or plan.resets_pragmas
+                    single = plan.statements[0] if plan.single else None
+                    ddl = plan.ddl
+                    reads_changed_rows = plan.reads_changed_rows
+                    reads_returned_rows = plan.reads_returned_rows
+                try:
+                    if single is not None:
+                        desc = execute(single, params).description
+                        rows = fetchall() if desc is not None else _EMPTY_ROWS
+                    else:
+                        desc, rows = self._step(plan, params)
+                except UnicodeEncodeError:
+                    last_sql = None
+                    scrubbed = self.plan(_scrub(sql))
+                    desc, rows = self._step(scrubbed, tuple(_scrub(p) for p in params))
+                after = conn.total_changes
+                changes = after - total
+                total = after
+                previous = last_row_id
+                last_row_id = cur.lastrowid  # type: ignore[assignment]  # int after execute
+                end = now()
+                meta = jsdict(
+                    served_by=served_by,
+                    duration=(end - clock) * 1000.0,
+                    changes=changes,
+                    last_row_id=last_row_id,
+                    changed_db=ddl or changes != 0 or last_row_id != previous,
+                    size_after=0,
+                    rows_read=(
+                        changes if reads_changed_rows else len(rows) if reads_returned_rows else 0
+                    ),
+                    rows_written=changes,
+                )
+                clock = end
+                add_result(
+                    jsdict(
+                        success=True,
+                        meta=meta,
+                        results=row_objects(desc, rows) if rows else [],
+                    )
+                )
+            self.commit()
+        except D1Error:
+            self.rollback()
+            raise
+        except sqlite3.Error as exc:
+            self.rollback()
+            raise translate_error(exc, self.guard) from None
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            if collecting:
+                gc.enable()
+            if resets:
+                self.reset_pragmas()
+        self._last_row_id = last_row_id
+        self.version += 1
+        size = self._measure_size()
+        for result in results:
+            result["meta"]["size_after"] = size
+        return results
+
+    def run_exec(self, sql: str) -> tuple[int, float]:
+        """D1's ``exec``: one query per line, all in one transaction. ``(count, duration)``."""
+        lines = sql.strip().split("\n")
+        runnable = [(n, line) for n, line in enumerate(lines, 1) if not _sql.is_blank(line)]
+        if not runnable:
+            raise D1ExecError(f"Error in line 1: {lines[0]}: {NO_STATEMENTS}")
+        now = self._now
+        total = 0.0
+        resets = False
+        self.begin()
+        failing = runnable[0]
+        try:
+            for failing in runnable:
+                line = failing[1]
+                plan = self.plan(line)
+                if plan.error is not None:
+                    raise D1Error(plan.error)
+                resets = resets or plan.resets_pragmas
+                start = now()
+                self._step(plan, ())
+                total += (now() - start) * 1000.0
+            self.commit()
+        except (D1Error, sqlite3.Error) as exc:
+            self.rollback()
+            cause = exc if isinstance(exc, D1Error) else translate_error(exc, self.guard)
+            # spec: d1.md §2.2 - D1 reports the first line whatever line failed.
+            err = D1ExecError(f"Error in line 1: {lines[0]}: {cause.cause_message}")
+            err.add_note(f"cfemu: the statement that failed is on line {failing[0]}: {failing[1]}")
+            for note in getattr(cause, "__notes__", ()):
+                err.add_note(note)
+            raise err from None
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            if resets:
+                self.reset_pragmas()
+        self.version += 1
+        return len(runnable), total
+
+    def bookmark(self) -> str:
+        """A session bookmark for the database's current state. Bookmarks grow with every
+        write, compare as strings, and mean something only within this process."""
+        return f"{self.version:016x}"
+
+    def serialize(self) -> bytes:
+        """The database as the bytes of an SQLite file (on this thread)."""
+        self.guard.trusted = True
+        try:
+            return self.conn.serialize()
+        finally:
+            self.guard.trusted = False
+
+    def serialize_off_thread(self) -> bytes:
+        """:meth:`serialize`, for a worker thread: cfemu's trust is given to that thread
+        only, so statements the event loop compiles meanwhile stay guarded."""
+        guard = self.guard
+        guard.trusted_thread = threading.get_ident()
+        try:
+            return self.conn.serialize()
+        finally:
+            guard.trusted_thread = None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            if self.conn.in_transaction:
+                self.rollback()
+            self.conn.close()

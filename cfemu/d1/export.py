@@ -1,0 +1,99 @@
+"""Export a D1 database as SQL that D1 can import again (``cfemu d1 export``).
+
+Like ``wrangler d1 export``: the output starts with ``PRAGMA defer_foreign_keys=TRUE;`` (so
+rows may arrive in any order), then every table's ``CREATE`` statement, then their rows as
+``INSERT``s, then indexes, triggers and views. It has no ``BEGIN``/``COMMIT`` (D1 refuses
+them) and leaves out SQLite's internal tables, FTS5 shadow tables and Cloudflare's reserved
+``_cf_`` tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from cfemu.d1.database import D1Database
+from cfemu.d1.engine import Engine
+from cfemu.d1.values import SqlValue
+
+__all__ = ["export_sql", "sql_literal"]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: SqlValue) -> str:
+    """``value`` as an SQLite literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "9e999" if value > 0 else "-9e999"
+        return repr(value)
+    if isinstance(value, bytes):
+        return f"X'{value.hex().upper()}'"
+    if "\x00" in value:
+        return f"CAST(X'{value.encode('utf-8', 'surrogatepass').hex().upper()}' AS TEXT)"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def export_sql(
+    db: D1Database, *, schema: bool = True, data: bool = True, tables: Sequence[str] = ()
+) -> Iterator[str]:
+    """The database as SQL statements, one per item. ``tables`` limits the export to those
+    tables (and their indexes and triggers)."""
+    engine = db._engine
+    kinds = {str(row[1]): str(row[2]) for row in engine.trusted("PRAGMA main.table_list")}
+    objects = engine.trusted(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_master ORDER BY rowid"
+    )
+    wanted = set(tables)
+
+    def exported(name: str) -> bool:
+        lowered = name.lower()
+        return (
+            not lowered.startswith(("sqlite_", "_cf_"))
+            and kinds.get(name) != "shadow"
+            and (not wanted or name in wanted)
+        )
+
+    yield "PRAGMA defer_foreign_keys=TRUE;"
+    data_tables: list[str] = []
+    later: list[str] = []
+    for kind, name, table, sql in objects:
+        if not isinstance(name, str) or not isinstance(table, str) or not exported(table):
+            continue
+        if kind != "table":
+            if schema and isinstance(sql, str):
+                later.append(f"{sql};")
+            continue
+        if schema and isinstance(sql, str):
+            yield f"{sql};"
+        data_tables.append(name)
+    if data:
+        # Rows after every table exists: a foreign key may name a table created later.
+        for name in data_tables:
+            yield from _rows(engine, name)
+        if "sqlite_sequence" in kinds:
+            for seq_name, seq in engine.trusted('SELECT name, seq FROM main."sqlite_sequence"'):
+                if isinstance(seq_name, str) and exported(seq_name):
+                    name_sql = sql_literal(seq_name)
+                    yield f'DELETE FROM "sqlite_sequence" WHERE name = {name_sql};'
+                    yield f'INSERT INTO "sqlite_sequence" VALUES({name_sql}, {sql_literal(seq)});'
+    yield from later
+
+
+def _rows(engine: Engine, table: str) -> Iterator[str]:
+    guard = engine.guard
+    guard.trusted = True
+    try:
+        cursor = engine.conn.execute(f"SELECT * FROM main.{_ident(table)}")
+    finally:
+        guard.trusted = False
+    columns = ", ".join(_ident(c[0]) for c in cursor.description)
+    for row in cursor:
+        values = ", ".join(sql_literal(v) for v in row)
+        yield f"INSERT INTO {_ident(table)} ({columns}) VALUES({values});"

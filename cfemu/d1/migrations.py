@@ -1,0 +1,141 @@
+"""D1 migrations, as wrangler runs them locally (spec: d1.md §8).
+
+A migrations folder holds ``NNNN_name.sql`` files. They apply in the order of their leading
+number (numbered files before unnumbered ones, ties by name); each one that is not yet
+recorded in the tracking table (``d1_migrations`` unless configured) is applied together
+with its record in one transaction, so a migration is either fully applied and recorded or
+not at all. The first failure stops the run; the migrations applied before it stay.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cfemu.d1 import _sql
+from cfemu.d1.database import D1Database, D1PreparedStatement
+from cfemu.d1.engine import Engine
+from cfemu.errors import D1Error, MigrationError
+from cfemu.limits import D1_DEFAULT_MIGRATIONS_TABLE
+
+__all__ = [
+    "apply_migrations",
+    "create_migration",
+    "list_migrations",
+    "pending_migrations",
+]
+
+_LEADING_NUMBER = re.compile(r"^(\d+)")
+
+
+def _order(name: str) -> tuple[int, int, str]:
+    match = _LEADING_NUMBER.match(name)
+    return (0, int(match.group(1)), name) if match else (1, 0, name)
+
+
+def list_migrations(migrations_dir: Path | str) -> list[str]:
+    """Every ``*.sql`` file name in ``migrations_dir``, in the order they apply.
+
+    A missing folder has no migrations.
+    """
+    folder = Path(migrations_dir)
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if p.suffix == ".sql" and p.is_file()]
+    return sorted(names, key=_order)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _ensure_table(engine: Engine, table: str) -> None:
+    engine.run(
+        f"CREATE TABLE IF NOT EXISTS {_quote(table)}("
+        "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+        (),
+    )
+
+
+def _applied(engine: Engine, table: str) -> set[str]:
+    _ensure_table(engine, table)
+    rows = engine.run(f"SELECT name FROM {_quote(table)}", ()).rows
+    return {str(row[0]) for row in rows}
+
+
+async def pending_migrations(
+    db: D1Database, migrations_dir: Path | str, *, table: str = D1_DEFAULT_MIGRATIONS_TABLE
+) -> list[str]:
+    """The migrations of ``migrations_dir`` not yet applied to ``db``, in apply order.
+
+    Creates the tracking table if it is missing, as wrangler does.
+    """
+    try:
+        applied = _applied(db._engine, table)
+    except D1Error as exc:
+        raise MigrationError(f"cannot read the migrations table {table!r}: {exc}") from exc
+    return [name for name in list_migrations(migrations_dir) if name not in applied]
+
+
+async def apply_migrations(
+    db: D1Database, migrations_dir: Path | str, *, table: str = D1_DEFAULT_MIGRATIONS_TABLE
+) -> list[str]:
+    """Apply every pending migration of ``migrations_dir`` to ``db``; the names applied.
+
+    Each file runs with its ``INSERT`` into ``table`` as one batch (one transaction). A
+    failing file raises :class:`~cfemu.errors.MigrationError` naming it; the files applied
+    before it stay applied (listed in the error's ``applied``).
+    """
+    engine = db._engine
+    folder = Path(migrations_dir)
+    done: list[str] = []
+    for name in await pending_migrations(db, folder, table=table):
+        try:
+            text = (folder / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MigrationError(
+                f"Migration {name} could not be read: {exc}", migration=name, applied=done
+            ) from exc
+        stamp = engine.clock.utcnow().strftime("%Y-%m-%d %H:%M:%S")
+        items = [D1PreparedStatement(engine, s) for s in _sql.split_statements(text)]
+        record = f"INSERT INTO {_quote(table)} (name, applied_at) VALUES (?, ?)"
+        items.append(D1PreparedStatement(engine, record, (name, stamp)))
+        try:
+            engine.run_batch(items)
+        except D1Error as exc:
+            error = MigrationError(
+                f"Migration {name} failed with the following errors: {exc}",
+                migration=name,
+                applied=done,
+            )
+            for note in getattr(exc, "__notes__", ()):
+                error.add_note(note)
+            raise error from exc
+        done.append(name)
+    return done
+
+
+def create_migration(
+    migrations_dir: Path | str, message: str, *, now: datetime | None = None
+) -> Path:
+    """Create the next migration file, ``NNNN_<message>.sql``, and return its path.
+
+    The number follows the highest existing one (the first is ``0001``); spaces in
+    ``message`` become ``_``. The file starts with wrangler's header comment. The folder is
+    created if missing.
+    """
+    if "/" in message or "\\" in message:
+        raise MigrationError(f"migration name {message!r} must not contain '/' or '\\'")
+    if not message.strip():
+        raise MigrationError("a migration needs a name")
+    folder = Path(migrations_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for n in list_migrations(folder) if (m := _LEADING_NUMBER.match(n))]
+    number = f"{max(numbers, default=0) + 1:04d}"
+    path = folder / f"{number}_{message.replace(' ', '_')}.sql"
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    path.write_text(f"-- Migration number: {number} \t {iso}\n", encoding="utf-8")
+    return path

@@ -1,0 +1,154 @@
+"""D1's value conversions, both ways (spec: d1.md §4).
+
+Python → SQLite (``bind``): what Cloudflare's Python SDK and D1's client accept, converted
+the way they convert it on the way to the database. Anything else raises
+``D1_TYPE_ERROR: Type '<typeof>' not supported for value '<String(value)>'``.
+
+SQLite → Python (results): what a Python Worker receives on Cloudflare, where every value
+travels as a JavaScript value and reaches Python through Pyodide's conversion: numbers
+that are safe integers arrive as ``int`` (so a REAL ``2.0`` arrives as ``2``), other
+numbers as ``float`` (so an INTEGER beyond ±(2**53 - 1) loses precision), BLOBs as
+``list[int]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+from cfemu._js import JsDict, js_string, js_typeof
+from cfemu.errors import D1TypeError
+from cfemu.limits import D1_MAX_INTEGER, D1_MIN_INTEGER
+
+__all__ = [
+    "MAX_SAFE_INTEGER",
+    "SqlValue",
+    "column_names",
+    "from_sql",
+    "row_from_sql",
+    "row_object",
+    "row_objects",
+    "to_sql",
+    "to_sql_params",
+]
+
+#: A value as handed to SQLite.
+SqlValue: TypeAlias = int | float | str | bytes | None
+
+#: JavaScript's ``Number.MAX_SAFE_INTEGER``.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _type_error(value: object) -> D1TypeError:
+    return D1TypeError(f"Type '{js_typeof(value)}' not supported for value '{js_string(value)}'")
+
+
+def _byte_list(value: list[Any]) -> bytes | None:
+    """A list of numbers 0 <= n < 256 is a BLOB (D1's client checks exactly that)."""
+    out = bytearray()
+    for item in value:
+        if type(item) is bool or not isinstance(item, int | float):
+            return None
+        if not 0 <= item < 256:  # also rejects NaN
+            return None
+        out.append(int(item))
+    return bytes(out)
+
+
+def to_sql(value: object) -> SqlValue:
+    """Convert one ``bind`` value for SQLite, or raise :class:`~cfemu.errors.D1TypeError`.
+
+    ``None`` → NULL; ``bool`` → 1/0; ``int`` (signed 64-bit) → INTEGER; ``float`` → REAL,
+    except NaN and ±Infinity, which JSON carries as ``null`` → NULL; ``str`` → TEXT;
+    ``bytes``/``bytearray``/``memoryview`` and lists of numbers 0..255 → BLOB.
+    """
+    kind = type(value)
+    if kind is str or value is None:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        if D1_MIN_INTEGER <= value <= D1_MAX_INTEGER:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        raise _type_error(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is bool:
+        return 1 if value else 0
+    return _to_sql_slow(value)
+
+
+def _to_sql_slow(value: object) -> SqlValue:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, list):
+        blob = _byte_list(value)
+        if blob is not None:
+            return blob
+        raise _type_error(value)
+    # Subclasses cross Pyodide's FFI as their base JavaScript type.
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, int):
+        return to_sql(int(value))
+    if isinstance(value, float):
+        return to_sql(float(value))
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise _type_error(value)
+
+
+def to_sql_params(values: Sequence[object]) -> tuple[SqlValue, ...]:
+    """Convert every ``bind`` value (see :func:`to_sql`)."""
+    return tuple([to_sql(v) for v in values])
+
+
+def from_sql(value: SqlValue) -> Any:
+    """One SQLite value as a Python Worker receives it on Cloudflare (see module doc)."""
+    kind = type(value)
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+            return value
+        return float(value)  # type: ignore[arg-type]
+    if kind is float:
+        if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[union-attr,operator]
+            return int(value)  # type: ignore[arg-type]
+        return value
+    if kind is bytes:
+        return list(value)  # type: ignore[arg-type]
+    return value
+
+
+def row_from_sql(row: tuple[SqlValue, ...]) -> list[Any] | tuple[SqlValue, ...]:
+    """A result row with :func:`from_sql` applied; the row itself when nothing changes."""
+    out: list[Any] | None = None
+    for index, value in enumerate(row):
+        kind = type(value)
+        if kind is str or value is None:
+            continue
+        if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+            continue
+        if kind is float and not value.is_integer():  # type: ignore[union-attr]
+            continue
+        if out is None:
+            out = list(row)
+        out[index] = from_sql(value)
+    return row if out is None else out
+
+
+def column_names(description: Any) -> list[str]:
+    """Column names from a ``sqlite3`` cursor description (``[]`` for no columns)."""
+    return [] if description is None else [column[0] for column in description]
+
+
+def row_object(names: list[str], row: tuple[SqlValue, ...]) -> JsDict:
+    """One row as a ``JsDict``. Duplicate column names collapse, the last one wins, as with
+    JavaScript's ``Object.fromEntries`` in D1's client."""
+    return JsDict(zip(names, row_from_sql(row), strict=True))
+
+
+def row_objects(description: Any, rows: list[tuple[SqlValue, ...]]) -> list[JsDict]:
+    """Every row as a ``JsDict`` (see :func:`row_object`)."""
+    if not rows:
+        return []
+    names = column_names(description)
+    return [JsDict(zip(names, row_from_sql(row), strict=True)) for row in rows]
