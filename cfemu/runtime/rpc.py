@@ -1,0 +1,44 @@
+"""``python_to_rpc``/``python_from_rpc``: the SDK's conversions at the Python/JS boundary.
+
+In cfemu there is no JavaScript side, so values pass through; what stays is the SDK's
+checking (tuples, bytearrays and awaitables cannot cross RPC) and its shape for results
+(plain objects arrive as :class:`~cfemu._js.JsDict`, nested).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from cfemu._js import to_js_dict
+
+__all__ = ["python_from_rpc", "python_to_rpc"]
+
+
+def _check_sendable(value: Any) -> None:
+    if isinstance(value, type) or not callable(value):
+        if isinstance(value, tuple | bytearray):
+            raise TypeError(f"{type(value)} cannot be sent over RPC.")
+        if inspect.isawaitable(value):
+            raise TypeError(f"Awaitable {type(value)} cannot be sent over RPC.")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_sendable(item)
+    elif isinstance(value, list | set | frozenset):
+        for item in value:
+            _check_sendable(item)
+
+
+def python_to_rpc(value: Any) -> Any:
+    """Check that ``value`` can be sent over Workers RPC, and return it.
+
+    Raises ``TypeError: <type> cannot be sent over RPC.`` for tuples and bytearrays (at any
+    depth) and ``TypeError: Awaitable <type> cannot be sent over RPC.`` for awaitables.
+    """
+    _check_sendable(value)
+    return value
+
+
+def python_from_rpc(value: Any) -> Any:
+    """A value as it arrives from RPC: dicts become attribute-accessible ``JsDict``s."""
+    return to_js_dict(value)

@@ -1,0 +1,236 @@
+"""HTTP into a Worker: an in-process httpx transport and an ASGI application.
+
+Both read the request body incrementally and stop at the Worker's
+``max_request_body_bytes`` (a declared ``Content-Length`` over the limit is refused before
+any byte is read), answering 413 as Cloudflare does; memory use is bounded by the limit.
+
+Both take an optional ``dispatch``: the coroutine function that turns a
+:class:`~cfemu.runtime.http.Request` into a response (default: ``worker.fetch``), so the
+emulator can route or wrap requests. ``test_scheduled=True`` adds wrangler's
+``--test-scheduled`` endpoint: ``/__scheduled?cron=...`` (and Python Workers'
+``/cdn-cgi/handler/scheduled``) runs the Worker's ``scheduled`` handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from cfemu.runtime.http import FetchResponse, Request, Response
+from cfemu.runtime.worker import Worker, payload_too_large
+
+__all__ = [
+    "SCHEDULED_PATHS",
+    "Dispatch",
+    "WorkerASGIApp",
+    "WorkerTransport",
+    "asgi_app",
+    "scheduled_dispatch",
+]
+
+#: A function answering one request, e.g. ``worker.fetch``.
+Dispatch = Callable[[Request], Awaitable[FetchResponse]]
+#: Paths of the ``--test-scheduled`` endpoint (wrangler's, and Python Workers').
+SCHEDULED_PATHS = frozenset({"/__scheduled", "/cdn-cgi/handler/scheduled"})
+
+_logger = logging.getLogger("cfemu.runtime")
+# Framing headers a server computes itself; a Worker's values for them are not forwarded.
+_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def scheduled_dispatch(worker: Worker, fallback: Dispatch | None = None) -> Dispatch:
+    """A dispatch answering ``/__scheduled?cron=...`` by running ``worker.scheduled(cron)``.
+
+    ``time`` (milliseconds since the epoch) may set ``scheduledTime``. Other paths go to
+    ``fallback`` (default: ``worker.fetch``).
+    """
+    forward = fallback or worker.fetch
+
+    async def dispatch(request: Request) -> FetchResponse:
+        url = urlsplit(request.url)
+        if url.path not in SCHEDULED_PATHS:
+            return await forward(request)
+        query = parse_qs(url.query)
+        cron = query.get("cron", [""])[0]
+        time_ms = query.get("time", [None])[0]
+        try:
+            when = int(time_ms) / 1000 if time_ms else None
+            await worker.scheduled(cron, when)
+        except Exception as exc:
+            _logger.error("Worker %r: scheduled(%r) failed", worker.name, cron, exc_info=exc)
+            detail = f": {type(exc).__name__}: {exc}" if worker.dev_mode else ""
+            return Response(f"Scheduled event failed{detail}", 500)
+        return Response("Ran scheduled event")
+
+    return dispatch
+
+
+def _choose_dispatch(worker: Worker, dispatch: Dispatch | None, test_scheduled: bool) -> Dispatch:
+    base = dispatch or worker.fetch
+    return scheduled_dispatch(worker, base) if test_scheduled else base
+
+
+def _response_headers(response: FetchResponse) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response._headers.items() if k not in _HOP_HEADERS]
+
+
+async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
+    """The concatenated chunks, or ``None`` as soon as they exceed ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _declared_too_large(headers: Iterable[tuple[str, str]], limit: int) -> bool:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            try:
+                return int(value) > limit
+            except ValueError:
+                return False
+    return False
+
+
+class WorkerTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that calls the Worker's ``fetch`` in-process (no socket).
+
+    ``httpx.AsyncClient(transport=WorkerTransport(worker), base_url="http://worker")``
+    sends requests straight to ``Default.fetch``.
+    """
+
+    def __init__(
+        self, worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+    ) -> None:
+        self.worker = worker
+        self._dispatch = _choose_dispatch(worker, dispatch, test_scheduled)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Turn the httpx request into a Worker request, run it, and convert the answer."""
+        limit = self.worker.max_request_body_bytes
+        headers = request.headers.multi_items()
+        response: FetchResponse
+        if _declared_too_large(headers, limit):
+            response = payload_too_large(limit)
+        else:
+            stream = request.stream
+            if isinstance(stream, httpx.AsyncByteStream):
+                body = await _read_limited(stream, limit)
+            else:
+                body = await _read_limited(_aiter_sync(stream), limit)
+            if body is None:
+                response = payload_too_large(limit)
+            else:
+                incoming = Request.incoming(request.method, str(request.url), headers, body)
+                response = await self._dispatch(incoming)
+        return httpx.Response(
+            response.status,
+            headers=_response_headers(response),
+            content=response.raw_body() or b"",
+            extensions={"reason_phrase": response.status_text.encode()},
+        )
+
+
+async def _aiter_sync(stream: Any) -> Any:
+    for chunk in stream:
+        yield chunk
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class WorkerASGIApp:
+    """An ASGI 3 application serving a Worker (HTTP; lifespan events are acknowledged)."""
+
+    def __init__(
+        self, worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+    ) -> None:
+        self.worker = worker
+        self._dispatch = _choose_dispatch(worker, dispatch, test_scheduled)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "websocket":
+            # cfemu does not emulate WebSockets: refuse the handshake.
+            await receive()
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.worker.max_request_body_bytes
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        response: FetchResponse
+        body = None
+        if not _declared_too_large(headers, limit):
+            body = await _read_limited(_asgi_body(receive), limit)
+        if body is None:
+            response = payload_too_large(limit)
+        else:
+            url = _url_of(scope, headers)
+            incoming = Request.incoming(scope["method"], url, headers, body)
+            response = await self._dispatch(incoming)
+        payload = b"" if scope["method"] == "HEAD" else response.raw_body() or b""
+        out_headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in _response_headers(response)
+        ]
+        out_headers.append((b"content-length", str(len(payload)).encode()))
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": out_headers}
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def asgi_app(
+    worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+) -> WorkerASGIApp:
+    """An ASGI application serving ``worker`` (give it to uvicorn or any ASGI server)."""
+    return WorkerASGIApp(worker, dispatch=dispatch, test_scheduled=test_scheduled)
+
+
+async def _asgi_body(receive: Receive) -> Any:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _url_of(scope: Scope, headers: list[tuple[str, str]]) -> str:
+    scheme = scope.get("scheme", "http")
+    host = next((v for k, v in headers if k.lower() == "host"), None)
+    if host is None:
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else "localhost"
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

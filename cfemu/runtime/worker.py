@@ -1,0 +1,414 @@
+"""Loading a Python Worker and dispatching events to its ``Default`` entrypoint.
+
+spec: workers-and-config.md §1-2. A Worker module exports ``class Default(WorkerEntrypoint)``
+(module-level ``on_fetch`` handlers are disabled since compatibility date 2025-08-14). Each
+event gets a fresh ``Default(ctx, env)``. ``fetch`` is called "relaxed" (``fetch(self)`` is
+legal); ``queue`` and ``scheduled`` get the event followed by ``env`` and ``ctx``, which are
+``None`` for class entrypoints as on Cloudflare, as many of the three as the method accepts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import itertools
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from cfemu._tasks import TaskTracker
+from cfemu.clock import Clock, RealClock
+from cfemu.errors import WorkerError
+from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
+from cfemu.runtime._scope import DispatchState, current, import_scope
+from cfemu.runtime.context import ExecutionContext, ScheduledController
+from cfemu.runtime.entrypoints import WorkerEntrypoint
+from cfemu.runtime.env import Env
+from cfemu.runtime.http import FetchResponse, Request, Response
+
+__all__ = ["HANDLER_NAMES", "Worker", "payload_too_large"]
+
+#: The events cfemu dispatches, by the name of the entrypoint method handling them.
+HANDLER_NAMES = ("fetch", "queue", "scheduled")
+_LEGACY_HANDLERS = ("on_fetch", "on_queue", "on_scheduled")
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_module_ids = itertools.count(1)
+
+#: Body of the 500 answered for an unhandled exception outside dev mode.
+WORKER_THREW = "Worker threw exception"
+
+
+def payload_too_large(limit: int) -> Response:
+    """The 413 answered for a request body over ``limit`` bytes."""
+    return Response(f"Payload Too Large: request bodies are limited to {limit} bytes", 413)
+
+
+@dataclass(frozen=True, slots=True)
+class _Handler:
+    name: str
+    nargs: int  # positional arguments to pass: the event, then env and ctx (None)
+
+
+def _accepted_positional(cls: type, name: str) -> int:
+    """How many positional arguments (after ``self``) the entrypoint method accepts."""
+    try:
+        raw = inspect.getattr_static(cls, name)
+    except AttributeError:
+        raw = None
+    bound_free = isinstance(raw, staticmethod | classmethod)
+    try:
+        params = list(inspect.signature(getattr(cls, name)).parameters.values())
+    except (TypeError, ValueError):
+        return 3
+    if not bound_free and params:
+        params = params[1:]  # self
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 3
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _check_async(cls: type, name: str, worker: str) -> None:
+    try:
+        raw = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return
+    func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+    if not callable(func):
+        raise WorkerError(f"Worker {worker!r}: Default.{name} is not a method ({func!r})")
+    if (
+        inspect.isfunction(func)
+        and not inspect.iscoroutinefunction(func)
+        and not hasattr(func, "__wrapped__")
+    ):
+        raise WorkerError(
+            f"Worker {worker!r}: Default.{name}() is a regular function; Cloudflare awaits "
+            f"its handlers, so declare it `async def {name}(...)`"
+        )
+
+
+def _describe_missing_default(module: ModuleType) -> str:
+    found: list[str] = []
+    legacy = [n for n in _LEGACY_HANDLERS if callable(getattr(module, n, None))]
+    if legacy:
+        found.append(
+            "module-level " + ", ".join(f"{n}()" for n in legacy) + " (global handlers are "
+            "disabled since compatibility date 2025-08-14, python_no_global_handlers)"
+        )
+    entrypoints = sorted(
+        n
+        for n, v in vars(module).items()
+        if isinstance(v, type) and issubclass(v, WorkerEntrypoint) and v is not WorkerEntrypoint
+    )
+    if entrypoints:
+        found.append("WorkerEntrypoint subclasses " + ", ".join(entrypoints))
+    if not found:
+        return "; it defines no WorkerEntrypoint subclass"
+    return "; found " + " and ".join(found)
+
+
+class Worker:
+    """One loaded Worker: its module, its ``Default`` class, its env, and how to call it.
+
+    Build it with :meth:`load`. :meth:`fetch` never raises (an exception becomes a 500);
+    :meth:`queue` and :meth:`scheduled` raise when the invocation failed.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        main: str,
+        module: ModuleType,
+        entrypoint: type[WorkerEntrypoint],
+        env: Env,
+        clock: Clock,
+        tracker: TaskTracker,
+        dev_mode: bool = False,
+        max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
+        outbound: httpx.AsyncBaseTransport | None = None,
+        logger: logging.Logger | None = None,
+        import_paths: tuple[str, ...] = (),
+    ) -> None:
+        if max_request_body_bytes < 0:
+            raise ValueError(f"max_request_body_bytes must be >= 0, got {max_request_body_bytes}")
+        self.name = name
+        self.main = main
+        self.module = module
+        self.entrypoint = entrypoint
+        self.env = env
+        self.clock = clock
+        self.tracker = tracker
+        self.dev_mode = dev_mode
+        self.max_request_body_bytes = max_request_body_bytes
+        self.outbound = outbound
+        self.logger = logger or logging.getLogger("cfemu.runtime")
+        self.import_paths = import_paths
+        self._handlers: dict[str, _Handler] = {}
+        for handler in HANDLER_NAMES:
+            if getattr(entrypoint, handler, None) is None:
+                continue
+            _check_async(entrypoint, handler, name)
+            most = 1 if handler == "fetch" else 3  # fetch is called "relaxed" (spec §2.2)
+            accepted = _accepted_positional(entrypoint, handler)
+            self._handlers[handler] = _Handler(handler, min(accepted, most))
+
+    # --- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        main: str | Path,
+        *,
+        name: str,
+        env: Env | Mapping[str, Any] | None = None,
+        clock: Clock,
+        tracker: TaskTracker,
+        dev_mode: bool = False,
+        max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
+        outbound: httpx.AsyncBaseTransport | None = None,
+        logger: logging.Logger | None = None,
+    ) -> Worker:
+        """Import the Worker module ``main`` and find its ``Default`` entrypoint.
+
+        ``main`` is a ``.py`` file (its folder becomes importable, so sibling modules import
+        as on Cloudflare) or a dotted module name. While the module is imported, ``import
+        workers`` is cfemu's stand-in and ``workers.env`` is ``env``. ``outbound`` is the
+        httpx transport ``workers.fetch`` uses (default: the network). Raises
+        :class:`~cfemu.errors.WorkerError` when the module cannot be imported or has no
+        usable ``Default`` class.
+        """
+        env = env if isinstance(env, Env) else Env(env)
+        main_str = str(main)
+        is_file = isinstance(main, Path) or main_str.endswith(".py") or "/" in main_str
+        if is_file:
+            path = Path(main).resolve()
+            if not path.is_file():
+                raise WorkerError(f"Worker {name!r}: main module {path} does not exist")
+            import_paths: tuple[str, ...] = (str(path.parent),)
+        elif _MODULE_NAME.match(main_str):
+            import_paths = ()
+        else:
+            raise WorkerError(
+                f"Worker {name!r}: main must be a .py file or a dotted module name, got "
+                f"{main_str!r}"
+            )
+        state = DispatchState(worker_name=name, env=env, clock=clock, outbound=outbound)
+        token = current.set(state)
+        try:
+            with import_scope.active(import_paths):
+                module = _import_file(path, name) if is_file else _import_name(main_str, name)
+        finally:
+            current.reset(token)
+        entrypoint = getattr(module, "Default", None)
+        if entrypoint is None:
+            raise WorkerError(
+                f"Worker {name!r} ({main_str}): the module must export "
+                f"`class Default(WorkerEntrypoint)`{_describe_missing_default(module)}"
+            )
+        if not (isinstance(entrypoint, type) and issubclass(entrypoint, WorkerEntrypoint)):
+            hint = ""
+            if isinstance(entrypoint, type) and any(
+                b.__name__ == "WorkerEntrypoint" for b in entrypoint.__mro__
+            ):
+                hint = (
+                    " (it derives from another module's WorkerEntrypoint: was Cloudflare's "
+                    "`workers` imported before cfemu loaded the Worker?)"
+                )
+            raise WorkerError(
+                f"Worker {name!r} ({main_str}): `Default` must be a class deriving from "
+                f"workers.WorkerEntrypoint, found {entrypoint!r}{hint}"
+            )
+        return cls(
+            name=name,
+            main=main_str,
+            module=module,
+            entrypoint=entrypoint,
+            env=env,
+            clock=clock,
+            tracker=tracker,
+            dev_mode=dev_mode,
+            max_request_body_bytes=max_request_body_bytes,
+            outbound=outbound,
+            logger=logger,
+            import_paths=import_paths,
+        )
+
+    @classmethod
+    def empty(
+        cls,
+        *,
+        name: str,
+        env: Env | Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+        tracker: TaskTracker | None = None,
+        dev_mode: bool = False,
+    ) -> Worker:
+        """A Worker without code (a config with no ``main``): it handles no event.
+
+        Its ``fetch`` answers 500 and its ``queue``/``scheduled`` raise ``Handler does not
+        export a ...() function.``, as Cloudflare does for a Worker missing the handler.
+        """
+        module = ModuleType(f"{_module_prefix(name)}_empty")
+        entrypoint = type("Default", (WorkerEntrypoint,), {"__module__": module.__name__})
+        module.Default = entrypoint  # type: ignore[attr-defined]
+        return cls(
+            name=name,
+            main="",
+            module=module,
+            entrypoint=entrypoint,
+            env=env if isinstance(env, Env) else Env(env),
+            clock=RealClock() if clock is None else clock,
+            tracker=TaskTracker() if tracker is None else tracker,
+            dev_mode=dev_mode,
+        )
+
+    # --- dispatch --------------------------------------------------------------------------
+    @property
+    def handlers(self) -> frozenset[str]:
+        """The events ``Default`` handles (of ``fetch``, ``queue``, ``scheduled``)."""
+        return frozenset(self._handlers)
+
+    def has_handler(self, name: str) -> bool:
+        """Whether ``Default`` defines the handler method ``name``."""
+        return name in self._handlers
+
+    def _context(self) -> ExecutionContext:
+        return ExecutionContext(
+            self.tracker, worker_name=self.name, logger=self.logger, import_paths=self.import_paths
+        )
+
+    def _handler(self, name: str) -> _Handler:
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise WorkerError(f"Handler does not export a {name}() function.")
+        return handler
+
+    async def _invoke(self, handler: _Handler, ctx: ExecutionContext, event: object) -> Any:
+        token = current.set(
+            DispatchState(self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound)
+        )
+        try:
+            with import_scope.active(self.import_paths):
+                instance = self.entrypoint(ctx, self.env)
+                args = (event, None, None)[: handler.nargs]
+                result = getattr(instance, handler.name)(*args)
+                if not inspect.isawaitable(result):
+                    raise WorkerError(
+                        f"Worker {self.name!r}: Default.{handler.name}() returned "
+                        f"{type(result).__name__}, not a coroutine; declare it `async def`"
+                    )
+                return await result
+        finally:
+            current.reset(token)
+
+    async def fetch(self, request: Request) -> FetchResponse:
+        """Run ``Default.fetch`` for ``request``; never raises.
+
+        A body over ``max_request_body_bytes`` gets a 413 without running the Worker. An
+        exception (or a result that is not a Response) is logged with its traceback on the
+        ``cfemu.runtime`` logger and becomes a 500 whose body shows the traceback only in
+        dev mode. ``waitUntil`` work keeps running after the response is returned.
+        """
+        body = request.raw_body()
+        if body is not None and len(body) > self.max_request_body_bytes:
+            return payload_too_large(self.max_request_body_bytes)
+        ctx = self._context()
+        try:
+            result = await self._invoke(self._handler("fetch"), ctx, request)
+            if not isinstance(result, FetchResponse):
+                raise WorkerError(
+                    f"Worker {self.name!r}: fetch() must return a workers.Response, got "
+                    f"{type(result).__name__}"
+                )
+            return result
+        except Exception as exc:
+            return self._exception_response(exc, ctx)
+
+    def _exception_response(self, exc: Exception, ctx: ExecutionContext) -> Response:
+        self.logger.error("Worker %r: unhandled exception in fetch()", self.name, exc_info=exc)
+        if ctx.pass_through_on_exception:
+            self.logger.warning(
+                "Worker %r called passThroughOnException(), but cfemu has no origin to pass "
+                "the request to: answering 500",
+                self.name,
+            )
+        text = "".join(traceback.format_exception(exc)) if self.dev_mode else WORKER_THREW
+        return Response(text, 500)
+
+    async def queue(self, batch: Any) -> None:
+        """Run ``Default.queue`` for ``batch`` and wait for its ``waitUntil`` work.
+
+        Raises what the handler (or, after it returned, a ``waitUntil`` task) raised: the
+        invocation failed and the broker retries the batch (spec: queues.md §4.2).
+        """
+        handler = self._handler("queue")
+        ctx = self._context()
+        await self._invoke(handler, ctx, batch)
+        await ctx.settle()
+
+    async def scheduled(
+        self, cron: str, scheduled_time: float | datetime | None = None
+    ) -> ScheduledController:
+        """Run ``Default.scheduled`` for the trigger ``cron`` and wait for its work.
+
+        ``scheduled_time`` (seconds since the epoch, or a ``datetime``) defaults to the
+        clock's now; the handler sees it as ``controller.scheduledTime`` in milliseconds.
+        Returns the controller (``controller.no_retry`` tells whether ``noRetry()`` was
+        called); raises when the invocation failed.
+        """
+        handler = self._handler("scheduled")
+        if scheduled_time is None:
+            when_ms = self.clock.now_ms()
+        elif isinstance(scheduled_time, datetime):
+            when_ms = int(scheduled_time.timestamp() * 1000)
+        else:
+            when_ms = int(scheduled_time * 1000)
+        controller = ScheduledController(cron, when_ms)
+        ctx = self._context()
+        await self._invoke(handler, ctx, controller)
+        await ctx.settle()
+        return controller
+
+    def __repr__(self) -> str:
+        return f"Worker(name={self.name!r}, main={self.main!r}, handlers={sorted(self._handlers)})"
+
+
+def _module_prefix(worker: str) -> str:
+    return "_cfemu_worker_" + re.sub(r"\W", "_", worker)
+
+
+def _import_file(path: Path, worker: str) -> ModuleType:
+    module_name = f"{_module_prefix(worker)}_{next(_module_ids)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise WorkerError(f"Worker {worker!r}: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(module_name, None)
+        if not isinstance(exc, Exception):
+            raise
+        raise WorkerError(
+            f"Worker {worker!r}: importing {path} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _import_name(name: str, worker: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise WorkerError(
+            f"Worker {worker!r}: importing module {name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,83 @@
+"""``workers.asgi``: serve an ASGI application (FastAPI, Starlette...) from a Worker.
+
+``Default = asgi.entrypoint(app)``, or ``return await asgi.fetch(app, request, self.env)``
+inside ``fetch``. The app sees ``scope["env"]``, as with Cloudflare's SDK. cfemu runs one
+HTTP request per call with a buffered body; it sends no lifespan events and does not
+support WebSockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from cfemu.runtime.entrypoints import WorkerEntrypoint
+from cfemu.runtime.http import FetchResponse, Headers, Request, Response
+
+__all__ = ["entrypoint", "fetch"]
+
+_ASGI = {"spec_version": "2.3", "version": "3.0"}
+
+
+def _scope_for(request: Request, env: Any) -> dict[str, Any]:
+    url = urlsplit(request.url)
+    host = url.hostname or "localhost"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": "1.1",
+        "method": str(request.method),
+        "scheme": url.scheme or "http",
+        "path": unquote(url.path or "/"),
+        "raw_path": (url.path or "/").encode(),
+        "query_string": url.query.encode(),
+        "root_path": "",
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request._headers],
+        "server": (host, port),
+        "client": None,
+        "env": env,
+    }
+
+
+async def fetch(app: Any, req: Request, env: Any, ctx: Any = None) -> Response:
+    """Run ``app`` for ``req`` and return its response as a :class:`Response`."""
+    del ctx
+    body = req.raw_body() or b""
+    sent_request = False
+    status = 500
+    headers = Headers()
+    chunks: list[bytes] = []
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, done
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            for name, value in message.get("headers", []):
+                headers.append(name.decode("latin-1"), value.decode("latin-1"))
+        elif message["type"] == "http.response.body":
+            chunks.append(bytes(message.get("body", b"")))
+            done = not message.get("more_body", False)
+
+    await app(_scope_for(req, env), receive, send)
+    if not done:
+        raise RuntimeError("The application did not generate a response")
+    return FetchResponse._build(status, headers, b"".join(chunks))
+
+
+def entrypoint(app: Any) -> type[WorkerEntrypoint]:
+    """A ``Default`` entrypoint class serving ``app``: ``Default = asgi.entrypoint(app)``."""
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request: Request) -> Response:
+            return await fetch(app, request, self.env, self.ctx)
+
+    return Default
