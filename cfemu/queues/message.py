@@ -1,0 +1,227 @@
+"""What a consumer's ``queue(batch)`` handler receives: :class:`MessageBatch` and :class:`Message`.
+
+Names are Cloudflare's (``ackAll``, ``retryAll``, ``delaySeconds``). Calls only *record* the
+handler's decisions; the broker resolves them when the invocation ends (spec: queues.md §4.2,
+§4.3), following workerd: the first of ``ack()``/``retry()`` on a message wins, a per-message
+call beats a later ``ackAll()``/``retryAll()``, and ignored calls log workerd's warnings on the
+``cfemu.queues`` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Final
+
+from cfemu import limits
+from cfemu._js import JsDict
+from cfemu.errors import QueueError, QueueTypeError
+from cfemu.queues._codec import JSON, _loads, decode
+
+if TYPE_CHECKING:
+    from cfemu.queues.store import StoredMessage
+
+__all__ = ["Message", "MessageBatch"]
+
+logger = logging.getLogger("cfemu.queues")
+
+# A message's own verdict (set by its first effective ack()/retry()).
+NONE: Final = 0
+ACK: Final = 1
+RETRY: Final = 2
+
+
+def _decode_all(records: Sequence[StoredMessage]) -> list[Any]:
+    """Fresh bodies for one delivery; JSON bodies of a batch are parsed in one call."""
+    payloads = [rec.payload for rec in records if rec.content_type == JSON]
+    if len(payloads) == len(records):
+        bodies: list[Any] = _loads(b"[" + b",".join(payloads) + b"]")  # type: ignore[arg-type]
+        return bodies
+    return [decode(rec.content_type, rec.payload) for rec in records]
+
+
+def check_delay(value: object, what: str = "delaySeconds") -> int:
+    """Validate a delay in seconds: an integer 0..43200 (spec: queues.md §2)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QueueTypeError(
+            f"{what} must be a number of seconds, but received: {type(value).__name__}"
+        )
+    if (
+        value != value  # NaN
+        or not float(value).is_integer()
+        or not limits.MIN_DELAY_SECONDS <= value <= limits.MAX_DELAY_SECONDS
+    ):
+        raise QueueError(
+            f"message delay {value} is invalid: {what} must be an integer between "
+            f"{limits.MIN_DELAY_SECONDS} and {limits.MAX_DELAY_SECONDS}"
+        )
+    return int(value)
+
+
+class Message:
+    """One message of a batch, as a consumer sees it.
+
+    ``id`` (32 hex characters), ``timestamp`` (aware UTC ``datetime`` of the send), ``body``
+    (a fresh deserialized value per delivery) and ``attempts`` (1 on first delivery) mirror
+    Cloudflare's ``Message``. ``ack()`` and ``retry(delaySeconds=...)`` record a decision.
+    """
+
+    __slots__ = ("_batch", "_delay", "_record", "_verdict", "attempts", "body", "id")
+
+    def __init__(self, record: StoredMessage, batch: MessageBatch, body: Any) -> None:
+        self.id: str = record.id
+        self.attempts: int = record.attempts
+        self.body: Any = body
+        """The message body, deserialized for this delivery."""
+        self._record = record
+        self._batch = batch
+        self._verdict = NONE
+        self._delay: int | None = None
+
+    @property
+    def timestamp(self) -> datetime:
+        """When the message was sent (UTC, millisecond precision, from the broker's clock)."""
+        return datetime.fromtimestamp(self._record.timestamp_ms / 1000, UTC)
+
+    def ack(self) -> None:
+        """Mark this message delivered: it is not redelivered, even if the handler then raises."""
+        batch = self._batch
+        if batch._crash is not None:
+            batch._tick()
+        if batch._ack_all:
+            return
+        if batch._retry_all:
+            batch._log.warning(
+                "Received a call to ack() on message %s after retryAll() was already called. "
+                "Calling ack() on a message after calling retryAll() has no effect.",
+                self.id,
+            )
+            return
+        if self._verdict == RETRY:
+            batch._log.warning(
+                "Received a call to ack() on message %s after retry() was already called. "
+                "Calling ack() on a message after calling retry() has no effect.",
+                self.id,
+            )
+            return
+        self._verdict = ACK
+
+    def retry(self, delaySeconds: int | None = None) -> None:
+        """Mark this message for redelivery, after ``delaySeconds`` (else the consumer's
+        ``retry_delay``)."""
+        delay = None if delaySeconds is None else check_delay(delaySeconds)
+        batch = self._batch
+        if batch._crash is not None:
+            batch._tick()
+        if batch._ack_all:
+            batch._log.warning(
+                "Received a call to retry() on message %s after ackAll() was already called. "
+                "Calling retry() on a message after calling ackAll() has no effect.",
+                self.id,
+            )
+            return
+        if self._verdict == ACK:
+            batch._log.warning(
+                "Received a call to retry() on message %s after ack() was already called. "
+                "Calling retry() on a message after calling ack() has no effect.",
+                self.id,
+            )
+            return
+        # A repeated retry() replaces the earlier one's options, as in workerd.
+        if self._verdict == NONE:
+            batch._retries += 1
+        self._verdict = RETRY
+        self._delay = delay
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} attempts={self.attempts}>"
+
+
+class MessageBatch:
+    """The batch a consumer's ``queue(batch)`` handler receives.
+
+    ``queue`` names the source queue (a consumer may serve several), ``messages`` is the list
+    of :class:`Message`. ``ackAll()``/``retryAll(delaySeconds=...)`` decide for every message
+    that has no decision of its own.
+    """
+
+    __slots__ = (
+        "_ack_all",
+        "_calls",
+        "_crash",
+        "_log",
+        "_metadata",
+        "_retries",
+        "_retry_all",
+        "_retry_all_delay",
+        "messages",
+        "queue",
+    )
+
+    def __init__(
+        self,
+        queue: str,
+        records: Sequence[StoredMessage],
+        *,
+        metadata: Callable[[], JsDict] | None = None,
+        crash: tuple[int, Callable[[], BaseException]] | None = None,
+        log: logging.Logger = logger,
+    ) -> None:
+        self.queue: str = queue
+        self._log = log
+        self._ack_all = False
+        self._retry_all = False
+        self._retry_all_delay: int | None = None
+        self._retries = 0  # messages with an effective retry() of their own
+        self._metadata = metadata
+        self._crash = crash
+        self._calls = 0
+        bodies = _decode_all(records)
+        self.messages: list[Message] = list(map(Message, records, repeat(self), bodies))
+
+    @property
+    def metadata(self) -> JsDict:
+        """``{"metrics": {backlogCount, backlogBytes, oldestMessageTimestamp}}`` of the queue
+        (computed when read; a runtime-only field of Cloudflare's batch)."""
+        if self._metadata is None:
+            return JsDict(metrics=JsDict(backlogCount=0, backlogBytes=0))
+        return self._metadata()
+
+    def ackAll(self) -> None:
+        """Mark every message without its own decision delivered."""
+        if self._retry_all:
+            self._log.warning(
+                "Received a call to ackAll() after retryAll() was already called. "
+                "Calling ackAll() after calling retryAll() has no effect."
+            )
+            return
+        self._ack_all = True
+
+    def retryAll(self, delaySeconds: int | None = None) -> None:
+        """Mark every message without its own decision for redelivery, after ``delaySeconds``."""
+        delay = None if delaySeconds is None else check_delay(delaySeconds)
+        if self._ack_all:
+            self._log.warning(
+                "Received a call to retryAll() after ackAll() was already called. "
+                "Calling retryAll() after calling ackAll() has no effect."
+            )
+            return
+        self._retry_all = True
+        if delay is not None:
+            self._retry_all_delay = delay
+
+    def _tick(self) -> None:
+        """Injected consumer crash: the (k+1)-th ``ack``/``retry`` call of the batch raises."""
+        assert self._crash is not None
+        after, make_error = self._crash
+        self._calls += 1
+        if self._calls > after:
+            raise make_error()
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __repr__(self) -> str:
+        return f"<MessageBatch queue={self.queue!r} messages={len(self.messages)}>"

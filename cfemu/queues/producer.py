@@ -1,0 +1,254 @@
+"""The producer binding a Worker sees as ``env.<BINDING>``: ``send``, ``sendBatch``, ``metrics``.
+
+Validation follows workerd then the queue service, in that order (spec: queues.md §1, §2, §8):
+client-side ``TypeError``s first (missing body, unknown content type, a body the content
+type cannot carry), then the service's limits (``Queue send failed: ...``). A rejected call
+enqueues nothing — a rejected ``sendBatch`` none of its messages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import partial
+from itertools import repeat
+from operator import is_, itemgetter
+from typing import TYPE_CHECKING, Any
+
+from cfemu import limits
+from cfemu._js import JsDict
+from cfemu.errors import QueueSendError, QueueTypeError
+from cfemu.queues._codec import (
+    _JSON_OPTIONS,
+    DEFAULT_CONTENT_TYPE,
+    JSON,
+    _dumps,
+    encode,
+    resolve_type,
+)
+from cfemu.queues.store import StoredMessage
+
+if TYPE_CHECKING:
+    from cfemu.queues.broker import _QueueCore
+
+__all__ = ["QueueProducer"]
+
+_MAX_DELAY = limits.MAX_DELAY_SECONDS
+_MAX_MESSAGE = limits.MAX_MESSAGE_BYTES
+_MAX_BATCH_MESSAGES = limits.MAX_BATCH_MESSAGES
+_MAX_BATCH_BYTES = limits.MAX_BATCH_BYTES
+_urandom = os.urandom
+
+
+def _new_id() -> str:
+    """A message id: 32 lowercase hex characters, like Cloudflare's."""
+    return _urandom(16).hex()
+
+
+def _delay(value: object, prefix: str) -> int:
+    """Validate a send delay (integer seconds, 0..43200)."""
+    if type(value) is int and 0 <= value <= _MAX_DELAY:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QueueTypeError(
+            f"delaySeconds must be a number of seconds, but received: {type(value).__name__}"
+        )
+    if value == value and float(value).is_integer() and 0 <= value <= _MAX_DELAY:
+        return int(value)
+    raise QueueSendError(
+        f"{prefix}: message delay {value} is invalid: delaySeconds must be an integer "
+        f"between {limits.MIN_DELAY_SECONDS} and {_MAX_DELAY}",
+        status=400,
+    )
+
+
+class QueueProducer:
+    """``env.<BINDING>`` for a queue producer: Cloudflare's ``Queue`` binding.
+
+    Bodies are serialized on send (``contentType``: ``"json"`` by default, ``"text"``,
+    ``"bytes"``, ``"v8"``); delays resolve per message > ``sendBatch`` option > the producer's
+    ``delivery_delay`` > 0, and an explicit ``0`` overrides a default.
+    """
+
+    __slots__ = ("_core", "_delivery_delay", "_flush")
+
+    def __init__(self, core: _QueueCore, delivery_delay: int = 0) -> None:
+        self._core = core
+        self._delivery_delay = int(delivery_delay)
+        self._flush = core.broker.store.flush
+
+    @property
+    def queue_name(self) -> str:
+        """The queue this binding sends to (cfemu's inspection aid, not a Cloudflare member)."""
+        return self._core.name
+
+    async def send(
+        self, body: Any, contentType: str | None = None, delaySeconds: int | None = None
+    ) -> None:
+        """Send one message. Raises ``TypeError`` (:class:`~cfemu.errors.QueueTypeError`) for a
+        missing body or a body the content type cannot carry, and
+        :class:`~cfemu.errors.QueueSendError` (``Queue send failed: ...``) over the limits."""
+        if body is None:
+            raise QueueTypeError("Message body cannot be undefined")
+        ctype = DEFAULT_CONTENT_TYPE if contentType is None else resolve_type(contentType)
+        payload, size = encode(body, ctype)
+        delay = (
+            self._delivery_delay
+            if delaySeconds is None
+            else _delay(delaySeconds, "Queue send failed")
+        )
+        if size > _MAX_MESSAGE:
+            raise QueueSendError(
+                f"Queue send failed: message length of {size} bytes exceeds limit of "
+                f"{_MAX_MESSAGE}",
+                status=413,
+            )
+        core = self._core
+        if core.broker.faults:
+            core.check_send_fault()
+        clock = core.clock
+        now = clock.now()
+        core.enqueue(
+            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),),
+            now,
+        )
+        await self._flush()
+
+    async def sendBatch(
+        self, messages: Iterable[Mapping[str, Any]], delaySeconds: int | None = None
+    ) -> None:
+        """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
+        atomically: if any is rejected, none is enqueued."""
+        try:
+            items = list(messages)
+        except TypeError:
+            raise QueueTypeError(
+                "sendBatch() expects an iterable of messages, but received: "
+                + type(messages).__name__
+            ) from None
+        if not items:
+            raise QueueTypeError("sendBatch() requires at least one message")
+        default_delay = (
+            self._delivery_delay
+            if delaySeconds is None
+            else _delay(delaySeconds, "Queue sendBatch failed")
+        )
+        core = self._core
+        now = core.clock.now()
+        now_ms = int(now * 1000)
+        default_due = now + default_delay
+        batch = _fast_json_batch(items, now_ms, default_due)
+        if batch is None:
+            batch = _general_batch(items, now, now_ms, default_due)
+        records, total, largest = batch
+        count = len(records)
+        if count > _MAX_BATCH_MESSAGES:
+            raise QueueSendError(
+                f"Queue sendBatch failed: batch message count of {count} exceeds limit of "
+                f"{_MAX_BATCH_MESSAGES}",
+                status=413,
+            )
+        if largest > _MAX_MESSAGE:
+            raise QueueSendError(
+                f"Queue sendBatch failed: message in batch has length {largest} bytes which "
+                f"exceeds single message size limit of {_MAX_MESSAGE}",
+                status=413,
+            )
+        if total > _MAX_BATCH_BYTES:
+            raise QueueSendError(
+                f"Queue sendBatch failed: batch size of {total} bytes exceeds limit of "
+                f"{_MAX_BATCH_BYTES}",
+                status=413,
+            )
+        if core.broker.faults:
+            core.check_send_fault()
+        core.enqueue(records, now)
+        await self._flush()
+
+    async def metrics(self) -> JsDict:
+        """``{backlogCount, backlogBytes, oldestMessageTimestamp}`` of the queue.
+
+        ``oldestMessageTimestamp`` is an aware UTC ``datetime`` (Cloudflare: a ``Date``), or
+        ``None`` when the backlog is empty (Cloudflare: ``undefined``).
+        """
+        return self._core.metrics()
+
+    def __repr__(self) -> str:
+        return f"<QueueProducer queue={self._core.name!r}>"
+
+
+_Batch = tuple[list[StoredMessage], int, int]  # records, total bytes, largest message
+
+
+def _is_dict(item: object) -> bool:
+    return type(item) is dict
+
+
+def _body_only(item: dict[str, Any]) -> bool:
+    return len(item) == 1 and "body" in item
+
+
+_get_body = itemgetter("body")
+_is_none = partial(is_, None)
+
+
+def _dumps_json(body: Any) -> bytes:
+    return _dumps(body, option=_JSON_OPTIONS)
+
+
+def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None:
+    """``sendBatch``'s common shape — plain dicts holding only a JSON ``body`` — with every
+    per-message step run by C loops (``map``, comprehensions). ``None`` means: use
+    :func:`_general_batch`, which handles (and reports the errors of) everything else."""
+    if not all(map(_is_dict, items)) or not all(map(_body_only, items)):
+        return None
+    bodies = list(map(_get_body, items))
+    if any(map(_is_none, bodies)):
+        return None
+    try:
+        payloads = list(map(_dumps_json, bodies))
+    except TypeError:
+        return None
+    n = len(items)
+    sizes = list(map(len, payloads))
+    ids = _urandom(16 * n).hex()  # one system call for the batch's ids
+    records = list(
+        map(
+            StoredMessage,
+            [ids[i : i + 32] for i in range(0, 32 * n, 32)],
+            repeat(now_ms, n),
+            repeat(JSON, n),
+            payloads,
+            sizes,
+            repeat(due, n),
+        )
+    )
+    return records, sum(sizes), max(sizes)
+
+
+def _general_batch(items: list[Any], now: float, now_ms: int, default_due: float) -> _Batch:
+    """``sendBatch``'s per-message validation and serialization, for any input."""
+    records: list[StoredMessage] = []
+    ids = _urandom(16 * len(items)).hex()
+    total = 0
+    largest = 0
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise QueueTypeError(
+                "sendBatch() expects messages shaped {body, contentType?, delaySeconds?}, "
+                "but received: " + type(item).__name__
+            )
+        body = item.get("body")
+        if body is None:
+            raise QueueTypeError("Message body cannot be undefined")
+        ctype = resolve_type(item.get("contentType"))
+        payload, size = encode(body, ctype)
+        total += size
+        largest = max(largest, size)
+        msg_delay = item.get("delaySeconds")
+        due = (
+            default_due if msg_delay is None else now + _delay(msg_delay, "Queue sendBatch failed")
+        )
+        start = 32 * index
+        records.append(StoredMessage(ids[start : start + 32], now_ms, ctype, payload, size, due))
+    return records, total, largest

@@ -1,0 +1,412 @@
+"""Where queued messages live: the storage seam under the broker's state machine.
+
+A message is in exactly one state at a time::
+
+    enqueue ──► DELAYED ──promote──► READY ──lease──► IN_FLIGHT ──settle──► DONE
+                   ▲                   ▲                   │      (acked, dead-lettered, dropped)
+                   └───────────────────┴─────settle────────┘      (retried, or returned on abort)
+
+Every transition is one method of :class:`QueueStore` that takes *all* the messages it moves
+at once (a whole ``sendBatch``, a whole consumer batch), and the broker wraps the transitions
+that must be atomic together (settling a batch and moving its exhausted messages into the
+dead-letter queue) in :meth:`MessageStore.transaction`. A persistent implementation (SQLite,
+issue 8) maps each call to statements inside the current transaction and commits groups of
+them; :meth:`MessageStore.flush` is awaited before ``send``/``sendBatch`` return, so a message
+is durable when the producer's ``await`` completes, and many concurrent sends share one
+commit. :class:`MemoryStore` is the in-memory implementation: a deque of ready messages, a
+heap of delayed ones and a dict of in-flight ones, so every transition is O(1) or O(log n)
+per message.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Final, Protocol
+
+from cfemu.queues._codec import Payload
+
+__all__ = [
+    "DELAYED",
+    "DONE",
+    "IN_FLIGHT",
+    "READY",
+    "MemoryQueueStore",
+    "MemoryStore",
+    "MessageStore",
+    "QueueStore",
+    "StoredMessage",
+]
+
+DELAYED: Final = 0
+READY: Final = 1
+IN_FLIGHT: Final = 2
+DONE: Final = 3
+
+
+class StoredMessage:
+    """One message as the broker keeps it: serialized body plus delivery bookkeeping.
+
+    ``attempts`` counts deliveries *started* (the consumer sees ``attempts`` after the lease
+    that increments it). ``due`` is when a delayed message becomes ready; ``ready_at`` when it
+    last became ready (the batch timeout runs from the oldest ready message's ``ready_at``).
+    """
+
+    __slots__ = (
+        "attempts",
+        "content_type",
+        "due",
+        "id",
+        "payload",
+        "ready_at",
+        "size",
+        "state",
+        "timestamp_ms",
+    )
+
+    state: int
+    ready_at: float
+
+    def __init__(
+        self,
+        id: str,
+        timestamp_ms: int,
+        content_type: str,
+        payload: Payload,
+        size: int,
+        due: float,
+        attempts: int = 0,
+    ) -> None:
+        self.id = id
+        self.timestamp_ms = timestamp_ms
+        self.content_type = content_type
+        self.payload = payload
+        self.size = size
+        self.due = due
+        self.attempts = attempts
+        # ``state`` and ``ready_at`` are set by the store when the message is enqueued.
+
+    def __repr__(self) -> str:
+        state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
+        return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
+
+
+class QueueStore(Protocol):
+    """The messages of one queue, and the transitions between their states.
+
+    Implementations must keep each transition O(moved messages), never O(queue size).
+    """
+
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        ...
+
+    # --- transitions -----------------------------------------------------------------------
+    def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
+        """New messages: READY if ``due <= now``, else DELAYED until ``due``."""
+        ...
+
+    def promote(self, now: float) -> int:
+        """DELAYED → READY for every message due by ``now``; returns how many moved."""
+        ...
+
+    def lease(self, limit: int) -> list[StoredMessage]:
+        """READY → IN_FLIGHT for up to ``limit`` oldest-ready messages; ``attempts += 1``."""
+        ...
+
+    def settle(
+        self,
+        finished: Iterable[StoredMessage],
+        retried: Iterable[tuple[StoredMessage, float]],
+        now: float,
+    ) -> None:
+        """IN_FLIGHT → DONE (``finished``: acked, dead-lettered, dropped) or back to
+        READY/DELAYED (``retried``: ``(message, due)``)."""
+        ...
+
+    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
+        """IN_FLIGHT → READY without counting the attempt (a delivery aborted on shutdown)."""
+        ...
+
+    # --- reads -----------------------------------------------------------------------------
+    @property
+    def ready_count(self) -> int:
+        """Messages ready for delivery."""
+        ...
+
+    @property
+    def delayed_count(self) -> int:
+        """Messages waiting for their delay to end."""
+        ...
+
+    @property
+    def in_flight_count(self) -> int:
+        """Messages in a batch whose handler is running."""
+        ...
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Serialized size of every message not yet done."""
+        ...
+
+    def ready_since(self) -> float | None:
+        """When the oldest ready message became ready (``None``: nothing is ready)."""
+        ...
+
+    def next_due(self) -> float | None:
+        """Earliest ``due`` among delayed messages (``None``: nothing is delayed)."""
+        ...
+
+    def oldest_timestamp_ms(self) -> int | None:
+        """Send time of the oldest message not yet done."""
+        ...
+
+    def iter_ready(self) -> Iterator[StoredMessage]:
+        """Ready messages, in delivery order (for inspection)."""
+        ...
+
+    def iter_delayed(self) -> Iterator[StoredMessage]:
+        """Delayed messages, earliest due first (for inspection)."""
+        ...
+
+    def iter_in_flight(self) -> Iterator[StoredMessage]:
+        """In-flight messages (for inspection)."""
+        ...
+
+
+class MessageStore(Protocol):
+    """All queues' messages; the unit of atomicity and durability."""
+
+    def open_queue(self, name: str) -> QueueStore:
+        """The store of queue ``name`` (created empty if new; idempotent)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the transitions made inside into one atomic unit."""
+        ...
+
+    async def flush(self) -> None:
+        """Return once every transition made so far is durable (no-op in memory)."""
+        ...
+
+
+class MemoryQueueStore:
+    """In-memory :class:`QueueStore`: deque (ready), heap (delayed), dict (in flight)."""
+
+    __slots__ = (
+        "_bytes",
+        "_delayed",
+        "_groups",
+        "_in_flight",
+        "_indexed",
+        "_last_ts",
+        "_live",
+        "_name",
+        "_odd",
+        "_ready",
+        "_seq",
+    )
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._ready: deque[StoredMessage] = deque()
+        self._delayed: list[tuple[float, int, StoredMessage]] = []
+        self._in_flight: dict[str, StoredMessage] = {}
+        self._seq = itertools.count()  # heap tie-breaker: equal due times keep send order
+        self._bytes = 0
+        self._live = 0
+        # Send-time index for ``oldest_timestamp_ms`` with lazy deletion of DONE messages:
+        # enqueue calls in time order are kept whole as groups ``[records, next index]``
+        # (nothing to do per message); out-of-order arrivals (dead letters keep their send
+        # time) go to a small heap. Compacted when dead entries outnumber live ones.
+        self._groups: deque[list[Any]] = deque()
+        self._odd: list[tuple[int, int, StoredMessage]] = []
+        self._last_ts = -1
+        self._indexed = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # --- transitions -----------------------------------------------------------------------
+    def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
+        if not messages:
+            return
+        ready_append = self._ready.append
+        push = heapq.heappush
+        seq = self._seq
+        added = 0
+        last_ts = self._last_ts
+        in_order = True
+        for msg in messages:
+            if msg.due <= now:
+                msg.state = READY
+                msg.ready_at = now
+                ready_append(msg)
+            else:
+                msg.state = DELAYED
+                push(self._delayed, (msg.due, next(seq), msg))
+            added += msg.size
+            ts = msg.timestamp_ms
+            if ts < last_ts:
+                in_order = False
+            else:
+                last_ts = ts
+        self._bytes += added
+        self._live += len(messages)
+        if in_order:
+            self._groups.append([messages, 0])
+            self._last_ts = last_ts
+        else:
+            for msg in messages:
+                push(self._odd, (msg.timestamp_ms, next(seq), msg))
+        self._indexed += len(messages)
+
+    def promote(self, now: float) -> int:
+        delayed = self._delayed
+        moved = 0
+        while delayed and delayed[0][0] <= now:
+            msg = heapq.heappop(delayed)[2]
+            msg.state = READY
+            msg.ready_at = now
+            self._ready.append(msg)
+            moved += 1
+        return moved
+
+    def lease(self, limit: int) -> list[StoredMessage]:
+        ready = self._ready
+        n = min(limit, len(ready))
+        popleft = ready.popleft
+        in_flight = self._in_flight
+        out = [popleft() for _ in range(n)]
+        for msg in out:
+            msg.state = IN_FLIGHT
+            msg.attempts += 1
+            in_flight[msg.id] = msg
+        return out
+
+    def settle(
+        self,
+        finished: Iterable[StoredMessage],
+        retried: Iterable[tuple[StoredMessage, float]],
+        now: float,
+    ) -> None:
+        in_flight = self._in_flight
+        removed_bytes = 0
+        removed = 0
+        for msg in finished:
+            del in_flight[msg.id]
+            msg.state = DONE
+            removed_bytes += msg.size
+            removed += 1
+        for msg, due in retried:
+            del in_flight[msg.id]
+            msg.due = due
+            if due <= now:
+                msg.state = READY
+                msg.ready_at = now
+                self._ready.append(msg)
+            else:
+                msg.state = DELAYED
+                heapq.heappush(self._delayed, (due, next(self._seq), msg))
+        if removed:
+            self._bytes -= removed_bytes
+            self._live -= removed
+            if self._indexed > 2 * self._live + 1024:
+                self._compact()
+
+    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
+        for msg in messages:
+            if self._in_flight.pop(msg.id, None) is None:
+                continue
+            msg.attempts -= 1
+            msg.state = READY
+            msg.ready_at = now
+            self._ready.append(msg)
+
+    def _compact(self) -> None:
+        live = [msg for group in self._groups for msg in group[0] if msg.state != DONE]
+        live.extend(entry[2] for entry in self._odd if entry[2].state != DONE)
+        live.sort(key=lambda msg: msg.timestamp_ms)
+        self._groups = deque([[live, 0]]) if live else deque()
+        self._odd = []
+        self._indexed = len(live)
+        self._last_ts = live[-1].timestamp_ms if live else -1
+
+    # --- reads -----------------------------------------------------------------------------
+    @property
+    def ready_count(self) -> int:
+        return len(self._ready)
+
+    @property
+    def delayed_count(self) -> int:
+        return len(self._delayed)
+
+    @property
+    def in_flight_count(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def backlog_bytes(self) -> int:
+        return self._bytes
+
+    def ready_since(self) -> float | None:
+        return self._ready[0].ready_at if self._ready else None
+
+    def next_due(self) -> float | None:
+        return self._delayed[0][0] if self._delayed else None
+
+    def oldest_timestamp_ms(self) -> int | None:
+        best: int | None = None
+        groups = self._groups
+        while groups:
+            group = groups[0]
+            records, i = group
+            n = len(records)
+            while i < n and records[i].state == DONE:
+                i += 1
+            if i < n:
+                group[1] = i
+                best = records[i].timestamp_ms
+                break
+            groups.popleft()
+            self._indexed -= n
+        odd = self._odd
+        while odd and odd[0][2].state == DONE:
+            heapq.heappop(odd)
+            self._indexed -= 1
+        if odd and (best is None or odd[0][0] < best):
+            best = odd[0][0]
+        return best
+
+    def iter_ready(self) -> Iterator[StoredMessage]:
+        return iter(list(self._ready))
+
+    def iter_delayed(self) -> Iterator[StoredMessage]:
+        return (entry[2] for entry in sorted(self._delayed))
+
+    def iter_in_flight(self) -> Iterator[StoredMessage]:
+        return iter(list(self._in_flight.values()))
+
+
+class MemoryStore:
+    """In-memory :class:`MessageStore` (cfemu's default; state ends with the process)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, MemoryQueueStore] = {}
+
+    def open_queue(self, name: str) -> MemoryQueueStore:
+        store = self._queues.get(name)
+        if store is None:
+            store = self._queues[name] = MemoryQueueStore(name)
+        return store
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    async def flush(self) -> None:
+        return None
