@@ -32,6 +32,10 @@ DEFAULT_EMULATED_MAX_CONCURRENCY: Final = 1
 MIN_DELAY_SECONDS: Final = 0
 MAX_DELAY_SECONDS: Final = 43_200  # 12 hours
 
+#: ``visibility_timeout_ms`` of a consumer (pull consumers' lease): at most 12 hours.
+MIN_VISIBILITY_TIMEOUT_MS: Final = 0
+MAX_VISIBILITY_TIMEOUT_MS: Final = 43_200_000
+
 # --- Queues: message and batch sizes (1 KB = 1000 bytes) --------------------------------
 MAX_MESSAGE_BYTES: Final = 128_000
 MAX_BATCH_MESSAGES: Final = 100
@@ -48,6 +52,13 @@ WORKER_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 DEFAULT_MAX_REQUEST_BODY_BYTES: Final = 100 * 1024 * 1024
 DEFAULT_DEV_IP: Final = "127.0.0.1"
 DEFAULT_DEV_PORT: Final = 8787
+MIN_DEV_PORT: Final = 0
+MAX_DEV_PORT: Final = 65_535
+#: ``name`` in a wrangler config: lowercase letters, digits, ``_`` and ``-`` (wrangler rejects
+#: upper case; it also lets spaces through, which no deployable Worker name contains).
+CONFIG_WORKER_NAME_PATTERN: Final = r"^[a-z0-9_][a-z0-9_-]*$"
+#: ``compatibility_date`` in a wrangler config.
+COMPATIBILITY_DATE_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}$"
 
 # --- D1 (spec: d1.md §6) ---------------------------------------------------------------------
 D1_MAX_BOUND_PARAMETERS: Final = 100

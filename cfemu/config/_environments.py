@@ -1,0 +1,180 @@
+"""Which wrangler keys exist, and how ``[env.NAME]`` sections inherit them.
+
+spec: workers-and-config.md §3.2. Three kinds of top-level key:
+
+* top-level only (``dev``, ``keep_vars`` ...): read from the top level whatever the
+  environment; setting one inside ``[env.NAME]`` has no effect;
+* non-inheritable (``vars``, ``d1_databases``, ``queues``, ``ai`` and every other binding):
+  an environment has only what it declares itself; wrangler warns when the top level has
+  one and the environment does not;
+* inheritable (everything else, ``main``, ``compatibility_date``, ``triggers`` ...): copied
+  from the top level unless the environment overrides it. ``name`` is special: an
+  environment that does not set it gets ``<name>-<env>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "INHERITABLE",
+    "NON_INHERITABLE",
+    "TOP_LEVEL_ONLY",
+    "is_wrangler_key",
+    "merge_environment",
+    "not_inherited_warning",
+]
+
+TOP_LEVEL_ONLY = frozenset(
+    {
+        "alias",
+        "data_blobs",
+        "dev",
+        "keep_vars",
+        "legacy_env",
+        "send_metrics",
+        "site",
+        "text_blobs",
+        "wasm_modules",
+    }
+)
+
+NON_INHERITABLE = frozenset(
+    {
+        "ai",
+        "analytics_engine_datasets",
+        "browser",
+        "d1_databases",
+        "define",
+        "dispatch_namespaces",
+        "durable_objects",
+        "hyperdrive",
+        "images",
+        "kv_namespaces",
+        "mtls_certificates",
+        "pipelines",
+        "queues",
+        "r2_buckets",
+        "ratelimits",
+        "secrets",
+        "secrets_store_secrets",
+        "send_email",
+        "services",
+        "tail_consumers",
+        "unsafe",
+        "vars",
+        "vectorize",
+        "version_metadata",
+        "workflows",
+    }
+)
+
+INHERITABLE = frozenset(
+    {
+        "account_id",
+        "assets",
+        "base_dir",
+        "build",
+        "compatibility_date",
+        "compatibility_flags",
+        "compliance_region",
+        "containers",
+        "find_additional_modules",
+        "first_party_worker",
+        "jsx_factory",
+        "jsx_fragment",
+        "keep_names",
+        "limits",
+        "logpush",
+        "main",
+        "migrations",
+        "minify",
+        "name",
+        "no_bundle",
+        "node_compat",
+        "observability",
+        "placement",
+        "preserve_file_names",
+        "preview_urls",
+        "python_modules",
+        "route",
+        "routes",
+        "rules",
+        "triggers",
+        "tsconfig",
+        "upload_source_maps",
+        "usage_model",
+        "workers_dev",
+    }
+)
+
+#: Keys wrangler knows inside the sections cfemu models, beyond the ones cfemu reads.
+_NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
+    ("d1_databases",): frozenset({"migrations_pattern", "remote", "database_internal_env"}),
+    ("queues", "producers"): frozenset({"remote"}),
+    ("ai",): frozenset({"remote", "staging"}),
+    ("dev",): frozenset(
+        {
+            "container_engine",
+            "enable_containers",
+            "generate_types",
+            "host",
+            "inspector_port",
+            "local_protocol",
+            "upstream_protocol",
+        }
+    ),
+}
+
+#: Keys allowed in a file but meaning nothing to a Worker (a JSON schema reference).
+IGNORED = frozenset({"$schema"})
+
+
+def is_wrangler_key(loc: tuple[str | int, ...]) -> bool:
+    """Whether wrangler knows the key at ``loc`` (a path of keys and list indexes)."""
+    keys = tuple(part for part in loc if isinstance(part, str))
+    if len(keys) == 1:
+        return keys[0] in TOP_LEVEL_ONLY | NON_INHERITABLE | INHERITABLE
+    return keys[-1] in _NESTED_WRANGLER_KEYS.get(keys[:-1], frozenset())
+
+
+def not_inherited_warning(field: str, environment: str) -> str:
+    """Wrangler's warning for a non-inheritable key missing from an environment."""
+    return (
+        f'"{field}" exists at the top level, but not on "env.{environment}". This is not what '
+        f'you probably want, since "{field}" is not inherited by environments. Please add '
+        f'"{field}" to "env.{environment}".'
+    )
+
+
+def merge_environment(
+    top: dict[str, Any], section: dict[str, Any], environment: str
+) -> tuple[dict[str, Any], set[str], list[str]]:
+    """Resolve ``[env.<environment>]`` against the top level.
+
+    Returns the effective section, the keys that came from the environment itself (so that
+    errors in them are reported as ``env.<environment>.<key>``) and the warnings to emit.
+    ``name`` is left out unless the environment sets it; the caller derives
+    ``<name>-<env>`` after validation.
+    """
+    effective: dict[str, Any] = {}
+    from_env: set[str] = set()
+    messages: list[str] = []
+    for key, value in top.items():
+        if key in NON_INHERITABLE:
+            if key not in section:
+                messages.append(not_inherited_warning(key, environment))
+        elif key != "name":
+            effective[key] = value
+    for key, value in section.items():
+        if key in TOP_LEVEL_ONLY or key == "env":
+            messages.append(
+                f'"env.{environment}.{key}" is ignored: "{key}" is only read from the top '
+                "level of the configuration"
+            )
+            continue
+        if key in IGNORED:
+            continue
+        effective[key] = value
+        from_env.add(key)
+    return effective, from_env, messages

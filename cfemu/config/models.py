@@ -1,0 +1,247 @@
+"""Typed models of a wrangler configuration (pydantic v2).
+
+Defaults and ranges are production Cloudflare's, from :mod:`cfemu.limits`. Section models
+allow extra keys: a key wrangler knows but cfemu does not emulate (``ai.remote``,
+``dev.inspector_port``) is kept in the model's ``model_extra`` and listed in
+:attr:`WorkerConfig.unknown_keys` rather than rejected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cfemu.config._types import (
+    AS_INT,
+    BindingName,
+    CompatibilityDate,
+    QueueName,
+    WorkerName,
+    describe,
+    fail,
+    in_range,
+    number_in,
+)
+from cfemu.limits import (
+    D1_DEFAULT_MIGRATIONS_DIR,
+    D1_DEFAULT_MIGRATIONS_TABLE,
+    DEFAULT_DEV_IP,
+    DEFAULT_DEV_PORT,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_BATCH_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    MAX_DELAY_SECONDS,
+    MAX_DEV_PORT,
+    MAX_MAX_BATCH_SIZE,
+    MAX_MAX_BATCH_TIMEOUT,
+    MAX_MAX_CONCURRENCY,
+    MAX_MAX_RETRIES,
+    MAX_VISIBILITY_TIMEOUT_MS,
+    MIN_DELAY_SECONDS,
+    MIN_DEV_PORT,
+    MIN_MAX_BATCH_SIZE,
+    MIN_MAX_BATCH_TIMEOUT,
+    MIN_MAX_CONCURRENCY,
+    MIN_MAX_RETRIES,
+    MIN_VISIBILITY_TIMEOUT_MS,
+)
+
+__all__ = [
+    "DEFAULT_WORKER_NAME",
+    "AiConfig",
+    "D1DatabaseConfig",
+    "DevConfig",
+    "QueueConsumerConfig",
+    "QueueProducerConfig",
+    "QueuesConfig",
+    "SecretsConfig",
+    "TriggersConfig",
+    "WorkerConfig",
+]
+
+
+#: The name of a Worker whose config has no ``name`` (wrangler lets ``wrangler dev`` run
+#: unnamed Workers; cfemu needs a name to key ``emulator.workers`` by).
+DEFAULT_WORKER_NAME = "worker"
+
+
+class _Section(BaseModel):
+    """A table of the config file: strict types, extra keys kept (and reported)."""
+
+    model_config = ConfigDict(strict=True, extra="allow", validate_default=False)
+
+
+class D1DatabaseConfig(_Section):
+    """One ``[[d1_databases]]`` entry."""
+
+    binding: BindingName
+    database_name: str | None = None
+    database_id: str | None = None
+    preview_database_id: str | None = None
+    migrations_dir: str = D1_DEFAULT_MIGRATIONS_DIR
+    migrations_table: str = D1_DEFAULT_MIGRATIONS_TABLE
+
+    @property
+    def storage_key(self) -> str:
+        """What workers share this database by: ``database_id``, else name, else binding."""
+        return self.database_id or self.database_name or self.binding
+
+    def migrations_path(self, base_dir: Path | str) -> Path:
+        """The migrations folder, resolved against ``base_dir`` (the config's folder)."""
+        return Path(base_dir) / self.migrations_dir
+
+
+class QueueProducerConfig(_Section):
+    """One ``[[queues.producers]]`` entry: the binding ``env.<binding>`` sends to ``queue``."""
+
+    binding: BindingName
+    queue: QueueName
+    delivery_delay: Annotated[int, AS_INT, in_range(MIN_DELAY_SECONDS, MAX_DELAY_SECONDS)] = 0
+
+
+class QueueConsumerConfig(_Section):
+    """One ``[[queues.consumers]]`` entry, with production defaults (spec: queues.md §2, §6)."""
+
+    queue: QueueName
+    type: Literal["worker"] = "worker"
+    max_batch_size: Annotated[int, AS_INT, in_range(MIN_MAX_BATCH_SIZE, MAX_MAX_BATCH_SIZE)] = (
+        DEFAULT_MAX_BATCH_SIZE
+    )
+    max_batch_timeout: Annotated[float, number_in(MIN_MAX_BATCH_TIMEOUT, MAX_MAX_BATCH_TIMEOUT)] = (
+        DEFAULT_MAX_BATCH_TIMEOUT
+    )
+    max_retries: Annotated[int, AS_INT, in_range(MIN_MAX_RETRIES, MAX_MAX_RETRIES)] = (
+        DEFAULT_MAX_RETRIES
+    )
+    dead_letter_queue: QueueName | None = None
+    #: ``None`` = not set: production autoscales; the emulator's default is one batch at a time.
+    max_concurrency: (
+        Annotated[int, AS_INT, in_range(MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY)] | None
+    ) = None
+    retry_delay: Annotated[int, AS_INT, in_range(MIN_DELAY_SECONDS, MAX_DELAY_SECONDS)] = 0
+    visibility_timeout_ms: (
+        Annotated[int, AS_INT, in_range(MIN_VISIBILITY_TIMEOUT_MS, MAX_VISIBILITY_TIMEOUT_MS)]
+        | None
+    ) = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _only_worker_consumers(cls, value: Any) -> Any:
+        # spec: queues.md §6 - wrangler rejects every consumer type but "worker".
+        if value != "worker":
+            raise fail(
+                f'has an invalid value {describe(value)}. Only "worker" consumers can be '
+                "configured in your Wrangler configuration."
+            )
+        return value
+
+
+class QueuesConfig(_Section):
+    """The ``[queues]`` table."""
+
+    producers: list[QueueProducerConfig] = Field(default_factory=list)
+    consumers: list[QueueConsumerConfig] = Field(default_factory=list)
+
+
+class AiConfig(_Section):
+    """The ``[ai]`` table: one Workers AI binding per Worker."""
+
+    binding: BindingName
+
+
+class TriggersConfig(_Section):
+    """The ``[triggers]`` table: cron expressions (``crons = []`` disables them)."""
+
+    crons: list[str] = Field(default_factory=list)
+
+
+class DevConfig(_Section):
+    """The ``[dev]`` table (top level only): where ``cfemu dev`` listens."""
+
+    ip: str = DEFAULT_DEV_IP
+    port: Annotated[int, AS_INT, in_range(MIN_DEV_PORT, MAX_DEV_PORT)] = DEFAULT_DEV_PORT
+
+
+class SecretsConfig(_Section):
+    """The ``secrets`` table: ``required`` names the secrets the Worker expects."""
+
+    required: list[str] = Field(default_factory=list)
+
+
+class ConfigFile(_Section):
+    """One section of a config file (the top level, or one ``[env.NAME]``), as written.
+
+    Internal to the loader: :class:`WorkerConfig` is what callers get.
+    """
+
+    name: WorkerName | None = None
+    main: str | None = None
+    compatibility_date: CompatibilityDate | None = None
+    compatibility_flags: list[str] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    secrets: SecretsConfig | None = None
+    d1_databases: list[D1DatabaseConfig] = Field(default_factory=list)
+    queues: QueuesConfig = Field(default_factory=QueuesConfig)
+    ai: AiConfig | None = None
+    triggers: TriggersConfig = Field(default_factory=TriggersConfig)
+    dev: DevConfig = Field(default_factory=DevConfig)
+
+
+class WorkerConfig(BaseModel):
+    """One Worker's configuration: a wrangler file, resolved for one environment.
+
+    ``vars`` holds ``[vars]`` as written (strings and JSON values); ``secrets`` holds the
+    values of ``.dev.vars`` (or ``.env``), which the emulator layers over ``vars`` (a
+    secret overrides a same-named var, as in ``wrangler dev``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    """The config file, absolute."""
+    environment: str | None = None
+    """The ``[env.NAME]`` this config was resolved for, or ``None`` for the top level."""
+    name: str = DEFAULT_WORKER_NAME
+    """The Worker's name: ``<name>-<env>`` in an environment that does not set its own, and
+    :data:`DEFAULT_WORKER_NAME` when the file gives none."""
+    main: str | None = None
+    """The entry point as written in the file."""
+    main_path: Path | None = None
+    """``main`` resolved against the config's folder."""
+    compatibility_date: str | None = None
+    compatibility_flags: list[str] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+    """Local secrets from ``.dev.vars[.<env>]`` (or ``.env`` files)."""
+    secrets_files: list[Path] = Field(default_factory=list)
+    """The files ``secrets`` were read from, in the order they were applied."""
+    required_secrets: list[str] | None = None
+    """``secrets.required`` if the file declares it."""
+    d1_databases: list[D1DatabaseConfig] = Field(default_factory=list)
+    queues: QueuesConfig = Field(default_factory=QueuesConfig)
+    ai: AiConfig | None = None
+    triggers: TriggersConfig = Field(default_factory=TriggersConfig)
+    dev: DevConfig = Field(default_factory=DevConfig)
+    unknown_keys: list[str] = Field(default_factory=list)
+    """Key paths cfemu keeps but does not act on (reported once as a :class:`ConfigWarning`)."""
+    raw: dict[str, Any] = Field(default_factory=dict)
+    """The resolved section as parsed, every key included (``raw["kv_namespaces"]``)."""
+    warnings: list[str] = Field(default_factory=list)
+    """Every warning emitted while loading, in order."""
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder holding the config file; relative paths in it resolve against this."""
+        return self.path.parent
+
+    def binding_names(self) -> list[str]:
+        """Every name this config puts on ``env``: vars, secrets, D1, producers, AI."""
+        names = list(self.vars)
+        names += [s for s in self.secrets if s not in self.vars]
+        names += [d.binding for d in self.d1_databases]
+        names += [p.binding for p in self.queues.producers]
+        if self.ai is not None:
+            names.append(self.ai.binding)
+        return names
