@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cfemu._js import JsDict
 from cfemu.clock import Clock, RealClock, VirtualClock
+from cfemu.emulator import Emulator
 from cfemu.errors import (
     AiError,
     CfemuError,
@@ -44,6 +45,7 @@ __all__ = [
     "D1SessionError",
     "D1TypeError",
     "DrainError",
+    "Emulator",
     "Env",
     "InferenceUpstreamError",
     "JsDict",

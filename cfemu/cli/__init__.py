@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from cfemu.errors import CfemuError
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cfemu`` command, with every sub-command."""
+    from cfemu.cli import d1, dev, queues
+
     parser = argparse.ArgumentParser(
         prog="cfemu",
         description="Run Cloudflare Workers, Queues and D1 locally, in Python.",
     )
     parser.add_argument("--version", action="version", version=_version())
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    dev.register(subparsers)
+    d1.register(subparsers)
+    queues.register(subparsers)
     return parser
 
 
@@ -30,7 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cfemu`` console script. Returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stdout)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        # A command group without a sub-command prints its own help.
+        (getattr(args, "parser", None) or parser).print_help(sys.stdout)
         return 0
-    return 0
+    try:
+        return handler(args)
+    except CfemuError as exc:
+        print(f"✘ [ERROR] {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

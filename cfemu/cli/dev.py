@@ -1,0 +1,168 @@
+"""``cfemu dev``: serve Worker(s) on a local port with live queues, D1 and crons."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``dev`` command to the ``cfemu`` parser."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "dev",
+        help="serve the Worker(s) locally with live queues, D1, AI and crons (like wrangler dev)",
+        description="Serve the Worker(s) on a local port, with the real clock, live queue "
+        "consumers, local D1 and cron triggers.",
+    )
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        type=Path,
+        help="wrangler config file; repeat for several Workers (default: found from cwd)",
+    )
+    p.add_argument("-e", "--env", help="the [env.NAME] to use")
+    p.add_argument("--ip", default=DEFAULT_DEV_IP, help="address to listen on (%(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_DEV_PORT, help="port (%(default)s)")
+    p.add_argument(
+        "--persist-to",
+        type=Path,
+        help="folder for D1 and queue state (default: .cfemu/state beside the config)",
+    )
+    p.add_argument(
+        "--in-memory", action="store_true", help="keep all state in memory (nothing persisted)"
+    )
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY:VALUE",
+        help="add or override a var (repeatable)",
+    )
+    p.add_argument(
+        "--test-scheduled",
+        action="store_true",
+        help="expose /__scheduled?cron=... to trigger the scheduled handler",
+    )
+    p.set_defaults(handler=run)
+
+
+def parse_vars(items: list[str]) -> dict[str, str]:
+    """``["KEY:VALUE", ...]`` → dict; a ``ConfigError`` for an item without a colon."""
+    from cfemu.errors import ConfigError
+
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            raise ConfigError(f"--var {item!r} must look like KEY:VALUE")
+        result[key] = value
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cfemu dev`` until Ctrl-C; returns the exit code."""
+    from cfemu.config import find_config
+
+    paths: list[Path] = args.config or [find_config()]
+    persist_to: Path | None = None
+    if not args.in_memory:
+        persist_to = args.persist_to or (Path(paths[0]).resolve().parent / ".cfemu" / "state")
+    asyncio.run(
+        serve(
+            paths,
+            environment=args.env,
+            persist_to=persist_to,
+            ip=args.ip,
+            port=args.port,
+            extra_vars=parse_vars(args.var),
+            test_scheduled=args.test_scheduled,
+        )
+    )
+    return 0
+
+
+async def serve(
+    paths: list[Path],
+    *,
+    environment: str | None = None,
+    persist_to: Path | None = None,
+    ip: str = DEFAULT_DEV_IP,
+    port: int = DEFAULT_DEV_PORT,
+    extra_vars: dict[str, str] | None = None,
+    test_scheduled: bool = False,
+) -> None:
+    """Start an emulator on the real clock and serve its primary Worker with uvicorn."""
+    import uvicorn
+
+    from cfemu.clock import RealClock
+    from cfemu.emulator import Emulator
+
+    emulator = Emulator.from_configs(
+        paths,
+        environment=environment,
+        persist_to=persist_to,
+        clock=RealClock(),
+        dev_mode=True,
+        extra_vars=extra_vars,
+    )
+    async with emulator:
+        emulator.start_crons()
+        for line in describe(emulator):
+            print(line)
+        config = uvicorn.Config(
+            emulator.asgi(test_scheduled=test_scheduled),
+            host=ip,
+            port=port,
+            lifespan="off",
+            log_level="warning",
+        )
+        server = uvicorn.Server(config)
+        print(f"⎔ Ready on http://{ip}:{port}", flush=True)
+        await server.serve()
+        print("⎔ Shutting down: in-flight batches finish or return to their queues", flush=True)
+
+
+def describe(emulator: Any) -> list[str]:
+    """The lines ``cfemu dev`` prints at start: every binding, consumer and cron, per Worker."""
+    lines: list[str] = []
+    for config in emulator.configs:
+        lines.append(f"Worker {config.name!r} ({config.path}) has access to:")
+        rows: list[tuple[str, str, str]] = []
+        for db in config.d1_databases:
+            rows.append((f"env.{db.binding} ({db.database_name or db.storage_key})", "D1", "local"))
+        for producer in config.queues.producers:
+            rows.append((f"env.{producer.binding} ({producer.queue})", "Queue", "local"))
+        if config.ai is not None:
+            rows.append((f"env.{config.ai.binding}", "AI", emulator.ai_settings.mode))
+        for key in config.vars:
+            rows.append((f"env.{key}", "Environment Variable", "local"))
+        for key in config.secrets:
+            rows.append((f"env.{key} (hidden)", "Secret", "local"))
+        for key in emulator.extra_vars:
+            rows.append((f"env.{key}", "Environment Variable (--var)", "local"))
+        width = max([len(r[0]) for r in rows] + [7])
+        lines.append(f"  {'Binding':<{width}}  {'Resource':<28}  Mode")
+        lines.extend(f"  {b:<{width}}  {r:<28}  {m}" for b, r, m in rows)
+        for consumer in config.queues.consumers:
+            dlq = (
+                f", dead_letter_queue={consumer.dead_letter_queue}"
+                if consumer.dead_letter_queue
+                else ""
+            )
+            lines.append(
+                f"  consumer of {consumer.queue} (max_batch_size={consumer.max_batch_size}, "
+                f"max_batch_timeout={consumer.max_batch_timeout}, "
+                f"max_retries={consumer.max_retries}{dlq})"
+            )
+        for cron in config.triggers.crons:
+            lines.append(f"  cron trigger {cron!r}")
+    where = emulator.persist_to or "memory (not persisted)"
+    lines.append(f"State: {where}")
+    return lines

@@ -1,0 +1,515 @@
+"""The :class:`Emulator`: config → bindings → Workers → queue broker, and their lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from cfemu._faults import Faults
+from cfemu._tasks import TaskTracker
+from cfemu.ai import AiBinding, AiSettings
+from cfemu.clock import Clock, RealClock, TimerHandle, VirtualClock
+from cfemu.config import WorkerConfig, load_config
+from cfemu.cron import CronSchedule, parse_cron
+from cfemu.d1 import D1Database, apply_migrations, database_file, open_database, pending_migrations
+from cfemu.errors import CfemuError, ConfigError, DrainError, WorkerError
+from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
+from cfemu.queues import Broker, ConsumerSettings, QueueView
+from cfemu.runtime.env import Env
+from cfemu.runtime.transport import WorkerTransport, asgi_app
+from cfemu.runtime.worker import Worker
+from cfemu.state import StateLock
+
+if TYPE_CHECKING:
+    from cfemu.config import D1DatabaseConfig
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger("cfemu")
+
+#: How many steps (timers fired, rounds of busy work) ``drain()`` takes before it gives up.
+DEFAULT_DRAIN_MAX_STEPS = 200_000
+
+
+class Emulator:
+    """One or more Workers with their Queues, D1 databases, vars, secrets and AI, in-process.
+
+    Build one with :meth:`from_config` (one ``wrangler.toml``) or :meth:`from_configs`
+    (several Workers sharing queues and D1 databases by name), then ``async with emulator:``.
+    Nothing listens on a socket unless ``cfemu dev`` serves :meth:`asgi`.
+    """
+
+    def __init__(
+        self,
+        configs: Sequence[WorkerConfig],
+        *,
+        persist_to: Path | str | None = None,
+        clock: Clock | None = None,
+        ai: AiSettings | None = None,
+        dev_mode: bool = False,
+        max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
+        extra_vars: Mapping[str, Any] | None = None,
+        faults_seed: int = 0,
+    ) -> None:
+        if not configs:
+            raise ConfigError("an Emulator needs at least one Worker configuration")
+        names = [c.name for c in configs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two configurations define the same Worker name: {names}")
+        self.configs: tuple[WorkerConfig, ...] = tuple(configs)
+        self.persist_to: Path | None = Path(persist_to).resolve() if persist_to else None
+        self.clock: Clock = clock if clock is not None else RealClock()
+        self.ai_settings = ai if ai is not None else AiSettings()
+        self.dev_mode = dev_mode
+        self.max_request_body_bytes = max_request_body_bytes
+        self.extra_vars = dict(extra_vars or {})
+        #: The fault-injection switchboard every binding consults (see ``cfemu.testing``).
+        self.faults = Faults(seed=faults_seed)
+        self.tracker = TaskTracker()
+        self.workers: dict[str, Worker] = {}
+        self.databases: dict[str, D1Database] = {}
+        self._lock: StateLock | None = None
+        self._broker: Broker | None = None
+        self._ai: AiBinding | None = None
+        self._started = False
+        self._cron_timers: dict[tuple[str, str], TimerHandle] = {}
+        _check_consumers(self.configs)
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls,
+        path: Path | str = "wrangler.toml",
+        *,
+        environment: str | None = None,
+        persist_to: Path | str | None = None,
+        clock: Clock | None = None,
+        ai: AiSettings | None = None,
+        dev_mode: bool = False,
+        extra_vars: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """An emulator for the Worker configured by one wrangler config file."""
+        return cls.from_configs(
+            [path],
+            environment=environment,
+            persist_to=persist_to,
+            clock=clock,
+            ai=ai,
+            dev_mode=dev_mode,
+            extra_vars=extra_vars,
+        )
+
+    @classmethod
+    def from_configs(
+        cls,
+        paths: Iterable[Path | str],
+        *,
+        environment: str | None = None,
+        persist_to: Path | str | None = None,
+        clock: Clock | None = None,
+        ai: AiSettings | None = None,
+        dev_mode: bool = False,
+        extra_vars: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """An emulator for several Workers sharing queues and D1 databases by name.
+
+        The first config is the primary Worker (:attr:`env`, :meth:`client`). A message one
+        Worker produces is consumed by the Worker whose config declares the consumer.
+        """
+        configs = [load_config(p, environment=environment) for p in paths]
+        return cls(
+            configs,
+            persist_to=persist_to,
+            clock=clock,
+            ai=ai,
+            dev_mode=dev_mode,
+            extra_vars=extra_vars,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Open databases and queues, load every Worker and attach its consumers."""
+        if self._started:
+            return
+        try:
+            self._start()
+        except BaseException:
+            await self._close_resources()
+            raise
+        self._started = True
+
+    def _start(self) -> None:
+        if self.persist_to is not None:
+            self._lock = StateLock.acquire(self.persist_to)
+        self._broker = Broker(
+            self.clock,
+            self.tracker,
+            faults=self.faults,
+            logger=logging.getLogger("cfemu.queues"),
+            store_path=None if self.persist_to is None else self.persist_to / "queues.sqlite",
+        )
+        broker = self._broker
+        for config in self.configs:
+            for consumer in config.queues.consumers:
+                broker.declare_queue(consumer.queue)
+                if consumer.dead_letter_queue:
+                    broker.declare_queue(consumer.dead_letter_queue)
+            for producer in config.queues.producers:
+                broker.declare_queue(producer.queue)
+
+        for config in self.configs:
+            env = Env(self._bindings_for(config))
+            main = config.main_path
+            if main is None:
+                if config.queues.consumers:
+                    raise WorkerError(
+                        f"{config.path}: Worker {config.name!r} consumes queues but has no "
+                        f"'main' module to handle them"
+                    )
+                worker = Worker.empty(name=config.name, env=env)
+            else:
+                worker = Worker.load(
+                    main,
+                    name=config.name,
+                    env=env,
+                    clock=self.clock,
+                    tracker=self.tracker,
+                    dev_mode=self.dev_mode,
+                    max_request_body_bytes=self.max_request_body_bytes,
+                )
+            self.workers[config.name] = worker
+            for consumer in config.queues.consumers:
+                settings = ConsumerSettings(
+                    max_batch_size=consumer.max_batch_size,
+                    max_batch_timeout=consumer.max_batch_timeout,
+                    max_retries=consumer.max_retries,
+                    dead_letter_queue=consumer.dead_letter_queue,
+                    max_concurrency=consumer.max_concurrency,
+                    retry_delay=consumer.retry_delay,
+                )
+                broker.set_consumer(consumer.queue, settings, worker.queue)
+        broker.start()
+
+    def _bindings_for(self, config: WorkerConfig) -> dict[str, Any]:
+        assert self._broker is not None
+        bindings: dict[str, Any] = dict(config.vars)
+        bindings.update(config.secrets)
+        bindings.update(self.extra_vars)
+        for db in config.d1_databases:
+            bindings[db.binding] = self._database(db)
+        for producer in config.queues.producers:
+            bindings[producer.binding] = self._broker.producer(
+                producer.queue, delivery_delay=producer.delivery_delay
+            )
+        if config.ai is not None:
+            bindings[config.ai.binding] = self.ai
+        return bindings
+
+    def _database(self, db: D1DatabaseConfig) -> D1Database:
+        key = db.storage_key
+        found = self.databases.get(key)
+        if found is None:
+            path = None if self.persist_to is None else database_file(self.persist_to, key)
+            found = open_database(path, binding=db.binding, clock=self.clock, faults=self.faults)
+            self.databases[key] = found
+        return found
+
+    async def aclose(self) -> None:
+        """Stop delivering, let in-flight batches finish (or return them), close everything."""
+        await self._close_resources()
+        self._started = False
+
+    def start_crons(self) -> None:
+        """Fire each Worker's ``[triggers] crons`` on schedule (``cfemu dev`` does this).
+
+        Not started by default: under a virtual clock a cron would keep ``drain()`` busy
+        forever. Tests call the scheduled handler directly instead.
+        """
+        self._require_started()
+        for config in self.configs:
+            worker = self.workers[config.name]
+            for expression in config.triggers.crons:
+                self._arm_cron(worker, expression, parse_cron(expression))
+
+    def _arm_cron(self, worker: Worker, expression: str, schedule: CronSchedule) -> None:
+        when = schedule.next_after(self.clock.utcnow()).timestamp()
+
+        def fire() -> None:
+            self.tracker.spawn(self._run_cron(worker, expression, when))
+            self._arm_cron(worker, expression, schedule)
+
+        self._cron_timers[(worker.name, expression)] = self.clock.call_at(when, fire)
+
+    async def _run_cron(self, worker: Worker, expression: str, when: float) -> None:
+        try:
+            await worker.scheduled(expression, scheduled_time=when)
+        except Exception:
+            log.exception("scheduled handler of %s failed for cron %r", worker.name, expression)
+
+    async def _close_resources(self) -> None:
+        for timer in self._cron_timers.values():
+            timer.cancel()
+        self._cron_timers.clear()
+        try:
+            if self._broker is not None:
+                await self._broker.aclose()
+            await self.tracker.aclose()
+        finally:
+            for db in self.databases.values():
+                db.close()
+            self.databases.clear()
+            if self._ai is not None:
+                await self._ai.aclose()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    # -- what users hold --------------------------------------------------------------------
+    @property
+    def worker(self) -> Worker:
+        """The primary Worker (the first configuration's)."""
+        self._require_started()
+        return self.workers[self.configs[0].name]
+
+    @property
+    def env(self) -> Env:
+        """The primary Worker's ``env``: every binding, var and secret by name."""
+        return self.worker.env
+
+    @property
+    def queues(self) -> Mapping[str, QueueView]:
+        """Every queue by name, for inspection (ready, delayed, in flight, ``stats()``)."""
+        return self.broker.queues
+
+    @property
+    def broker(self) -> Broker:
+        """The queue broker shared by every Worker of this emulator."""
+        self._require_started()
+        assert self._broker is not None
+        return self._broker
+
+    @property
+    def ai(self) -> AiBinding:
+        """The Workers AI binding (``env.AI``): register local models, read ``stats()``."""
+        if self._ai is None:
+            self._ai = AiBinding(self.clock, faults=self.faults, settings=self.ai_settings)
+        return self._ai
+
+    def database(self, binding: str, *, worker: str | None = None) -> D1Database:
+        """The D1 database bound as ``binding`` in ``worker`` (default: the primary Worker)."""
+        env = self.workers[worker].env if worker else self.env
+        value = getattr(env, binding)
+        if not isinstance(value, D1Database):
+            raise ConfigError(f"binding {binding!r} is not a D1 database")
+        return value
+
+    def client(self, worker: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` whose requests go straight to the Worker's ``fetch``."""
+        target = self.workers[worker] if worker else self.worker
+        kwargs.setdefault("base_url", "http://localhost")
+        return httpx.AsyncClient(transport=WorkerTransport(target), **kwargs)
+
+    def asgi(self, worker: str | None = None, *, test_scheduled: bool = False) -> Any:
+        """An ASGI application serving the Worker, for uvicorn or any ASGI server."""
+        target = self.workers[worker] if worker else self.worker
+        return asgi_app(target, test_scheduled=test_scheduled)
+
+    def _config_of(self, worker: str | None) -> WorkerConfig:
+        if worker is None:
+            return self.configs[0]
+        for config in self.configs:
+            if config.name == worker:
+                return config
+        raise WorkerError(f"no Worker named {worker!r}; Workers: {sorted(self.workers)}")
+
+    def _d1_config(self, binding: str, worker: str | None) -> D1DatabaseConfig:
+        config = self._config_of(worker)
+        for db in config.d1_databases:
+            if binding in (db.binding, db.database_name):
+                return db
+        known = ", ".join(db.binding for db in config.d1_databases) or "none"
+        raise ConfigError(
+            f"no D1 database {binding!r} in Worker {config.name!r}; D1 bindings: {known}",
+            file=config.path,
+        )
+
+    async def apply_migrations(
+        self, binding: str = "DB", *, worker: str | None = None
+    ) -> list[str]:
+        """Apply the D1 database's pending migrations (wrangler's rules); return their names."""
+        self._require_started()
+        db_config = self._d1_config(binding, worker)
+        db = self._database(db_config)
+        folder = db_config.migrations_path(self._config_of(worker).path.parent)
+        return await apply_migrations(db, folder, table=db_config.migrations_table)
+
+    async def pending_migrations(
+        self, binding: str = "DB", *, worker: str | None = None
+    ) -> list[str]:
+        """Names of the D1 database's migrations not applied yet."""
+        self._require_started()
+        db_config = self._d1_config(binding, worker)
+        db = self._database(db_config)
+        folder = db_config.migrations_path(self._config_of(worker).path.parent)
+        return await pending_migrations(db, folder, table=db_config.migrations_table)
+
+    # -- time ------------------------------------------------------------------------------------
+    async def drain(
+        self, *, max_steps: int = DEFAULT_DRAIN_MAX_STEPS, max_seconds: float | None = 60.0
+    ) -> None:
+        """Deliver until no message is ready, delayed or in flight, and background work is done.
+
+        Under a :class:`VirtualClock` nothing sleeps: virtual time jumps to the next timer
+        (batch timeout, send or retry delay) whenever nothing else can progress. Raises
+        :class:`DrainError` when the work does not settle within ``max_steps`` timers (e.g. a
+        handler that keeps sending) or ``max_seconds`` of real time (a handler stuck on I/O).
+        """
+        self._require_started()
+        try:
+            async with asyncio.timeout(max_seconds):
+                if isinstance(self.clock, VirtualClock):
+                    await self._drain_virtual(self.clock, max_steps)
+                else:
+                    await self._drain_real()
+        except TimeoutError:
+            raise DrainError(
+                f"drain() did not settle within {max_seconds} s of real time; "
+                f"still busy: {self._busy_summary()}"
+            ) from None
+
+    async def _drain_virtual(self, clock: VirtualClock, max_steps: int) -> None:
+        budget = _StepBudget(self, clock, max_steps)
+        while True:
+            await self._settle(clock, budget)
+            if clock.fire_next():
+                budget.spend()
+            elif not self.tracker.tasks:
+                return
+
+    async def _settle(self, clock: VirtualClock, budget: _StepBudget | None = None) -> None:
+        """Run the event loop until nothing can progress without a timer firing."""
+        tracker = self.tracker
+        while True:
+            if not await _run_until_quiet():
+                # Work keeps the loop busy (a chain of deliveries): one step spent.
+                if budget is not None:
+                    budget.spend()
+                continue
+            if not tracker.tasks or clock.next_deadline() is not None:
+                return
+            # Tracked work is waiting on something outside the loop (a thread, a socket),
+            # or keeps starting more work; either way, one step of it is spent.
+            waiter = asyncio.ensure_future(clock.wait_for_sleeper())
+            try:
+                await asyncio.wait({*tracker.tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if budget is not None:
+                budget.spend()
+
+    async def _drain_real(self) -> None:
+        broker = self.broker
+        while self.tracker.tasks or not broker.is_idle():
+            await self.clock.sleep(0.005)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the virtual clock ``seconds`` forward, delivering whatever falls due on the way."""
+        self._require_started()
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise CfemuError("advance() needs a VirtualClock (Emulator(..., clock=VirtualClock()))")
+        target = clock.now() + seconds
+        while True:
+            await self._settle(clock)
+            deadline = clock.next_deadline()
+            if deadline is None or deadline > target:
+                break
+            clock.fire_next()
+        clock.advance_to(target)
+        await self._settle(clock)
+
+    def _busy_summary(self) -> str:
+        if self._broker is None:
+            return "nothing"
+        parts = []
+        for name, view in self._broker.queues.items():
+            s = view.stats()
+            if s["depth"] or s["in_flight"] or s["delayed"]:
+                parts.append(
+                    f"{name} (ready={s['depth']}, delayed={s['delayed']}, "
+                    f"in_flight={s['in_flight']})"
+                )
+        if self.tracker.tasks:
+            parts.append(f"{len(self.tracker.tasks)} background task(s)")
+        return ", ".join(parts) or "nothing"
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise CfemuError("the emulator is not started: use 'async with emulator:'")
+
+
+class _StepBudget:
+    """Counts ``drain()``'s steps (timers fired, rounds of background work) against a bound."""
+
+    def __init__(self, emulator: Emulator, clock: VirtualClock, max_steps: int) -> None:
+        self.emulator = emulator
+        self.clock = clock
+        self.start = clock.now()
+        self.left = max_steps
+        self.max_steps = max_steps
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            days = (self.clock.now() - self.start) / 86400
+            raise DrainError(
+                f"drain() did not settle after {self.max_steps} steps ({days:.2f} days of "
+                f"virtual time); still busy: {self.emulator._busy_summary()}. A handler "
+                f"that keeps sending messages never settles."
+            )
+
+
+async def _run_until_quiet(max_rounds: int = 256) -> bool:
+    """Yield to the event loop until no callback is ready to run; False if it stayed busy."""
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)  # CPython's run queue; absent on other loops
+    for _ in range(max_rounds):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            # One more turn: callbacks scheduled by the last ones get their chance.
+            await asyncio.sleep(0)
+            if not ready:
+                return True
+    return ready is None
+
+
+def _check_consumers(configs: Sequence[WorkerConfig]) -> None:
+    owner: dict[str, WorkerConfig] = {}
+    for config in configs:
+        for consumer in config.queues.consumers:
+            other = owner.get(consumer.queue)
+            if other is not None and other is not config:
+                raise ConfigError(
+                    f'Multiple consumers defined for queue "{consumer.queue}": '
+                    f'"{other.name}" and "{config.name}"',
+                    file=config.path,
+                )
+            owner[consumer.queue] = config
