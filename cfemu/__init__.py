@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from cfemu._js import JsDict
 from cfemu.clock import Clock, RealClock, VirtualClock
+from cfemu.config import ConfigWarning, WorkerConfig, find_config, load_config
+from cfemu.d1 import D1Database, D1DatabaseSession, D1PreparedStatement
 from cfemu.emulator import Emulator
 from cfemu.errors import (
     AiError,
@@ -29,34 +31,62 @@ from cfemu.errors import (
     StateError,
     WorkerError,
 )
+from cfemu.queues import (
+    Broker,
+    ConsumerSettings,
+    Message,
+    MessageBatch,
+    QueueProducer,
+    QueueStats,
+    QueueView,
+)
+from cfemu.runtime import ExecutionContext, ScheduledController, Worker, WorkerTransport
 from cfemu.runtime.env import Env
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AiError",
+    "Broker",
     "CfemuError",
     "Clock",
     "ConfigError",
+    "ConfigWarning",
+    "ConsumerSettings",
     "D1ColumnNotFoundError",
+    "D1Database",
+    "D1DatabaseSession",
     "D1DumpError",
     "D1Error",
     "D1ExecError",
+    "D1PreparedStatement",
     "D1SessionError",
     "D1TypeError",
     "DrainError",
     "Emulator",
     "Env",
+    "ExecutionContext",
     "InferenceUpstreamError",
     "JsDict",
+    "Message",
+    "MessageBatch",
     "MigrationError",
     "NotEmulatedError",
     "QueueError",
+    "QueueProducer",
     "QueueSendError",
+    "QueueStats",
     "QueueTypeError",
+    "QueueView",
     "RealClock",
+    "ScheduledController",
     "StateError",
     "VirtualClock",
+    "Worker",
+    "WorkerConfig",
     "WorkerError",
+    "WorkerTransport",
     "__version__",
+    "find_config",
+    "load_config",
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
+from cfemu.errors import CfemuError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 
-__all__ = ["register", "run"]
+__all__ = ["describe", "make_server", "parse_vars", "register", "run", "serve"]
 
 
 def register(subparsers: Any) -> None:
@@ -74,17 +76,19 @@ def run(args: argparse.Namespace) -> int:
     persist_to: Path | None = None
     if not args.in_memory:
         persist_to = args.persist_to or (Path(paths[0]).resolve().parent / ".cfemu" / "state")
-    asyncio.run(
-        serve(
-            paths,
-            environment=args.env,
-            persist_to=persist_to,
-            ip=args.ip,
-            port=args.port,
-            extra_vars=parse_vars(args.var),
-            test_scheduled=args.test_scheduled,
+    extra_vars = parse_vars(args.var)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly
+        asyncio.run(
+            serve(
+                paths,
+                environment=args.env,
+                persist_to=persist_to,
+                ip=args.ip,
+                port=args.port,
+                extra_vars=extra_vars,
+                test_scheduled=args.test_scheduled,
+            )
         )
-    )
     return 0
 
 
@@ -99,8 +103,6 @@ async def serve(
     test_scheduled: bool = False,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn."""
-    import uvicorn
-
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator
 
@@ -116,17 +118,41 @@ async def serve(
         emulator.start_crons()
         for line in describe(emulator):
             print(line)
-        config = uvicorn.Config(
-            emulator.asgi(test_scheduled=test_scheduled),
-            host=ip,
-            port=port,
-            lifespan="off",
-            log_level="warning",
-        )
-        server = uvicorn.Server(config)
-        print(f"⎔ Ready on http://{ip}:{port}", flush=True)
-        await server.serve()
-        print("⎔ Shutting down: in-flight batches finish or return to their queues", flush=True)
+        server = make_server(emulator, ip=ip, port=port, test_scheduled=test_scheduled)
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await emulator.clock.sleep(0.01)
+        if server.started:
+            print(f"⎔ Ready on http://{ip}:{port}", flush=True)
+        try:
+            await serving
+        except SystemExit:  # uvicorn exits when it cannot listen
+            raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)") from None
+        finally:
+            if server.started:
+                print("⎔ Shutting down: in-flight batches finish or return to their queues")
+        if not server.started:
+            raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)")
+
+
+def make_server(
+    emulator: Any,
+    *,
+    ip: str = DEFAULT_DEV_IP,
+    port: int = DEFAULT_DEV_PORT,
+    test_scheduled: bool = False,
+) -> Any:
+    """A ``uvicorn.Server`` serving the emulator's primary Worker (not started)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        emulator.asgi(test_scheduled=test_scheduled),
+        host=ip,
+        port=port,
+        lifespan="off",
+        log_level="warning",
+    )
+    return uvicorn.Server(config)
 
 
 def describe(emulator: Any) -> list[str]:
