@@ -7,6 +7,7 @@ The one object users hold is :class:`Emulator`; see ``docs/`` for guides.
 from __future__ import annotations
 
 from cfemu._js import JsDict
+from cfemu.ai import AiBinding, AiSettings, AiStats
 from cfemu.clock import Clock, RealClock, VirtualClock
 from cfemu.config import ConfigWarning, WorkerConfig, find_config, load_config
 from cfemu.d1 import D1Database, D1DatabaseSession, D1PreparedStatement
@@ -46,7 +47,10 @@ from cfemu.runtime.env import Env
 __version__ = "0.1.0"
 
 __all__ = [
+    "AiBinding",
     "AiError",
+    "AiSettings",
+    "AiStats",
     "Broker",
     "CfemuError",
     "Clock",
