@@ -10,7 +10,8 @@ class Default(WorkerEntrypoint):
             await self.env.NOTES.send(note, contentType="text")
             return Response("queued", status=202)
         rows = await self.env.DB.prepare("SELECT note FROM notes ORDER BY id").all()
-        return Response.json({"greeting": self.env.GREETING, "notes": [r.note for r in rows.results]})
+        notes = [r.note for r in rows.results]
+        return Response.json({"greeting": self.env.GREETING, "notes": notes})
 
     async def queue(self, batch, env=None, ctx=None):
         for msg in batch.messages:
