@@ -18,6 +18,8 @@ class Default(WorkerEntrypoint):
             await self.env.DB.prepare("INSERT INTO notes (note) VALUES (?)").bind(msg.body).run()
 
     async def scheduled(self, controller, env=None, ctx=None):
-        await self.env.DB.prepare("INSERT INTO notes (note) VALUES (?)").bind(
-            f"cron {controller.cron}"
-        ).run()
+        await (
+            self.env.DB.prepare("INSERT INTO notes (note) VALUES (?)")
+            .bind(f"cron {controller.cron}")
+            .run()
+        )
