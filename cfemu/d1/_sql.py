@@ -71,7 +71,7 @@ def split_statements(sql: str) -> list[str]:
     for kind, _, _, end in _tokens(sql):
         if kind == "semi":
             chunk = sql[start:end]
-            if substantive and sqlite3.complete_statement(chunk):
+            if substantive and sqlite3.complete_statement(chunk.replace("\x00", " ")):
                 statements.append(chunk.strip())
                 start, substantive = end, False
             elif not substantive:
