@@ -340,11 +340,14 @@ class Emulator:
                 return config
         raise WorkerError(f"no Worker named {worker!r}; Workers: {sorted(self.workers)}")
 
-    def _d1_config(self, binding: str, worker: str | None) -> D1DatabaseConfig:
+    def _migrations_of(self, binding: str, worker: str | None) -> tuple[D1Database, Path, str]:
+        """The database bound as ``binding`` (or named so), its migrations folder and table."""
+        self._require_started()
         config = self._config_of(worker)
         for db in config.d1_databases:
             if binding in (db.binding, db.database_name):
-                return db
+                folder = db.migrations_path(config.path.parent)
+                return self._database(db), folder, db.migrations_table
         known = ", ".join(db.binding for db in config.d1_databases) or "none"
         raise ConfigError(
             f"no D1 database {binding!r} in Worker {config.name!r}; D1 bindings: {known}",
@@ -355,21 +358,15 @@ class Emulator:
         self, binding: str = "DB", *, worker: str | None = None
     ) -> list[str]:
         """Apply the D1 database's pending migrations (wrangler's rules); return their names."""
-        self._require_started()
-        db_config = self._d1_config(binding, worker)
-        db = self._database(db_config)
-        folder = db_config.migrations_path(self._config_of(worker).path.parent)
-        return await apply_migrations(db, folder, table=db_config.migrations_table)
+        db, folder, table = self._migrations_of(binding, worker)
+        return await apply_migrations(db, folder, table=table)
 
     async def pending_migrations(
         self, binding: str = "DB", *, worker: str | None = None
     ) -> list[str]:
         """Names of the D1 database's migrations not applied yet."""
-        self._require_started()
-        db_config = self._d1_config(binding, worker)
-        db = self._database(db_config)
-        folder = db_config.migrations_path(self._config_of(worker).path.parent)
-        return await pending_migrations(db, folder, table=db_config.migrations_table)
+        db, folder, table = self._migrations_of(binding, worker)
+        return await pending_migrations(db, folder, table=table)
 
     # -- time ------------------------------------------------------------------------------------
     async def drain(
