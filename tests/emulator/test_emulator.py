@@ -132,3 +132,16 @@ async def test_d1_data_survives_a_restart_with_persistence(tmp_path: Path) -> No
         assert await emulator.pending_migrations("DB") == []
         row = await emulator.env.DB.prepare("SELECT payload FROM jobs").first()
         assert row == {"payload": "kept"}
+
+
+async def test_cron_triggers_fire_on_schedule_once_started() -> None:
+    project = Path(__file__).parent.parent / "cli" / "project"
+    clock = VirtualClock(start=1_767_225_600.0 + 30)  # 2026-01-01T00:00:30Z
+    async with Emulator.from_config(project / "wrangler.toml", clock=clock) as emulator:
+        await emulator.apply_migrations("DB")
+        emulator.start_crons()  # "* * * * *": every minute, on the minute
+        await emulator.advance(29)
+        assert await emulator.env.DB.prepare("SELECT count(*) AS n FROM notes").first("n") == 0
+        await emulator.advance(1 + 120)
+        rows = await emulator.env.DB.prepare("SELECT note FROM notes").raw()
+    assert rows == [["cron * * * * *"]] * 3
