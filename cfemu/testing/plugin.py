@@ -8,17 +8,23 @@ Fixtures:
 - ``env``: the primary Worker's ``env``.
 - ``client``: an ``httpx.AsyncClient`` into the Worker's ``fetch`` (no socket).
 
-Which config: the ``cfemu_config`` marker (``@pytest.mark.cfemu_config("path/wrangler.toml")``),
-else the ``cfemu_config`` ini option, else the first ``wrangler.json``/``.jsonc``/``.toml``
-found from the rootdir. The fixtures are async and run on anyio's pytest plugin (installed
-with anyio); tests that use them are marked ``anyio`` automatically.
+Which config: the ``cfemu_config`` marker (``@pytest.mark.cfemu_config("path/wrangler.toml")``;
+several paths make several Workers, the first one primary), else the ``cfemu_config`` ini
+option, else the first ``wrangler.json``/``.jsonc``/``.toml`` found from the rootdir upwards.
+Relative paths are resolved against the rootdir, else the test file's folder. The
+``cfemu_apply_migrations`` ini option (default true) says whether the D1 migrations of every
+Worker are applied.
+
+The fixtures are async and run on anyio's pytest plugin (it ships with anyio): tests that use
+them are marked ``anyio`` automatically (unless already marked ``asyncio``, for
+pytest-asyncio). cfemu runs on asyncio; under anyio's ``trio`` backend the fixtures skip.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -44,46 +50,63 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "cfemu_config(path): the wrangler config file the cfemu fixtures load"
+        "markers",
+        "cfemu_config(*paths): the wrangler config file(s) the cfemu fixtures load "
+        "(several paths: several Workers, the first one primary)",
     )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if _FIXTURES.intersection(names) and item.get_closest_marker("anyio") is None:
+        if (
+            _FIXTURES.intersection(names)
+            and item.get_closest_marker("anyio") is None
+            and item.get_closest_marker("asyncio") is None
+        ):
             item.add_marker(pytest.mark.anyio)
 
 
-def _config_path(request: pytest.FixtureRequest) -> Path:
+def _resolve(request: pytest.FixtureRequest, value: str | Path) -> Path:
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    at_root = Path(str(request.config.rootpath)) / path
+    if at_root.exists():
+        return at_root
+    beside_test = Path(str(request.node.path)).parent / path
+    return beside_test if beside_test.exists() else at_root
+
+
+def _config_paths(request: pytest.FixtureRequest) -> list[Path]:
     from cfemu.config import find_config
 
     marker = request.node.get_closest_marker("cfemu_config")
-    root = Path(str(request.config.rootpath))
     if marker is not None and marker.args:
-        path = Path(marker.args[0])
-        return path if path.is_absolute() else root / path
+        return [_resolve(request, arg) for arg in marker.args]
     configured = str(request.config.getini("cfemu_config") or "")
     if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else root / path
-    return find_config(root)
+        return [_resolve(request, configured)]
+    return [find_config(Path(str(request.config.rootpath)))]
 
 
 @pytest.fixture
-async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+async def emulator(request: pytest.FixtureRequest, anyio_backend: Any) -> AsyncIterator[Emulator]:
     """A started emulator on a virtual clock, fresh in-memory state, migrations applied."""
+    # Requesting ``anyio_backend`` puts every test using the fixtures (directly or through
+    # other fixtures) under anyio's plugin at collection time, parametrization included.
+    name = anyio_backend if isinstance(anyio_backend, str) else anyio_backend[0]
+    if name != "asyncio":
+        pytest.skip(f"cfemu's fixtures run on asyncio, not on anyio's {name!r} backend")
     from cfemu.clock import VirtualClock
     from cfemu.emulator import Emulator
+    from cfemu.testing._reset import apply_all_migrations
 
-    path = _config_path(request)
-    instance = Emulator.from_config(path, clock=VirtualClock())
+    instance = Emulator.from_configs(_config_paths(request), clock=VirtualClock())
     apply = str(request.config.getini("cfemu_apply_migrations")).lower() not in ("false", "0")
     async with instance:
         if apply:
-            for db in instance.configs[0].d1_databases:
-                if db.migrations_path(instance.configs[0].path.parent).is_dir():
-                    await instance.apply_migrations(db.binding)
+            await apply_all_migrations(instance)
         yield instance
 
 

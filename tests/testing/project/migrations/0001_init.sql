@@ -1,0 +1,3 @@
+-- Migration number: 0001
+CREATE TABLE done (job TEXT PRIMARY KEY, attempts INTEGER NOT NULL, sent_at INTEGER NOT NULL);
+CREATE TABLE dead (job TEXT PRIMARY KEY, attempts INTEGER NOT NULL);

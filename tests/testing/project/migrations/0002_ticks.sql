@@ -1,0 +1,2 @@
+CREATE TABLE ticks (cron TEXT NOT NULL, scheduled_time INTEGER NOT NULL);
+CREATE TABLE log (line TEXT NOT NULL);
