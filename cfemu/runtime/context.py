@@ -78,6 +78,9 @@ class ExecutionContext:
         task = self._tracker.spawn(self._run(coro), name=f"{self._worker_name}:waitUntil")
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        # Cancelled before it started (emulator shutdown): close the work, so Python does
+        # not warn that it was never awaited. Closing finished work does nothing.
+        task.add_done_callback(lambda _: coro.close())
 
     def wait_until(self, awaitable: Awaitable[Any]) -> None:
         """The SDK's snake_case spelling of :meth:`waitUntil`."""

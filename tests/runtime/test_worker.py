@@ -454,3 +454,19 @@ async def test_empty_worker_handles_nothing() -> None:
     assert (await worker.fetch(Request("http://w/"))).status == 500
     with pytest.raises(WorkerError, match="queue"):
         await worker.queue(FakeBatch())
+
+
+@pytest.mark.anyio
+async def test_wait_until_work_cancelled_before_it_starts_is_closed_not_left_unawaited() -> None:
+    from cfemu._tasks import TaskTracker
+    from cfemu.runtime import ExecutionContext
+
+    async def work() -> None:
+        raise AssertionError("must not run")
+
+    tracker = TaskTracker()
+    ctx = ExecutionContext(tracker)
+    coro = work()
+    ctx.waitUntil(coro)
+    await tracker.aclose()  # cancels the task before its first step
+    assert coro.cr_frame is None  # closed: Python will not warn "never awaited"
