@@ -93,6 +93,7 @@ class Emulator:
         ai: AiSettings | None = None,
         dev_mode: bool = False,
         extra_vars: Mapping[str, Any] | None = None,
+        faults_seed: int = 0,
     ) -> Self:
         """An emulator for the Worker configured by one wrangler config file."""
         return cls.from_configs(
@@ -103,6 +104,7 @@ class Emulator:
             ai=ai,
             dev_mode=dev_mode,
             extra_vars=extra_vars,
+            faults_seed=faults_seed,
         )
 
     @classmethod
@@ -116,6 +118,7 @@ class Emulator:
         ai: AiSettings | None = None,
         dev_mode: bool = False,
         extra_vars: Mapping[str, Any] | None = None,
+        faults_seed: int = 0,
     ) -> Self:
         """An emulator for several Workers sharing queues and D1 databases by name.
 
@@ -130,6 +133,7 @@ class Emulator:
             ai=ai,
             dev_mode=dev_mode,
             extra_vars=extra_vars,
+            faults_seed=faults_seed,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -96,9 +96,8 @@ async def test_consumer_crash_after_two_messages(emulator: Emulator) -> None:
 
 
 async def _run_with_flaky_d1(seed: int, jobs: int) -> tuple[dict[str, int], list[str], int]:
-    async with Emulator.from_config(CONFIG, clock=VirtualClock()) as emulator:
+    async with Emulator.from_config(CONFIG, clock=VirtualClock(), faults_seed=seed) as emulator:
         await apply_all_migrations(emulator)
-        emulator.faults.seed = seed  # before arming: the rule's RNG derives from it
         emulator.faults.d1_statement("DB", times=None, rate=0.4)
         await emulator.env.JOBS.sendBatch([{"body": {"job": f"j{i:02}"}} for i in range(jobs)])
         await emulator.drain()
