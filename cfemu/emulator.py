@@ -35,6 +35,8 @@ log = logging.getLogger("cfemu")
 
 #: How many steps (timers fired, rounds of busy work) ``drain()`` takes before it gives up.
 DEFAULT_DRAIN_MAX_STEPS = 200_000
+#: Real seconds a closing emulator (on the real clock) lets in-flight batches finish.
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 class Emulator:
@@ -56,6 +58,7 @@ class Emulator:
         max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
         extra_vars: Mapping[str, Any] | None = None,
         faults_seed: int = 0,
+        shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
     ) -> None:
         if not configs:
             raise ConfigError("an Emulator needs at least one Worker configuration")
@@ -69,6 +72,8 @@ class Emulator:
         self.dev_mode = dev_mode
         self.max_request_body_bytes = max_request_body_bytes
         self.extra_vars = dict(extra_vars or {})
+        #: Real seconds ``aclose()`` lets batches in flight finish (real clock only).
+        self.shutdown_grace_seconds = shutdown_grace_seconds
         #: The fault-injection switchboard every binding consults (see ``cfemu.testing``).
         self.faults = Faults(seed=faults_seed)
         self.tracker = TaskTracker()
@@ -274,7 +279,10 @@ class Emulator:
         self._cron_timers.clear()
         try:
             if self._broker is not None:
-                await self._broker.aclose()
+                # Real time (cfemu dev): in-flight batches may finish; virtual time: tests
+                # drain first, and a batch still running is interrupted like a crash.
+                grace = 0.0 if self.clock.is_virtual else self.shutdown_grace_seconds
+                await self._broker.aclose(grace_seconds=grace)
             await self.tracker.aclose()
         finally:
             for db in self.databases.values():

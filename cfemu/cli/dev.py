@@ -130,7 +130,7 @@ async def serve(
             raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)") from None
         finally:
             if server.started:
-                print("⎔ Shutting down: in-flight batches finish or return to their queues")
+                print("⎔ Shutting down: batches in flight finish (or are retried later)")
         if not server.started:
             raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)")
 

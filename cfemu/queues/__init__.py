@@ -6,9 +6,11 @@
 - Consumers receive a :class:`MessageBatch` of :class:`Message` (Cloudflare's names).
 - :attr:`Broker.queues` maps names to :class:`QueueView` for inspection and
   :class:`QueueStats`.
-- :mod:`cfemu.queues.store` is the storage seam (in memory today).
+- :mod:`cfemu.queues.store` is the storage seam (:class:`~cfemu.queues.store.MemoryStore` by
+  default); :class:`SqliteStore` keeps queues in SQLite across restarts and crashes
+  (``Broker(..., store_path=...)``, the emulator's ``persist_to``).
 
-See ``docs/queues.md``.
+See ``docs/queues.md`` and ``docs/persistence.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cfemu.queues.broker import (
 )
 from cfemu.queues.message import Message, MessageBatch
 from cfemu.queues.producer import QueueProducer
+from cfemu.queues.sqlite_store import SqliteStore
 
 __all__ = [
     "Broker",
@@ -34,4 +37,5 @@ __all__ = [
     "QueueStats",
     "QueueView",
     "QueuedMessage",
+    "SqliteStore",
 ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cfemu import limits
 from cfemu._faults import Faults
@@ -38,6 +38,9 @@ from cfemu.queues.store import (
     QueueStore,
     StoredMessage,
 )
+
+if TYPE_CHECKING:
+    from cfemu.queues.sqlite_store import SqliteStore
 
 __all__ = [
     "Broker",
@@ -325,6 +328,8 @@ class _QueueCore:
         self.max_attempts = settings.max_retries + 1
         self.max_concurrency = settings.effective_max_concurrency
         self.retry_delay = int(settings.retry_delay)
+        if self.store.in_flight_count and not self.active:
+            self.recover()
         self.pump()
 
     # --- transitions ---------------------------------------------------------------------------
@@ -413,6 +418,9 @@ class _QueueCore:
         handler = self.handler
         assert handler is not None
         try:
+            if broker._flush_before_delivery:
+                # The lease's attempt is durable before the handler can have side effects.
+                await broker.store.flush()
             await handler(batch)
         except asyncio.CancelledError:
             delivery.finished = True
@@ -464,6 +472,32 @@ class _QueueCore:
             else:
                 delay = msg._delay if verdict == RETRY and msg._delay is not None else default_delay
                 retried.append((rec, now + delay))
+        dlq = self._apply(finished, retried, exhausted, now)
+        self.acked += acked
+        if failed:
+            self.failed_batches += 1
+        self.last_settled_at = now
+        self.broker.logger.info(
+            "QUEUE %s %d/%d (%dms)",
+            self.name,
+            acked,
+            len(batch.messages),
+            round((now - started) * 1000),
+        )
+        self.active -= 1
+        self.pump()
+        if dlq is not None:
+            dlq.pump()
+
+    def _apply(
+        self,
+        finished: list[StoredMessage],
+        retried: list[tuple[StoredMessage, float]],
+        exhausted: list[StoredMessage],
+        now: float,
+    ) -> _QueueCore | None:
+        """Settle messages in the store, atomically with moving the exhausted ones (a subset
+        of ``finished``) to the dead-letter queue; log and count. Returns the DLQ's core."""
         dlq = None
         settings = self.settings
         if exhausted and settings is not None and settings.dead_letter_queue is not None:
@@ -496,34 +530,52 @@ class _QueueCore:
                     self.name,
                     rec.attempts,
                 )
-        self.acked += acked
         self.retried += len(retried)
         if dlq is not None:
             self.dead_lettered += len(exhausted)
         else:
             self.dropped += len(exhausted)
-        if failed:
-            self.failed_batches += 1
-        self.last_settled_at = now
-        log.info(
-            "QUEUE %s %d/%d (%dms)",
-            self.name,
-            acked,
-            len(batch.messages),
-            round((now - started) * 1000),
-        )
-        self.active -= 1
-        self.pump()
-        if dlq is not None:
-            dlq.pump()
+        return dlq
 
     def abort(self, records: list[StoredMessage]) -> None:
-        """A delivery was cancelled (shutdown): its messages go back, the attempt uncounted."""
-        self.delivered -= sum(1 for rec in records if rec.state == IN_FLIGHT)
-        with self.broker.store.transaction():
-            self.store.unlease(records, self.clock.now())
+        """A delivery was cancelled (shutdown): like a crash, it counts as a failed attempt."""
         self.active -= 1
+        self.failed_batches += 1
+        self._interrupted([rec for rec in records if rec.state == IN_FLIGHT])
         self.pump()
+
+    def recover(self) -> None:
+        """Messages a previous process had in flight when it stopped (restored by a persistent
+        store): that delivery counts as a failed attempt. Runs when the consumer is attached
+        (its ``max_retries`` and dead-letter queue decide), or at start for a queue without one."""
+        records = list(self.store.iter_in_flight())
+        if not records:
+            return
+        self.broker.logger.warning(
+            'Queue "%s": %d message(s) were in flight when cfemu stopped; that delivery counts '
+            "as a failed attempt",
+            self.name,
+            len(records),
+        )
+        self._interrupted(records)
+
+    def _interrupted(self, records: list[StoredMessage]) -> None:
+        """Deliveries that never finished: retried after ``retry_delay``, or dead-lettered
+        (dropped) when that was the last attempt allowed."""
+        if not records:
+            return
+        now = self.clock.now()
+        due = now + self.retry_delay
+        if self.settings is None:
+            exhausted: list[StoredMessage] = []
+            retried = [(rec, due) for rec in records]
+        else:
+            limit = self.max_attempts
+            exhausted = [rec for rec in records if rec.attempts >= limit]
+            retried = [(rec, due) for rec in records if rec.attempts < limit]
+        dlq = self._apply(exhausted, retried, exhausted, now)
+        if dlq is not None:
+            dlq.pump()
 
     def check_send_fault(self) -> None:
         """The ``queue.send`` injection point (before anything is enqueued)."""
@@ -599,9 +651,11 @@ class Broker:
     """Every queue of one emulator, their consumers and producers.
 
     ``Broker(clock, tracker, faults=None, logger=None)``; ``store`` defaults to a fresh
-    :class:`~cfemu.queues.store.MemoryStore` (the seam for a persistent store).
-    ``store_path`` is accepted for the persistent store to come (issue 8); until then queues
-    stay in memory and a warning says so.
+    :class:`~cfemu.queues.store.MemoryStore`. With ``store_path``, queues live in a
+    :class:`~cfemu.queues.sqlite_store.SqliteStore` at that path (created if new, recovered
+    if not; the broker closes it in :meth:`aclose`): a message is durable when ``send``
+    returns, and messages a previous process had in flight count that delivery as a failed
+    attempt (see ``docs/persistence.md``).
     """
 
     def __init__(
@@ -618,14 +672,17 @@ class Broker:
         self.tracker = tracker
         self.faults: Faults = faults if faults is not None else Faults()
         self.logger = logger if logger is not None else logging.getLogger("cfemu.queues")
-        self.store: MessageStore = store if store is not None else MemoryStore()
         self.store_path = None if store_path is None else Path(store_path)
-        if self.store_path is not None and store is None:
-            self.logger.warning(
-                "Queue persistence is not implemented yet: queue state is kept in memory, "
-                "not in %s",
-                self.store_path,
-            )
+        self._owned_store: SqliteStore | None = None
+        if store is None:
+            if self.store_path is not None:
+                from cfemu.queues.sqlite_store import SqliteStore
+
+                store = self._owned_store = SqliteStore(self.store_path, clock)
+            else:
+                store = MemoryStore()
+        self.store: MessageStore = store
+        self._flush_before_delivery = not isinstance(store, MemoryStore)
         self.closed = False
         self._cores: dict[str, _QueueCore] = {}
         self._views: dict[str, QueueView] = {}
@@ -682,8 +739,12 @@ class Broker:
 
     def start(self) -> None:
         """Deliver whatever is already queued (consumers attached before start, restored
-        state). Attaching a consumer starts its queue anyway; calling this twice is harmless."""
+        state). Attaching a consumer starts its queue anyway; calling this twice is harmless.
+        Restored in-flight messages of queues without a consumer go back to the queue, the
+        interrupted delivery counted."""
         for core in list(self._cores.values()):
+            if core.handler is None and not core.active:
+                core.recover()
             core.pump()
 
     def is_settled(self) -> bool:
@@ -698,12 +759,18 @@ class Broker:
     def __iter__(self) -> Iterator[str]:
         return iter(self._cores)
 
-    async def aclose(self) -> None:
-        """Stop delivering: no new batch starts, timers are cancelled, and batches still in
-        flight are cancelled — their messages return to the queue with the attempt uncounted."""
+    async def aclose(self, *, grace_seconds: float = 0.0) -> None:
+        """Stop delivering: no new batch starts and timers are cancelled. Batches in flight
+        get ``grace_seconds`` of real time to finish (their outcome settles as usual); those
+        still running then are cancelled and, as after a crash, that delivery counts as a
+        failed attempt (messages are retried, or dead-lettered when it was their last). A
+        store the broker opened from ``store_path`` is committed and closed."""
         self.closed = True
         for core in self._cores.values():
             core.cancel_timers()
+        running = [d.task for d in self._deliveries if d.task is not None]
+        if running and grace_seconds > 0:
+            await asyncio.wait(running, timeout=grace_seconds)
         pending = list(self._deliveries)
         tasks = [d.task for d in pending if d.task is not None]
         for task in tasks:
@@ -716,3 +783,5 @@ class Broker:
                 delivery.finished = True
                 self._deliveries.discard(delivery)
                 delivery.core.abort(delivery.records)
+        if self._owned_store is not None:
+            self._owned_store.close()

@@ -53,6 +53,7 @@ class StoredMessage:
     ``attempts`` counts deliveries *started* (the consumer sees ``attempts`` after the lease
     that increments it). ``due`` is when a delayed message becomes ready; ``ready_at`` when it
     last became ready (the batch timeout runs from the oldest ready message's ``ready_at``).
+    ``key`` is a persistent store's row key (unset in memory).
     """
 
     __slots__ = (
@@ -60,6 +61,7 @@ class StoredMessage:
         "content_type",
         "due",
         "id",
+        "key",
         "payload",
         "ready_at",
         "size",
@@ -69,6 +71,7 @@ class StoredMessage:
 
     state: int
     ready_at: float
+    key: int
 
     def __init__(
         self,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
@@ -449,17 +451,16 @@ async def test_start_delivers_what_is_already_queued(h: Harness) -> None:
     assert rec.batches == [[("early", 1)]]
 
 
-async def test_store_path_warns_that_queues_stay_in_memory(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def test_store_path_keeps_queues_in_a_sqlite_store(tmp_path: Path) -> None:
     from cfemu._tasks import TaskTracker
     from cfemu.clock import VirtualClock
     from cfemu.queues import Broker
+    from cfemu.queues.sqlite_store import SqliteStore
 
-    with caplog.at_level(logging.WARNING, logger="cfemu.queues"):
-        broker = Broker(VirtualClock(), TaskTracker(), store_path="state/queues.sqlite")
-    assert broker.store_path is not None
-    assert "Queue persistence is not implemented yet" in caplog.text
+    broker = Broker(VirtualClock(), TaskTracker(), store_path=tmp_path / "queues.sqlite")
+    assert isinstance(broker.store, SqliteStore)
+    await broker.aclose()
+    assert broker.store.closed
 
 
 async def test_queue_without_consumer_keeps_messages_and_arms_no_timers(h: Harness) -> None:
@@ -578,7 +579,9 @@ async def test_injected_crash_fails_a_handler_that_makes_no_calls(h: Harness) ->
     assert rec.batches == [[("a", 1)], [("a", 2)]]
 
 
-async def test_aclose_returns_in_flight_messages_to_the_queue(h: Harness) -> None:
+async def test_aclose_returns_in_flight_messages_to_the_queue_as_a_failed_attempt(
+    h: Harness,
+) -> None:
     async def handler(batch: MessageBatch) -> None:
         await h.clock.sleep(100)
 
@@ -588,13 +591,35 @@ async def test_aclose_returns_in_flight_messages_to_the_queue(h: Harness) -> Non
     view = h.broker.queues["q"]
     assert view.stats().in_flight == 2
     await h.broker.aclose()
-    assert [(m.body, m.attempts) for m in view.ready()] == [("c", 0), ("a", 0), ("b", 0)]
+    # like a crash, the interrupted delivery counts as an attempt (docs/persistence.md)
+    assert [(m.body, m.attempts) for m in view.ready()] == [("c", 0), ("a", 1), ("b", 1)]
     assert view.stats().in_flight == 0
-    assert view.stats().delivered == 0
+    assert (view.stats().delivered, view.stats().retried, view.stats().failed_batches) == (2, 2, 1)
     assert h.clock.pending_timers == 0
     await h.broker.producer("q").send("after close")  # accepted, but nothing is delivered
     await h.run_tasks()
     assert view.stats().depth == 4
+
+
+async def test_aclose_with_grace_lets_in_flight_batches_finish_and_settle(h: Harness) -> None:
+    gate = asyncio.Event()
+
+    async def handler(batch: MessageBatch) -> None:
+        await gate.wait()
+        batch.messages[0].ack()
+
+    h.consume("q", handler, max_batch_size=2, max_batch_timeout=0)
+    await send_all(h, ["a", "b"])
+    for _ in range(10):  # the delivery starts and blocks on the gate
+        await asyncio.sleep(0)
+    view = h.broker.queues["q"]
+    assert view.stats().in_flight == 2
+    closing = asyncio.create_task(h.broker.aclose(grace_seconds=30))
+    await asyncio.sleep(0)
+    gate.set()  # the handler finishes within the grace period...
+    await closing
+    stats = view.stats()  # ...so its outcome settles as usual: nothing is retried
+    assert (stats.acked, stats.retried, stats.failed_batches, stats.backlog) == (2, 0, 0, 0)
 
 
 async def test_aclose_handles_deliveries_cancelled_before_they_started(h: Harness) -> None:

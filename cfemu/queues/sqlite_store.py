@@ -1,0 +1,618 @@
+"""Queue state that survives restarts and crashes: a :class:`MessageStore` on SQLite (WAL).
+
+The in-memory structures of :class:`~cfemu.queues.store.MemoryQueueStore` stay the index the
+broker reads (every read is O(1), as in memory); each transition additionally appends the
+statements that replay it on disk to a log of pending writes, and a *group commit* writes the
+whole log in one SQLite transaction:
+
+- a commit is scheduled (``loop.call_soon``) by the first transition after the previous one,
+  so every transition made during one turn of the event loop shares one commit;
+- :meth:`SqliteStore.flush` waits for that commit: ``send``/``sendBatch`` await it before
+  returning, so a message is durable when the producer's ``await`` completes, and many
+  concurrent sends (and the consumer's leases and acks in between) share one commit;
+- the broker awaits it before a consumer's handler runs, so the attempt counted by the lease
+  is on disk before the handler can have side effects;
+- a transition (a consumer batch settled, its exhausted messages moved to the dead-letter
+  queue) is never split across commits: commits run between event-loop callbacks, never
+  inside one.
+
+Durability: with ``synchronous="NORMAL"`` (the default) a commit is written to the WAL file
+before it returns but not fsynced, which survives the process being killed at any moment
+(``SIGKILL``, a crash) — the operating system still holds the write — but not a power loss
+or kernel crash, which may lose the last commits (never corrupt the file). Pass
+``synchronous="FULL"`` to fsync every (group) commit and survive power loss too.
+
+Recovery on open: messages that were in flight stay in flight in memory (their attempt was
+persisted by the lease); the broker, which knows each consumer's ``max_retries`` and
+dead-letter queue, settles them as a failed attempt when the consumer is attached (see
+``Broker.set_consumer``). Delayed messages keep their absolute due times on the emulator's
+clock.
+
+The file carries its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERSION`) and an
+``application_id``; a file from another cfemu format or another program is refused with a
+:class:`~cfemu.errors.StateError`, never silently reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cfemu.clock import Clock
+from cfemu.errors import StateError
+from cfemu.queues.store import DELAYED, IN_FLIGHT, MemoryQueueStore, StoredMessage
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "QueueSummary",
+    "SqliteQueueStore",
+    "SqliteStore",
+    "StoredRow",
+    "open_state_file",
+    "purge_queue",
+    "read_queue",
+    "read_summaries",
+]
+
+log = logging.getLogger("cfemu.queues")
+
+#: Version of the queue state schema. Bump it, and add a step to ``_MIGRATIONS``, whenever
+#: the tables change.
+SCHEMA_VERSION: Final = 1
+#: ``PRAGMA application_id`` of a cfemu queue state file ("cfQS").
+APPLICATION_ID: Final = 0x63665153
+
+_SCHEMA: Final = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE messages (
+    seq          INTEGER PRIMARY KEY,  -- row key, in write order (appends stay cheap)
+    id           TEXT NOT NULL,     -- Cloudflare message id (kept by dead-letter moves)
+    queue        TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,  -- send time (emulator clock, ms since the epoch)
+    content_type TEXT NOT NULL,
+    payload      NOT NULL,          -- serialized body: TEXT (text) or BLOB (json, bytes, v8)
+    size         INTEGER NOT NULL,
+    due          REAL NOT NULL,     -- when it is (or was) deliverable (emulator clock, s)
+    attempts     INTEGER NOT NULL,  -- deliveries started
+    leased       INTEGER NOT NULL   -- 1 while a consumer batch holds it (in flight)
+);
+"""
+
+#: Schema migrations: ``{from_version: sql}`` taking a file to ``from_version + 1``.
+_MIGRATIONS: Final[dict[int, str]] = {}
+
+_INSERT: Final = (
+    "INSERT INTO messages (seq, id, queue, timestamp_ms, content_type, payload, size, due, "
+    "attempts, leased) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
+_CHUNK: Final = 500  # keys per ``IN (...)`` statement (well under SQLite's variable limit)
+
+# Kinds of pending writes.
+_ADD: Final = 0  # rows to insert
+_LEASE: Final = 1  # keys: in flight, one more attempt
+_UNLEASE: Final = 2  # keys: back from flight, attempt uncounted
+_DELETE: Final = 3  # keys: done (acked, dead-lettered, dropped)
+_RETRY: Final = 4  # (due, keys): back from flight, deliverable at ``due``
+
+_Op = tuple[int, Any]
+#: SQLite ``synchronous`` levels the store accepts (``OFF`` is refused: it risks corruption).
+Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
+
+
+_IN_SQL: dict[tuple[str, int], str] = {}
+
+
+def _in_sql(template: str, n: int) -> str:
+    """``template`` with its ``IN ({})`` holding ``n`` placeholders (cached)."""
+    key = (template, n)
+    sql = _IN_SQL.get(key)
+    if sql is None:
+        sql = _IN_SQL[key] = template.format(", ".join("?" * n))
+    return sql
+
+
+def _cfemu_version() -> str:
+    from cfemu import __version__
+
+    return __version__
+
+
+def open_state_file(
+    path: Path, *, create: bool, synchronous: Synchronous = "NORMAL"
+) -> sqlite3.Connection:
+    """Open (or create) a queue state file and check its format; WAL mode, autocommit.
+
+    Raises :class:`StateError` for a file that is not cfemu queue state, or that was written
+    in a schema version this cfemu cannot read (newer, or older without a migration).
+    """
+    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+        raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: cannot open queue state ({exc})") from None
+    try:
+        if create:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        _check_schema(conn, path, create=create)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateError(f"{path} is not a cfemu queue state file ({exc})") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    if app_id == 0 and version == 0 and not has_tables:
+        if not create:
+            raise StateError(f"{path} holds no queue state yet")
+        conn.execute("BEGIN IMMEDIATE")
+        try:  # statement by statement: executescript() would commit on its own
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("created_by", _cfemu_version())],
+            )
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return
+    if app_id != APPLICATION_ID:
+        raise StateError(
+            f"{path} is not a cfemu queue state file (application_id {app_id:#x}); "
+            f"move it away or use another --persist-to folder"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    writer = _meta(conn, "created_by") or "an unknown cfemu"
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} holds queue state in format {version}, written by cfemu {writer}; this "
+            f"cfemu ({_cfemu_version()}) reads format {SCHEMA_VERSION}. Upgrade cfemu, or use "
+            f"another --persist-to folder."
+        )
+    if not create:
+        raise StateError(
+            f"{path} holds queue state in the older format {version}; start the emulator "
+            f"once to migrate it to format {SCHEMA_VERSION}"
+        )
+    _migrate(conn, path, version)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        while version < SCHEMA_VERSION:
+            step = _MIGRATIONS.get(version)
+            if step is None:
+                raise StateError(
+                    f"{path} holds queue state in format {version}, which this cfemu "
+                    f"({_cfemu_version()}, format {SCHEMA_VERSION}) cannot migrate; use "
+                    f"another --persist-to folder"
+                )
+            for statement in step.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            version += 1
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+class SqliteQueueStore(MemoryQueueStore):
+    """One queue of a :class:`SqliteStore`: the in-memory index plus logged writes."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, name: str, owner: SqliteStore) -> None:
+        super().__init__(name)
+        self._owner = owner
+
+    def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
+        if not messages:
+            return
+        owner = self._owner
+        seq = owner._seq
+        name = self._name
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        for m in messages:
+            m.key = key = next(seq)
+            append(
+                (
+                    key,
+                    m.id,
+                    name,
+                    m.timestamp_ms,
+                    m.content_type,
+                    m.payload,
+                    m.size,
+                    m.due,
+                    m.attempts,
+                )
+            )
+        owner._log(_ADD, rows)
+        super().enqueue(messages, now)
+
+    def lease(self, limit: int) -> list[StoredMessage]:
+        out = super().lease(limit)
+        if out:
+            self._owner._log(_LEASE, [m.key for m in out])
+        return out
+
+    def settle(
+        self,
+        finished: Iterable[StoredMessage],
+        retried: Iterable[tuple[StoredMessage, float]],
+        now: float,
+    ) -> None:
+        finished = finished if isinstance(finished, list) else list(finished)
+        retried = retried if isinstance(retried, list) else list(retried)
+        owner = self._owner
+        if finished:
+            owner._log(_DELETE, [m.key for m in finished])
+        if retried:
+            by_due: dict[float, list[int]] = {}
+            for msg, due in retried:
+                keys = by_due.get(due)
+                if keys is None:
+                    by_due[due] = [msg.key]
+                else:
+                    keys.append(msg.key)
+            for due, keys in by_due.items():
+                owner._log(_RETRY, (due, keys))
+        super().settle(finished, retried, now)
+
+    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
+        flying = self._in_flight
+        back = [m for m in messages if flying.get(m.id) is m]
+        if back:
+            self._owner._log(_UNLEASE, [m.key for m in back])
+        super().unlease(back, now)
+
+    def _restore(self, records: list[StoredMessage], now: float) -> None:
+        """Load recovered messages: in-flight ones stay in flight, the others are ready or
+        delayed by their due time (nothing is written)."""
+        flying = [m for m in records if m.state == IN_FLIGHT]
+        if len(flying) == len(records):
+            waiting: list[StoredMessage] = []
+        else:
+            waiting = [m for m in records if m.state != IN_FLIGHT]
+        MemoryQueueStore.enqueue(self, waiting, now)
+        if flying:
+            # Index them like any message (bytes, send-time index) via enqueue, then move
+            # them from the back of the ready deque into flight.
+            MemoryQueueStore.enqueue(self, flying, float("inf"))
+            pop = self._ready.pop
+            for _ in flying:
+                pop()
+            in_flight = self._in_flight
+            for msg in flying:
+                msg.state = IN_FLIGHT
+                in_flight[msg.id] = msg
+
+
+class SqliteStore:
+    """A :class:`~cfemu.queues.store.MessageStore` kept in one SQLite file (WAL mode).
+
+    ``SqliteStore(path, clock, synchronous="NORMAL")`` opens or creates ``path`` and loads
+    every queue's messages into memory. Transitions are logged and written by group commits
+    (see the module docstring for the exact guarantee); :meth:`flush` waits for the commit
+    that covers everything done so far; :meth:`commit` writes synchronously; :meth:`close`
+    commits and closes the file.
+    """
+
+    def __init__(
+        self, path: Path | str, clock: Clock, *, synchronous: Synchronous = "NORMAL"
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._conn: sqlite3.Connection | None = open_state_file(
+            self.path, create=True, synchronous=synchronous
+        )
+        self._queues: dict[str, SqliteQueueStore] = {}
+        self._ops: list[_Op] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # where a commit is pending
+        self.commits = 0
+        """Commits written so far (group commits make it much smaller than transitions)."""
+        self._recovered: dict[str, list[StoredMessage]] = {}
+        start = self._load()
+        self._seq = itertools.count(start)
+
+    def _load(self) -> int:
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT seq, queue, id, timestamp_ms, content_type, payload, size, due, attempts, "
+            "leased FROM messages ORDER BY due, seq"
+        ).fetchall()
+        recovered = self._recovered
+        for key, queue, id_, ts, ctype, payload, size, due, attempts, leased in rows:
+            msg = StoredMessage(id_, ts, ctype, payload, size, due, attempts)
+            msg.key = key
+            msg.state = IN_FLIGHT if leased else DELAYED  # ready vs delayed: decided by due
+            bucket = recovered.get(queue)
+            if bucket is None:
+                recovered[queue] = [msg]
+            else:
+                bucket.append(msg)
+        top = self._conn.execute("SELECT max(seq) FROM messages").fetchone()[0]
+        return 0 if top is None else top + 1
+
+    # --- MessageStore ------------------------------------------------------------------------
+    def open_queue(self, name: str) -> SqliteQueueStore:
+        """The store of queue ``name``, holding whatever the file had for it."""
+        store = self._queues.get(name)
+        if store is None:
+            store = self._queues[name] = SqliteQueueStore(name, self)
+            records = self._recovered.pop(name, None)
+            if records:
+                store._restore(records, self.clock.now())
+        return store
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Transitions made inside commit together (always true: commits run only between
+        event-loop callbacks, so a synchronous block is never split)."""
+        return nullcontext()
+
+    async def flush(self) -> None:
+        """Return once every transition made so far is committed (one shared commit)."""
+        if not self._ops:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        if self._scheduled is not loop:  # none yet, or on a loop that has since closed
+            self._scheduled = loop
+            loop.call_soon(self._defer_commit, loop)
+        await waiter
+
+    # --- writing -------------------------------------------------------------------------------
+    def _log(self, kind: int, data: Any) -> None:
+        if self._conn is None:
+            raise StateError(f"queue state {self.path} is closed")
+        self._ops.append((kind, data))
+        if self._scheduled is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no event loop: flush(), commit() or close() writes it
+            self._scheduled = loop
+            loop.call_soon(self._defer_commit, loop)
+
+    def _defer_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One more turn of the loop lets the work this turn woke (a consumer acking, a
+        # producer's next send) join the same commit.
+        loop.call_soon(self._scheduled_commit)
+
+    def _scheduled_commit(self) -> None:
+        self._scheduled = None
+        try:
+            self.commit()
+        except StateError as exc:
+            if not self._waiters:
+                log.error("%s", exc)
+
+    def commit(self) -> None:
+        """Write every pending transition now, in one transaction, and wake :meth:`flush`."""
+        ops = self._ops
+        waiters = self._waiters
+        if not ops:
+            self._wake(waiters, None)
+            return
+        conn = self._conn
+        if conn is None:
+            raise StateError(f"queue state {self.path} is closed")
+        self._ops = []
+        self._waiters = []
+        try:
+            conn.execute("BEGIN")
+            _write(conn, ops)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._ops = ops + self._ops  # nothing was applied: keep it for the next commit
+            error = StateError(f"cannot write queue state to {self.path}: {exc}")
+            self._wake(waiters, error)
+            raise error from exc
+        self.commits += 1
+        self._wake(waiters, None)
+
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+        waiters.clear()
+
+    def close(self) -> None:
+        """Commit what is pending and close the file (idempotent)."""
+        if self._conn is None:
+            return
+        try:
+            self.commit()
+        finally:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._conn is None
+
+    @property
+    def pending(self) -> int:
+        """Transitions logged but not committed yet."""
+        return len(self._ops)
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {str(self.path)!r} queues={sorted(self._queues)}>"
+
+
+def _chunks(keys: list[int]) -> Iterator[list[int]]:
+    if len(keys) <= _CHUNK:
+        yield keys
+    else:
+        for start in range(0, len(keys), _CHUNK):
+            yield keys[start : start + _CHUNK]
+
+
+def _write(conn: sqlite3.Connection, ops: list[_Op]) -> None:
+    """Replay logged transitions as statements, in order; consecutive inserts merged."""
+    execute = conn.execute
+    rows: list[tuple[Any, ...]] = []
+    for kind, data in ops:
+        if kind == _ADD:
+            rows.extend(data)
+            continue
+        if rows:
+            conn.executemany(_INSERT, rows)
+            rows = []
+        if kind == _RETRY:
+            due, keys = data
+            for part in _chunks(keys):
+                execute(
+                    _in_sql("UPDATE messages SET leased = 0, due = ? WHERE seq IN ({})", len(part)),
+                    (due, *part),
+                )
+            continue
+        if kind == _LEASE:
+            template = "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE seq IN ({})"
+        elif kind == _DELETE:
+            template = "DELETE FROM messages WHERE seq IN ({})"
+        else:
+            template = "UPDATE messages SET leased = 0, attempts = attempts - 1 WHERE seq IN ({})"
+        for part in _chunks(data):
+            execute(_in_sql(template, len(part)), part)
+    if rows:
+        conn.executemany(_INSERT, rows)
+
+
+# --- reading and purging a state file (the ``cfemu queues`` commands) -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """What a state file holds for one queue (``cfemu queues list``/``inspect``).
+
+    ``ready``/``delayed`` are split at ``now`` (due times are on the emulator's clock);
+    ``in_flight`` counts messages a consumer batch held when the state was last written.
+    """
+
+    queue: str
+    ready: int
+    delayed: int
+    in_flight: int
+    backlog_bytes: int
+    oldest_timestamp_ms: int | None
+    next_due: float | None
+
+    @property
+    def backlog(self) -> int:
+        """Every message not yet done."""
+        return self.ready + self.delayed + self.in_flight
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """One persisted message (``cfemu queues inspect``)."""
+
+    id: str
+    timestamp_ms: int
+    content_type: str
+    payload: bytes | str
+    size: int
+    due: float
+    attempts: int
+    in_flight: bool
+
+
+def read_summaries(conn: sqlite3.Connection, now: float) -> list[QueueSummary]:
+    """Per-queue counts of an open state file, sorted by queue name."""
+    rows = conn.execute(
+        "SELECT queue, "
+        "sum(leased = 0 AND due <= ?), sum(leased = 0 AND due > ?), sum(leased), "
+        "sum(size), min(timestamp_ms), min(CASE WHEN leased = 0 AND due > ? THEN due END) "
+        "FROM messages GROUP BY queue ORDER BY queue",
+        (now, now, now),
+    ).fetchall()
+    return [
+        QueueSummary(
+            queue=q,
+            ready=int(ready or 0),
+            delayed=int(delayed or 0),
+            in_flight=int(flying or 0),
+            backlog_bytes=int(size or 0),
+            oldest_timestamp_ms=oldest,
+            next_due=next_due,
+        )
+        for q, ready, delayed, flying, size, oldest, next_due in rows
+    ]
+
+
+def read_queue(conn: sqlite3.Connection, queue: str, limit: int | None = None) -> list[StoredRow]:
+    """The persisted messages of ``queue``, oldest send first (at most ``limit``)."""
+    sql = (
+        "SELECT id, timestamp_ms, content_type, payload, size, due, attempts, leased "
+        "FROM messages WHERE queue = ? ORDER BY timestamp_ms, seq"
+    )
+    params: tuple[Any, ...] = (queue,)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = (queue, limit)
+    return [
+        StoredRow(id_, ts, ctype, payload, size, due, attempts, bool(leased))
+        for id_, ts, ctype, payload, size, due, attempts, leased in conn.execute(sql, params)
+    ]
+
+
+def purge_queue(conn: sqlite3.Connection, queue: str) -> int:
+    """Delete every message of ``queue`` (ready, delayed, in flight); returns how many."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        count = conn.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(count)
