@@ -166,6 +166,7 @@ class Emulator:
         self._started = True
 
     def _start(self) -> None:
+        self.workers.clear()  # a restart (reset) loads every Worker afresh
         if self.persist_to is not None:
             self._lock = StateLock.acquire(self.persist_to)
         self._broker = Broker(
@@ -436,7 +437,7 @@ class Emulator:
 
     async def _drain_real(self) -> None:
         broker = self.broker
-        while self.tracker.tasks or not broker.is_idle():
+        while self.tracker.tasks or not broker.is_settled():
             await self.clock.sleep(0.005)
 
     async def advance(self, seconds: float) -> None:
