@@ -73,7 +73,15 @@ def encode(body: object, content_type: str) -> tuple[Payload, int]:
                 'Content Type "text" requires a value of type string, but received: '
                 + js_typeof(body)
             )
-        return body, len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
+        if body.isascii():
+            return body, len(body)
+        try:
+            return body, len(body.encode("utf-8"))
+        except UnicodeEncodeError:
+            # Lone surrogates (a JS string may hold them too): workerd's UTF-8 encoding
+            # replaces each with U+FFFD, so that is what the consumer receives.
+            body = body.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+            return body, len(body.encode("utf-8"))
     if content_type == BYTES:
         if isinstance(body, bytes):
             return body, len(body)

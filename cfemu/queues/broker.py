@@ -13,6 +13,7 @@ queues.md §4); the emulator-only choice is ``max_concurrency`` defaulting to 1.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -274,6 +275,7 @@ class _QueueCore:
         "active",
         "batches",
         "broker",
+        "check_spent",
         "clock",
         "dead_lettered",
         "delivered",
@@ -310,6 +312,7 @@ class _QueueCore:
         self.max_concurrency = limits.DEFAULT_EMULATED_MAX_CONCURRENCY
         self.retry_delay = 0
         self.active = 0
+        self.check_spent = False
         self._batch_timer: TimerHandle | None = None
         self._delay_timer: TimerHandle | None = None
         self.sent = self.moved_in = self.delivered = self.acked = self.retried = 0
@@ -330,6 +333,14 @@ class _QueueCore:
         self.retry_delay = int(settings.retry_delay)
         if self.store.in_flight_count and not self.active:
             self.recover()
+        # Restored state (a restart with a persistent store) may hold messages that already
+        # failed as many deliveries as this consumer allows (its max_retries was lowered):
+        # they are dead-lettered or dropped when due, never delivered again (spec: §4.4).
+        limit = self.max_attempts
+        self.check_spent = any(
+            rec.attempts >= limit
+            for rec in itertools.chain(self.store.iter_ready(), self.store.iter_delayed())
+        )
         self.pump()
 
     # --- transitions ---------------------------------------------------------------------------
@@ -397,6 +408,10 @@ class _QueueCore:
 
     def flush(self, records: list[StoredMessage]) -> None:
         """Hand one leased batch to the consumer, as a tracked task."""
+        if self.check_spent:
+            records = self._retire_spent(records)
+            if not records:
+                return
         self.active += 1
         self.batches += 1
         self.delivered += len(records)
@@ -404,16 +419,44 @@ class _QueueCore:
         self.broker._deliveries.add(delivery)
         delivery.task = self.broker.tracker.spawn(self._deliver(delivery))
 
+    def _retire_spent(self, records: list[StoredMessage]) -> list[StoredMessage]:
+        """Dead-letter (or drop) the leased messages whose previous deliveries already used up
+        ``max_retries + 1``; returns the others, still to be delivered."""
+        limit = self.max_attempts
+        keep = [rec for rec in records if rec.attempts <= limit]
+        if len(keep) == len(records):
+            return records
+        spent = [rec for rec in records if rec.attempts > limit]
+        for rec in spent:
+            rec.attempts -= 1  # this lease delivers nothing: the count stays the failed ones
+        dlq = self._apply(spent, [], spent, self.clock.now())
+        if dlq is not None:
+            dlq.pump()
+        return keep
+
     async def _deliver(self, delivery: _Delivery) -> None:
         records = delivery.records
         broker = self.broker
         crash = broker.faults.take_consumer_crash(self.name) if broker.faults else None
         if crash is not None:
             self.faults += 1
-        batch = MessageBatch(
-            self.name, records, metadata=self._metadata, crash=crash, log=broker.logger
-        )
         started = self.clock.now()
+        try:
+            batch = MessageBatch(
+                self.name, records, metadata=self._metadata, crash=crash, log=broker.logger
+            )
+        except Exception as exc:
+            # A body that cannot be deserialized (e.g. a persisted "v8" body whose class is
+            # gone) fails the invocation, as it would in the runtime: the batch is retried
+            # and, after its last attempt, dead-lettered, instead of wedging the queue.
+            broker.logger.error(
+                "Queue %r: cannot deserialize a message of the batch: %r", self.name, exc
+            )
+            batch = MessageBatch(self.name, records, bodies=[None] * len(records))
+            delivery.finished = True
+            broker._deliveries.discard(delivery)
+            self.settle(batch, True, started)
+            return
         failed = False
         handler = self.handler
         assert handler is not None

@@ -10,7 +10,7 @@ call beats a later ``ackAll()``/``retryAll()``, and ignored calls log workerd's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
@@ -40,6 +40,18 @@ def _decode_all(records: Sequence[StoredMessage]) -> list[Any]:
         bodies: list[Any] = _loads(b"[" + b",".join(payloads) + b"]")  # type: ignore[arg-type]
         return bodies
     return [decode(rec.content_type, rec.payload) for rec in records]
+
+
+def retry_delay_option(value: object) -> int | None:
+    """``retry(delaySeconds=...)``'s argument: a number, ``None``, or (as Python Workers pass a
+    positional dict on as the JS options object) ``{"delaySeconds": n}``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        value = value.get("delaySeconds")  # the runtime ignores unknown option keys
+        if value is None:
+            return None
+    return check_delay(value)
 
 
 def check_delay(value: object, what: str = "delaySeconds") -> int:
@@ -108,10 +120,10 @@ class Message:
             return
         self._verdict = ACK
 
-    def retry(self, delaySeconds: int | None = None) -> None:
+    def retry(self, delaySeconds: int | Mapping[str, Any] | None = None) -> None:
         """Mark this message for redelivery, after ``delaySeconds`` (else the consumer's
         ``retry_delay``)."""
-        delay = None if delaySeconds is None else check_delay(delaySeconds)
+        delay = None if delaySeconds is None else retry_delay_option(delaySeconds)
         batch = self._batch
         if batch._crash is not None:
             batch._tick()
@@ -168,6 +180,7 @@ class MessageBatch:
         metadata: Callable[[], JsDict] | None = None,
         crash: tuple[int, Callable[[], BaseException]] | None = None,
         log: logging.Logger = logger,
+        bodies: Sequence[Any] | None = None,
     ) -> None:
         self.queue: str = queue
         self._log = log
@@ -178,7 +191,8 @@ class MessageBatch:
         self._metadata = metadata
         self._crash = crash
         self._calls = 0
-        bodies = _decode_all(records)
+        if bodies is None:
+            bodies = _decode_all(records)
         self.messages: list[Message] = list(map(Message, records, repeat(self), bodies))
 
     @property
@@ -199,9 +213,9 @@ class MessageBatch:
             return
         self._ack_all = True
 
-    def retryAll(self, delaySeconds: int | None = None) -> None:
+    def retryAll(self, delaySeconds: int | Mapping[str, Any] | None = None) -> None:
         """Mark every message without its own decision for redelivery, after ``delaySeconds``."""
-        delay = None if delaySeconds is None else check_delay(delaySeconds)
+        delay = None if delaySeconds is None else retry_delay_option(delaySeconds)
         if self._ack_all:
             self._log.warning(
                 "Received a call to retryAll() after ackAll() was already called. "

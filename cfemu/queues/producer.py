@@ -83,19 +83,31 @@ class QueueProducer:
         return self._core.name
 
     async def send(
-        self, body: Any, contentType: str | None = None, delaySeconds: int | None = None
+        self,
+        body: Any,
+        contentType: str | Mapping[str, Any] | None = None,
+        delaySeconds: int | None = None,
     ) -> None:
         """Send one message. Raises ``TypeError`` (:class:`~cfemu.errors.QueueTypeError`) for a
         missing body or a body the content type cannot carry, and
         :class:`~cfemu.errors.QueueSendError` (``Queue send failed: ...``) over the limits."""
+        content_type: object = contentType
+        delay_option: object = delaySeconds
+        if content_type is not None and isinstance(content_type, Mapping):
+            # send(body, {"contentType": ...}): Python Workers pass a positional dict on as
+            # the JS options object; unknown keys are ignored, as by the runtime.
+            options = content_type
+            content_type = options.get("contentType")
+            if delay_option is None:
+                delay_option = options.get("delaySeconds")
         if body is None:
             raise QueueTypeError("Message body cannot be undefined")
-        ctype = DEFAULT_CONTENT_TYPE if contentType is None else resolve_type(contentType)
+        ctype = DEFAULT_CONTENT_TYPE if content_type is None else resolve_type(content_type)
         payload, size = encode(body, ctype)
         delay = (
             self._delivery_delay
-            if delaySeconds is None
-            else _delay(delaySeconds, "Queue send failed")
+            if delay_option is None
+            else _delay(delay_option, "Queue send failed")
         )
         if size > _MAX_MESSAGE:
             raise QueueSendError(
@@ -115,7 +127,9 @@ class QueueProducer:
         await self._flush()
 
     async def sendBatch(
-        self, messages: Iterable[Mapping[str, Any]], delaySeconds: int | None = None
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        delaySeconds: int | Mapping[str, Any] | None = None,
     ) -> None:
         """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
         atomically: if any is rejected, none is enqueued."""
@@ -128,10 +142,13 @@ class QueueProducer:
             ) from None
         if not items:
             raise QueueTypeError("sendBatch() requires at least one message")
+        delay_option: object = delaySeconds
+        if delay_option is not None and isinstance(delay_option, Mapping):
+            delay_option = delay_option.get("delaySeconds")  # sendBatch(msgs, {options})
         default_delay = (
             self._delivery_delay
-            if delaySeconds is None
-            else _delay(delaySeconds, "Queue sendBatch failed")
+            if delay_option is None
+            else _delay(delay_option, "Queue sendBatch failed")
         )
         core = self._core
         now = core.clock.now()

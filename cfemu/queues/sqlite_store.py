@@ -445,7 +445,7 @@ class SqliteStore:
             conn.execute("BEGIN")
             _write(conn, ops)
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error, or a value sqlite3 cannot bind
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._ops = ops + self._ops  # nothing was applied: keep it for the next commit

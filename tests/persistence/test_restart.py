@@ -261,3 +261,42 @@ async def test_shutdown_during_the_last_allowed_attempt_dead_letters_the_message
         assert conn.execute("SELECT queue, attempts, leased FROM messages").fetchall() == [
             ("dlq", 0, 0)
         ]
+
+
+async def test_a_restart_with_fewer_max_retries_dead_letters_spent_messages_undelivered(
+    tmp_path: Path,
+) -> None:
+    from tests.queues.harness import Harness
+
+    path = tmp_path / "queues.sqlite"
+    attempts: list[int] = []
+
+    async def fail(batch: MessageBatch) -> None:
+        attempts.extend(msg.attempts for msg in batch.messages)
+        raise RuntimeError("boom")
+
+    first = Harness()
+    first.broker = Broker(first.clock, first.tracker, store_path=path)
+    settings = ConsumerSettings(max_retries=5, max_batch_timeout=0, retry_delay=100)
+    first.broker.set_consumer("q", settings, fail)
+    await first.broker.producer("q").sendBatch([{"body": 1}, {"body": 2}])
+    await first.run_tasks()
+    await first.advance(100)
+    assert attempts == [1, 1, 2, 2]  # both failed twice, waiting 100 s for attempt 3
+    await first.broker.aclose()
+
+    attempts.clear()
+    second = Harness()
+    second.broker = Broker(second.clock, second.tracker, store_path=path)
+    second.clock.advance_to(first.clock.now())
+    fewer = ConsumerSettings(
+        max_retries=1, max_batch_timeout=0, retry_delay=100, dead_letter_queue="dlq"
+    )
+    second.broker.set_consumer("q", fewer, fail)  # at most 2 deliveries: both are spent
+    second.broker.start()
+    await second.drain()
+    assert attempts == []
+    assert [m.body for m in second.broker.queues["dlq"].ready()] == [1, 2]
+    stats = second.broker.queues["q"].stats()
+    assert (stats.dead_lettered, stats.delivered, stats.batches, stats.backlog) == (2, 0, 0, 0)
+    await second.broker.aclose()

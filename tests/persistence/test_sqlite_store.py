@@ -82,6 +82,33 @@ async def test_a_closed_store_refuses_new_messages(tmp_path: Path) -> None:
         await producer.send("late")
 
 
+@pytest.mark.anyio
+async def test_text_with_lone_surrogates_is_persisted(tmp_path: Path) -> None:
+    # sqlite3 cannot bind such a str: the send used to hang and poison every later commit.
+    path = tmp_path / "queues.sqlite"
+    broker = make_broker(path)
+    producer = broker.producer("q")
+    await asyncio.wait_for(producer.send("a\ud800", contentType="text"), 5)
+    await asyncio.wait_for(producer.send("next", contentType="text"), 5)
+    assert len(rows(path)) == 2
+    await broker.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_value_sqlite_cannot_bind_fails_the_flush_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "queues.sqlite", VirtualClock())
+    queue = store.open_queue("q")
+    queue.enqueue([StoredMessage("a" * 32, 0, "text", "\ud800", 3, 0.0)], 0.0)
+    with pytest.raises(StateError, match="cannot write queue state"):
+        await asyncio.wait_for(store.flush(), 5)
+    assert store._conn is not None and not store._conn.in_transaction
+    assert store.pending == 1  # kept, nothing half-written
+    store._ops.clear()
+    store.close()
+
+
 def test_a_file_from_another_program_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "queues.sqlite"
     with sqlite3.connect(path) as conn:

@@ -641,3 +641,28 @@ async def test_processing_rate(h: Harness) -> None:
     await send_all(h, list(range(4)))
     await h.drain()
     assert h.broker.queues["q"].stats().processing_rate == pytest.approx(2.0)
+
+
+class _UnpicklesBadly:
+    """Pickles fine, fails to unpickle (like a persisted "v8" body whose class changed)."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (int, ("not a number",))
+
+
+async def test_a_body_that_cannot_be_deserialized_fails_the_delivery_without_wedging_the_queue(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = Recorder(h)
+    h.consume("q", rec, max_batch_timeout=0, max_retries=1, dead_letter_queue="dlq")
+    producer = h.broker.producer("q")
+    await producer.send(_UnpicklesBadly(), contentType="v8")
+    await h.run_tasks()
+    await producer.send("fine", contentType="v8")
+    with caplog.at_level(logging.ERROR, logger="cfemu.queues"):
+        await h.drain()
+    assert "cannot deserialize a message of the batch" in caplog.text
+    assert "fine" in rec.bodies
+    stats = h.broker.queues["q"].stats()
+    assert (stats.in_flight, stats.backlog, stats.acked, stats.dead_lettered) == (0, 0, 1, 1)
+    assert len(h.broker.queues["dlq"]) == 1

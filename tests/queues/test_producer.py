@@ -69,6 +69,18 @@ async def test_bytearray_is_snapshotted_at_send(h: Harness) -> None:
     assert rec.bodies == [b"abc"]
 
 
+async def test_text_with_lone_surrogates_arrives_with_replacement_characters(h: Harness) -> None:
+    # A JS string may hold lone surrogates; workerd's UTF-8 encoding replaces each with
+    # U+FFFD. A surrogate *pair* spelled as two code points is one character in JS.
+    await h.broker.producer("q").send("a\ud800b", contentType="text")
+    await h.broker.producer("q").send("\ud83d\ude00", contentType="text")
+    assert [m.size for m in h.broker.queues["q"].ready()] == [5, 4]
+    rec = Recorder(h)
+    h.consume("q", rec, max_batch_timeout=0)
+    await h.drain()
+    assert rec.bodies == ["a\ufffdb", "\U0001f600"]
+
+
 TEXT_NEEDS = 'Content Type "text" requires a value of type string, but received: '
 BYTES_NEEDS = 'Content Type "bytes" requires a value of type ArrayBufferView, but received: '
 
@@ -373,3 +385,31 @@ async def test_v8_bodies_are_pickled_copies(h: Harness) -> None:
     await h.drain()
     assert rec.bodies == [value]
     assert rec.bodies[0] is not value
+
+
+async def test_a_positional_options_dict_works_as_on_python_workers(h: Harness) -> None:
+    # Python Workers hand a positional dict to JS as the options object:
+    # send(body, {"contentType": "text"}) is send(body, contentType="text").
+    producer = h.broker.producer("q")
+    await producer.send("hi", {"contentType": "text", "delaySeconds": 30, "unknown": 1})
+    await producer.sendBatch([{"body": 1}], {"delaySeconds": 60})
+    assert [(m.content_type, m.due is not None) for m in h.broker.queues["q"].delayed()] == [
+        ("text", True),
+        ("json", True),
+    ]
+    [first, second] = h.broker.queues["q"].delayed()
+    assert first.due is not None and second.due is not None
+    assert (second.due - first.due).total_seconds() == 30
+    with pytest.raises(QueueSendError, match="message delay 43201 is invalid"):
+        await producer.send("x", {"delaySeconds": 43201})
+
+    async def retry_with_options(batch: MessageBatch) -> None:
+        if batch.messages[0].attempts == 1:
+            batch.messages[0].retry({"delaySeconds": 7})
+            batch.retryAll({"delaySeconds": 9})
+
+    h.consume("r", retry_with_options, max_batch_timeout=0)
+    await h.broker.producer("r").sendBatch([{"body": 1}, {"body": 2}])
+    await h.run_tasks()
+    delays = [m.due.timestamp() - h.clock.now() for m in h.broker.queues["r"].delayed() if m.due]
+    assert delays == [7, 9]
