@@ -48,6 +48,10 @@ MAX_BODY_BYTES = 256_000
 #: (the same as the queue's ``max_retries = 2`` plus the first delivery).
 DIRECT_ATTEMPTS = 3
 FINAL_STATES = ("completed", "failed")
+MIGRATIONS_HINT = (
+    "the D1 schema is missing: apply migrations/ first (locally `cfemu d1 migrations apply DB`, "
+    "on Cloudflare `wrangler d1 migrations apply ai-tasks --remote`)"
+)
 _ERROR_CODE = re.compile(r"^\s*(\d{3,5}):")
 
 
@@ -195,6 +199,8 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Response:
         path = urlparse(str(request.url)).path.rstrip("/") or "/"
         method = str(request.method).upper()
+        if method == "HEAD":  # answered as GET; the runtime sends the headers only
+            method = "GET"
         try:
             if path == "/api/tasks":
                 if method != "POST":
@@ -202,7 +208,7 @@ class Default(WorkerEntrypoint):
                 return await self.create_task(request)
             if path.startswith("/api/tasks/"):
                 if method != "GET":
-                    return self._not_allowed("GET")
+                    return self._not_allowed("GET, HEAD")
                 return await self.get_task(path.removeprefix("/api/tasks/"))
             routes = {
                 "/api/health": self.health,
@@ -213,11 +219,15 @@ class Default(WorkerEntrypoint):
             if handler is None:
                 return Response.json({"error": f"no route for {path}"}, status=404)
             if method != "GET":
-                return self._not_allowed("GET")
+                return self._not_allowed("GET, HEAD")
             return await handler()
         except Exception as exc:  # answer JSON, and say what failed
             print(f"[ai-worker] {method} {path} failed: {exc!r}", file=sys.stderr)
-            return Response.json({"error": f"{type(exc).__name__}: {exc}"}, status=500)
+            body = {"error": f"{type(exc).__name__}: {exc}"}
+            if "no such table" in str(exc):  # the schema in migrations/ was never applied
+                body["hint"] = MIGRATIONS_HINT
+                return Response.json(body, status=503)
+            return Response.json(body, status=500)
 
     @staticmethod
     def _not_allowed(allowed: str) -> Response:
@@ -236,6 +246,8 @@ class Default(WorkerEntrypoint):
             data = json.loads(raw)
         except ValueError as exc:
             return bad_request([{"field": "body", "reason": f"is not valid JSON ({exc})"}])
+        except RecursionError:
+            return bad_request([{"field": "body", "reason": "is nested too deeply"}])
         if not isinstance(data, dict):
             return bad_request([{"field": "body", "reason": "must be a JSON object"}])
         try:
@@ -855,7 +867,16 @@ def main(argv: list[str] | None = None) -> int:
         persist_to = args.persist_to or args.config.resolve().parent / ".cfemu" / "state"
         asyncio.run(apply_migrations(args.config, persist_to))
         return cfemu_main(["dev", "-c", str(args.config), "--persist-to", str(persist_to)])
-    return asyncio.run(run_demo(args))
+    try:
+        return asyncio.run(run_demo(args))
+    except KeyboardInterrupt:  # Ctrl-C: the emulator has shut down; no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        import os  # the recipe of Python's signal docs: no flush error at exit
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 async def apply_migrations(config: Any, persist_to: Any) -> None:

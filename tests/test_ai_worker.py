@@ -309,6 +309,45 @@ async def test_unusable_bodies_are_refused(
     assert await count_rows(pipeline, "tasks") == 0
 
 
+async def test_deeply_nested_json_is_a_400_not_a_crash(
+    pipeline: Emulator, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/api/tasks", content=b"[" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [{"field": "body", "reason": "is nested too deeply"}]
+    assert await count_rows(pipeline, "tasks") == 0
+
+
+async def test_head_is_answered_like_get(client: httpx.AsyncClient) -> None:
+    assert (await client.head("/api/health")).status_code == 200
+    assert (await client.head("/api/tasks/does-not-exist")).status_code == 404
+    wrong = await client.put("/api/health")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
+
+
+async def test_a_database_without_the_schema_answers_503_with_the_migrations_hint() -> None:
+    emulator = Emulator.from_config(CONFIG, clock=VirtualClock())
+    async with emulator, emulator.client() as http:  # no apply_migrations
+        response = await http.post("/api/tasks", json=task_body())
+        assert response.status_code == 503
+        body = response.json()
+        assert "no such table: tasks" in body["error"]
+        assert "cfemu d1 migrations apply DB" in body["hint"]
+
+
+def test_demo_main_exits_130_without_a_traceback_on_ctrl_c(
+    example_module: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def interrupted(args: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(example_module, "run_demo", interrupted)
+    assert example_module.main(["--tasks", "1"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
 async def test_unknown_task_and_route_and_method(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/tasks/does-not-exist")
     assert missing.status_code == 404

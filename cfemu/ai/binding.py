@@ -239,8 +239,12 @@ class AiBinding:
             _validate_if_text(inputs)
             return await self._run_user_model(model, user_model, inputs)
         if self._remote is not None:
+            if inputs is None:  # Workers AI has nothing to run: refuse it as the local model does
+                raise InferenceUpstreamError(
+                    f"{CODE_BAD_INPUT}: inputs must be an object such as {{'prompt': '...'}}, "
+                    "got NoneType"
+                )
             _validate_if_text(inputs)
-            assert inputs is not None
             return _to_result(model, await self._remote.run(model, inputs, options))
         checked = validate_text_generation(inputs)
         if checked.get("stream"):

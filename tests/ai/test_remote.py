@@ -119,3 +119,14 @@ def test_remote_mode_without_credentials_says_what_is_missing() -> None:
     with pytest.raises(AiError, match="api_token") as info:
         AiBinding(VirtualClock(), settings=AiSettings(mode="remote", account_id="a"), environ={})
     assert "account_id" not in str(info.value)
+
+
+@pytest.mark.parametrize("args", [(MODEL,), (MODEL, None)])
+async def test_missing_inputs_are_a_5006_error_before_any_request(args: tuple[Any, ...]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request expected")
+
+    ai = remote(handler)
+    with pytest.raises(InferenceUpstreamError, match=r"^5006: inputs must be an object"):
+        await ai.run(*args)
+    assert ai.stats().failed == 1
