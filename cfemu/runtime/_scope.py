@@ -12,20 +12,30 @@ Two pieces of state make ``from workers import ...`` behave inside cfemu as on C
   ``from workers import Response`` at import time keeps those references for its lifetime;
   a handler that runs ``import workers`` lazily runs inside the scope too. Importing
   ``cfemu`` itself never touches ``sys.modules["workers"]``.
+* :class:`ModuleSpace` keeps each Worker's own modules (``utils.py`` beside ``entry.py``)
+  apart from other Workers' modules of the same name. On Cloudflare every Worker has its
+  own interpreter; in one CPython process, ``sys.modules["utils"]`` would be shared. So a
+  Worker's sibling modules live in ``sys.modules`` only while its code runs: during its
+  import and during each step of its handlers and ``waitUntil`` work (:func:`run_in`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import os
 import sys
 import threading
+import types
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Coroutine, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cfemu.clock import Clock, RealClock
 from cfemu.errors import WorkerError
@@ -39,10 +49,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DispatchState",
     "ImportScope",
+    "ModuleSpace",
     "current",
     "current_clock",
+    "ensure_finder",
     "import_scope",
     "require_state",
+    "run_in",
 ]
 
 
@@ -165,3 +178,146 @@ def require_state(what: str) -> DispatchState:
             "Worker module or handles an event)"
         )
     return state
+
+
+# --- per-Worker modules -------------------------------------------------------------------
+def _own_module_names(folder: Path) -> frozenset[str]:
+    """Top-level modules a Worker's folder defines: ``x.py`` files and ``x/__init__.py``
+    packages. Standard-library names and ``workers`` are left to the process."""
+    names: set[str] = set()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return frozenset()
+    for entry in entries:
+        if entry.suffix == ".py" and entry.is_file():
+            name = entry.stem
+        elif entry.is_dir() and (entry / "__init__.py").is_file():
+            name = entry.name
+        else:
+            continue
+        if name.isidentifier() and name not in sys.stdlib_module_names and name != "workers":
+            names.add(name)
+    return frozenset(names)
+
+
+class ModuleSpace:
+    """One Worker's own top-level modules, kept out of ``sys.modules`` between its steps.
+
+    Within :meth:`installed`, ``sys.modules`` holds this Worker's modules under their plain
+    names (``utils``, ``utils.db``), a name it has not imported yet resolves to its folder
+    first, and whatever another Worker or the process had under those names is put back
+    afterwards. ``main`` (``entry`` for ``entry.py``) is the Worker's main module, so a
+    sibling's ``import entry`` gets the loaded module, not a second copy.
+    """
+
+    __slots__ = ("folder", "modules", "names")
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = str(folder) if folder is not None else None
+        self.names = _own_module_names(folder) if folder is not None else frozenset()
+        #: This Worker's modules by ``sys.modules`` name, collected as it imports them.
+        self.modules: dict[str, ModuleType] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def _owns(self, key: str) -> bool:
+        return key.partition(".")[0] in self.names
+
+    def _from_folder(self, module: ModuleType) -> bool:
+        origin = getattr(module, "__file__", None)
+        if not isinstance(origin, str) or self.folder is None:
+            return False
+        folder = os.path.dirname(origin)
+        return folder == self.folder or folder.startswith(self.folder + os.sep)
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Within this block, this Worker's module names mean its own modules."""
+        global _active_space
+        if not self.names:
+            yield
+            return
+        modules = sys.modules
+        keys = self.names | self.modules.keys()
+        saved = {key: modules.get(key) for key in keys}
+        for key in self.names:
+            modules.pop(key, None)
+        modules.update(self.modules)
+        size = len(modules)
+        outer, _active_space = _active_space, self
+        try:
+            yield
+        finally:
+            _active_space = outer
+            if len(modules) != size:  # something was imported: collect what is ours
+                for key in [k for k in modules if self._owns(k) and k not in saved]:
+                    if self._from_folder(modules[key]):
+                        saved[key] = None
+            for key, previous in saved.items():
+                module = modules.get(key)
+                if module is not None and module is not previous and self._from_folder(module):
+                    self.modules[key] = module
+                if previous is None:
+                    modules.pop(key, None)
+                else:
+                    modules[key] = previous
+
+
+#: The Worker whose step is running right now (synchronously), if its folder has modules.
+_active_space: ModuleSpace | None = None
+
+
+class _OwnModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the running Worker's own top-level modules in its folder before ``sys.path``
+    (where another Worker's folder may come first)."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        space = _active_space
+        if space is None or path is not None or fullname not in space.names:
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [space.folder or "."], target)
+
+
+_FINDER = _OwnModuleFinder()
+
+
+def ensure_finder() -> None:
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+
+
+@types.coroutine
+def _stepped(space: ModuleSpace, coro: Coroutine[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    send: Any = coro.send
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        with space.installed():
+            try:
+                yielded = send(value) if error is None else coro.throw(error)
+            except StopIteration as stop:
+                return stop.value
+        try:
+            value, error = (yield yielded), None
+        except GeneratorExit:
+            with space.installed():
+                coro.close()
+            raise
+        except BaseException as exc:
+            value, error = None, exc
+
+
+async def run_in(space: ModuleSpace | None, coro: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``coro`` with ``space`` installed during each of its steps.
+
+    Two Workers' events interleave at every ``await``; installing the space per step means
+    a lazy ``import utils`` inside a handler always gets the running Worker's ``utils``.
+    """
+    if not space:
+        return await coro
+    ensure_finder()
+    return await _stepped(space, coro)

@@ -122,8 +122,8 @@ class Blob:
         return self
 
     async def text(self) -> str:
-        """The data decoded as UTF-8."""
-        return self._data.decode("utf-8", errors="replace")
+        """The data decoded as UTF-8 (a leading BOM dropped, as JavaScript's ``text()`` does)."""
+        return self._data.decode("utf-8-sig", errors="replace")
 
     async def bytes(self) -> bytes:
         """The data."""

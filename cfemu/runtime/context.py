@@ -18,7 +18,7 @@ from typing import Any
 
 from cfemu._js import JsDict
 from cfemu._tasks import TaskTracker
-from cfemu.runtime._scope import import_scope
+from cfemu.runtime._scope import ModuleSpace, import_scope, run_in
 
 __all__ = ["ExecutionContext", "ScheduledController"]
 
@@ -37,6 +37,7 @@ class ExecutionContext:
     __slots__ = (
         "_errors",
         "_logger",
+        "_modules",
         "_paths",
         "_pending",
         "_tracker",
@@ -53,11 +54,13 @@ class ExecutionContext:
         logger: logging.Logger | None = None,
         props: dict[str, Any] | None = None,
         import_paths: tuple[str, ...] = (),
+        modules: ModuleSpace | None = None,
     ) -> None:
         self._tracker = tracker
         self._worker_name = worker_name
         self._logger = logger or logging.getLogger("cfemu.runtime")
         self._paths = import_paths
+        self._modules = modules
         self._pending: set[asyncio.Task[Any]] = set()
         self._errors: list[BaseException] = []
         #: Set by :meth:`passThroughOnException`.
@@ -97,7 +100,7 @@ class ExecutionContext:
     async def _run(self, coro: Coroutine[Any, Any, Any]) -> None:
         with import_scope.active(self._paths):
             try:
-                await coro
+                await run_in(self._modules, coro)
             except Exception as exc:
                 self._errors.append(exc)
                 self._logger.error(

@@ -199,11 +199,12 @@ class _Body:
         return ArrayBuffer(self._take())
 
     async def text(self) -> str:
-        """The body decoded as UTF-8 (marks it used)."""
-        return self._take().decode("utf-8", errors="replace")
+        """The body decoded as UTF-8, a leading BOM dropped as JavaScript's ``text()`` does
+        (marks it used)."""
+        return self._take().decode("utf-8-sig", errors="replace")
 
     async def _read_json(self, **kwargs: Any) -> Any:
-        return json.loads(self._take().decode("utf-8", errors="replace"), **kwargs)
+        return json.loads(self._take().decode("utf-8-sig", errors="replace"), **kwargs)
 
     async def form_data(self) -> FormData:
         """The body parsed as ``multipart/form-data`` or ``x-www-form-urlencoded``."""

@@ -78,6 +78,19 @@ def _response_headers(response: FetchResponse) -> list[tuple[str, str]]:
     return [(k, v) for k, v in response._headers.items() if k not in _HOP_HEADERS]
 
 
+def _framed(method: str, response: FetchResponse) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and payload as a server sends them: ``content-length`` is the body's size
+    (none for 1xx/204/304), and a HEAD response carries the size but not the body."""
+    headers = _response_headers(response)
+    body = response.raw_body() or b""
+    status = response.status
+    if status >= 200 and status not in (204, 304):
+        headers.append(("content-length", str(len(body))))
+    if method == "HEAD" or status in (204, 304):
+        body = b""
+    return headers, body
+
+
 async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
     """The concatenated chunks, or ``None`` as soon as they exceed ``limit`` bytes."""
     parts: list[bytes] = []
@@ -131,10 +144,11 @@ class WorkerTransport(httpx.AsyncBaseTransport):
             else:
                 incoming = Request.incoming(request.method, str(request.url), headers, body)
                 response = await self._dispatch(incoming)
+        out_headers, payload = _framed(request.method, response)
         return httpx.Response(
             response.status,
-            headers=_response_headers(response),
-            content=response.raw_body() or b"",
+            headers=out_headers,
+            content=payload,
             extensions={"reason_phrase": response.status_text.encode()},
         )
 
@@ -177,18 +191,18 @@ class WorkerASGIApp:
         response: FetchResponse
         body = None
         if not _declared_too_large(headers, limit):
-            body = await _read_limited(_asgi_body(receive), limit)
+            try:
+                body = await _read_limited(_asgi_body(receive), limit)
+            except _DisconnectedError:
+                return  # the client left mid-body: a truncated request never reaches fetch
         if body is None:
             response = payload_too_large(limit)
         else:
             url = _url_of(scope, headers)
             incoming = Request.incoming(scope["method"], url, headers, body)
             response = await self._dispatch(incoming)
-        payload = b"" if scope["method"] == "HEAD" else response.raw_body() or b""
-        out_headers = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in _response_headers(response)
-        ]
-        out_headers.append((b"content-length", str(len(payload)).encode()))
+        headers_out, payload = _framed(scope["method"], response)
+        out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers_out]
         await send(
             {"type": "http.response.start", "status": response.status, "headers": out_headers}
         )
@@ -202,11 +216,15 @@ def asgi_app(
     return WorkerASGIApp(worker, dispatch=dispatch, test_scheduled=test_scheduled)
 
 
+class _DisconnectedError(Exception):
+    """The ASGI client disconnected before sending the whole request body."""
+
+
 async def _asgi_body(receive: Receive) -> Any:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise _DisconnectedError
         chunk = message.get("body", b"")
         if chunk:
             yield chunk

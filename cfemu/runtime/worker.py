@@ -30,7 +30,14 @@ from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, RealClock
 from cfemu.errors import WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
-from cfemu.runtime._scope import DispatchState, current, import_scope
+from cfemu.runtime._scope import (
+    DispatchState,
+    ModuleSpace,
+    current,
+    ensure_finder,
+    import_scope,
+    run_in,
+)
 from cfemu.runtime.context import ExecutionContext, ScheduledController
 from cfemu.runtime.entrypoints import WorkerEntrypoint
 from cfemu.runtime.env import Env
@@ -138,6 +145,7 @@ class Worker:
         outbound: httpx.AsyncBaseTransport | None = None,
         logger: logging.Logger | None = None,
         import_paths: tuple[str, ...] = (),
+        modules: ModuleSpace | None = None,
     ) -> None:
         if max_request_body_bytes < 0:
             raise ValueError(f"max_request_body_bytes must be >= 0, got {max_request_body_bytes}")
@@ -153,14 +161,17 @@ class Worker:
         self.outbound = outbound
         self.logger = logger or logging.getLogger("cfemu.runtime")
         self.import_paths = import_paths
+        #: The Worker's own sibling modules, kept apart from other Workers' (see ModuleSpace).
+        self.modules = modules if modules is not None else ModuleSpace(None)
         self._handlers: dict[str, _Handler] = {}
         for handler in HANDLER_NAMES:
             if getattr(entrypoint, handler, None) is None:
                 continue
             _check_async(entrypoint, handler, name)
-            most = 1 if handler == "fetch" else 3  # fetch is called "relaxed" (spec §2.2)
+            # fetch is called "relaxed", queue/scheduled with all arguments (spec §2.2): either
+            # way a method gets the event, then env and ctx (None), as many as it accepts.
             accepted = _accepted_positional(entrypoint, handler)
-            self._handlers[handler] = _Handler(handler, min(accepted, most))
+            self._handlers[handler] = _Handler(handler, min(accepted, 3))
 
     # --- loading ---------------------------------------------------------------------------
     @classmethod
@@ -194,8 +205,12 @@ class Worker:
             if not path.is_file():
                 raise WorkerError(f"Worker {name!r}: main module {path} does not exist")
             import_paths: tuple[str, ...] = (str(path.parent),)
+            modules = ModuleSpace(path.parent)
+            if modules.names <= {path.stem}:  # no siblings: nothing to keep apart
+                modules = ModuleSpace(None)
         elif _MODULE_NAME.match(main_str):
             import_paths = ()
+            modules = ModuleSpace(None)
         else:
             raise WorkerError(
                 f"Worker {name!r}: main must be a .py file or a dotted module name, got "
@@ -204,10 +219,14 @@ class Worker:
         state = DispatchState(worker_name=name, env=env, clock=clock, outbound=outbound)
         token = current.set(state)
         try:
-            with import_scope.active(import_paths):
+            with import_scope.active(import_paths), modules.installed():
+                if modules:
+                    ensure_finder()
                 module = _import_file(path, name) if is_file else _import_name(main_str, name)
         finally:
             current.reset(token)
+        if is_file and path.stem in modules.names:
+            modules.modules[path.stem] = module  # a sibling's `import entry` gets this one
         entrypoint = getattr(module, "Default", None)
         if entrypoint is None:
             raise WorkerError(
@@ -240,6 +259,7 @@ class Worker:
             outbound=outbound,
             logger=logger,
             import_paths=import_paths,
+            modules=modules,
         )
 
     @classmethod
@@ -283,7 +303,11 @@ class Worker:
 
     def _context(self) -> ExecutionContext:
         return ExecutionContext(
-            self.tracker, worker_name=self.name, logger=self.logger, import_paths=self.import_paths
+            self.tracker,
+            worker_name=self.name,
+            logger=self.logger,
+            import_paths=self.import_paths,
+            modules=self.modules,
         )
 
     def _handler(self, name: str) -> _Handler:
@@ -298,14 +322,17 @@ class Worker:
         )
         try:
             with import_scope.active(self.import_paths):
-                instance = self.entrypoint(ctx, self.env)
-                args = (event, None, None)[: handler.nargs]
-                result = getattr(instance, handler.name)(*args)
+                with self.modules.installed():
+                    instance = self.entrypoint(ctx, self.env)
+                    args = (event, None, None)[: handler.nargs]
+                    result = getattr(instance, handler.name)(*args)
                 if not inspect.isawaitable(result):
                     raise WorkerError(
                         f"Worker {self.name!r}: Default.{handler.name}() returned "
                         f"{type(result).__name__}, not a coroutine; declare it `async def`"
                     )
+                if inspect.iscoroutine(result):
+                    return await run_in(self.modules, result)
                 return await result
         finally:
             current.reset(token)
