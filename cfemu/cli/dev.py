@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cfemu.errors import CfemuError
+from cfemu.errors import CfemuError, ConfigError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
+
+if TYPE_CHECKING:
+    from cfemu.ai import AiSettings
 
 __all__ = ["describe", "make_server", "parse_vars", "register", "run", "serve"]
 
@@ -52,13 +55,24 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="expose /__scheduled?cron=... to trigger the scheduled handler",
     )
+    ai = p.add_argument_group("Workers AI (env.AI)")
+    ai.add_argument(
+        "--ai-mode",
+        choices=("local", "remote"),
+        default="local",
+        help="local stand-in model, or Cloudflare's REST API (needs CLOUDFLARE_ACCOUNT_ID "
+        "and CLOUDFLARE_API_TOKEN)",
+    )
+    ai.add_argument("--ai-latency", type=float, default=0.0, help="seconds per local inference")
+    ai.add_argument(
+        "--ai-fail-rate", type=float, default=0.0, help="share of local inferences that fail"
+    )
+    ai.add_argument("--ai-seed", type=int, default=0, help="seed of the local model")
     p.set_defaults(handler=run)
 
 
 def parse_vars(items: list[str]) -> dict[str, str]:
     """``["KEY:VALUE", ...]`` → dict; a ``ConfigError`` for an item without a colon."""
-    from cfemu.errors import ConfigError
-
     result: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition(":")
@@ -66,6 +80,33 @@ def parse_vars(items: list[str]) -> dict[str, str]:
             raise ConfigError(f"--var {item!r} must look like KEY:VALUE")
         result[key] = value
     return result
+
+
+def ai_settings(args: argparse.Namespace) -> AiSettings:
+    """The ``--ai-*`` options as :class:`~cfemu.ai.AiSettings` (a ConfigError if invalid)."""
+    from pydantic import ValidationError
+
+    from cfemu.ai import AiSettings
+
+    try:
+        return AiSettings(
+            mode=args.ai_mode,
+            latency_seconds=args.ai_latency,
+            fail_rate=args.ai_fail_rate,
+            seed=args.ai_seed,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = _AI_OPTIONS.get(str(first["loc"][0]), "--ai-*")
+        raise ConfigError(f"{option}: {first['msg']}, got {first['input']!r}") from None
+
+
+_AI_OPTIONS = {
+    "mode": "--ai-mode",
+    "latency_seconds": "--ai-latency",
+    "fail_rate": "--ai-fail-rate",
+    "seed": "--ai-seed",
+}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.in_memory:
         persist_to = args.persist_to or (Path(paths[0]).resolve().parent / ".cfemu" / "state")
     extra_vars = parse_vars(args.var)
+    ai = ai_settings(args)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly
         asyncio.run(
             serve(
@@ -87,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 port=args.port,
                 extra_vars=extra_vars,
                 test_scheduled=args.test_scheduled,
+                ai=ai,
             )
         )
     return 0
@@ -101,6 +144,7 @@ async def serve(
     port: int = DEFAULT_DEV_PORT,
     extra_vars: dict[str, str] | None = None,
     test_scheduled: bool = False,
+    ai: AiSettings | None = None,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn."""
     from cfemu.clock import RealClock
@@ -113,6 +157,7 @@ async def serve(
         clock=RealClock(),
         dev_mode=True,
         extra_vars=extra_vars,
+        ai=ai,
     )
     async with emulator:
         emulator.start_crons()

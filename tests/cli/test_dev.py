@@ -126,3 +126,22 @@ async def test_cfemu_dev_process_serves_then_shuts_down_cleanly_on_ctrl_c(tmp_pa
     output.append(rest.decode())
     assert proc.returncode == 0, "".join(output)
     assert "Shutting down" in "".join(output)
+
+
+def test_ai_options_become_the_emulators_ai_settings() -> None:
+    from cfemu.cli import build_parser
+    from cfemu.cli.dev import ai_settings
+
+    args = build_parser().parse_args(
+        ["dev", "--ai-latency", "0.5", "--ai-fail-rate", "0.25", "--ai-seed", "7"]
+    )
+    settings = ai_settings(args)
+    assert (settings.mode, settings.latency_seconds, settings.fail_rate, settings.seed) == (
+        "local",
+        0.5,
+        0.25,
+        7,
+    )
+    bad = build_parser().parse_args(["dev", "--ai-fail-rate", "1.5"])
+    with pytest.raises(ConfigError, match=r"--ai-fail-rate: .*got 1\.5"):
+        ai_settings(bad)
