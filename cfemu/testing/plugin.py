@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cfemu.errors import ConfigError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -44,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "cfemu_apply_migrations",
         "apply D1 migrations in the cfemu emulator fixture (true/false)",
-        default="true",
+        type="bool",
+        default=True,
     )
 
 
@@ -54,6 +57,34 @@ def pytest_configure(config: pytest.Config) -> None:
         "cfemu_config(*paths): the wrangler config file(s) the cfemu fixtures load "
         "(several paths: several Workers, the first one primary)",
     )
+
+
+def _parametrizes(metafunc: pytest.Metafunc, argname: str) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if argname in names:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # anyio's ``anyio_backend`` fixture is parametrized over every installed backend (trio
+    # too, when it is installed): tests using cfemu's fixtures would run once per backend and
+    # skip on all but asyncio. Run them on asyncio only, through the ``anyio_backend`` fixture
+    # in force (indirectly, so a conftest override still decides the value), unless the test
+    # parametrizes ``anyio_backend`` itself. Done as a parametrize mark so pytest's fixture
+    # parametrization, which runs after this hook, gives way to it.
+    if (
+        _FIXTURES.intersection(metafunc.fixturenames)
+        and "anyio_backend" in metafunc.fixturenames
+        and not _parametrizes(metafunc, "anyio_backend")
+    ):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,27 +98,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.anyio)
 
 
-def _resolve(request: pytest.FixtureRequest, value: str | Path) -> Path:
+def _resolve(value: object, bases: list[Path], source: str) -> Path:
+    if not isinstance(value, str | Path) or not str(value):
+        pytest.fail(
+            f"{source}: expected a path to a wrangler config file, got {value!r}", pytrace=False
+        )
     path = Path(value)
-    if path.is_absolute():
-        return path
-    at_root = Path(str(request.config.rootpath)) / path
-    if at_root.exists():
-        return at_root
-    beside_test = Path(str(request.node.path)).parent / path
-    return beside_test if beside_test.exists() else at_root
+    candidates = [path] if path.is_absolute() else [base / path for base in bases]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = ", ".join(str(c) for c in dict.fromkeys(candidates))
+    pytest.fail(
+        f"{source}: config file {str(value)!r} not found (looked for {where})", pytrace=False
+    )
 
 
 def _config_paths(request: pytest.FixtureRequest) -> list[Path]:
     from cfemu.config import find_config
 
+    root = Path(str(request.config.rootpath))
     marker = request.node.get_closest_marker("cfemu_config")
-    if marker is not None and marker.args:
-        return [_resolve(request, arg) for arg in marker.args]
+    if marker is not None:
+        if not marker.args:
+            pytest.fail(
+                "@pytest.mark.cfemu_config(...) needs at least one config path", pytrace=False
+            )
+        beside = Path(str(request.node.path)).parent
+        bases = [root, beside, *beside.parents]
+        return [_resolve(arg, bases, "@pytest.mark.cfemu_config") for arg in marker.args]
     configured = str(request.config.getini("cfemu_config") or "")
     if configured:
-        return [_resolve(request, configured)]
-    return [find_config(Path(str(request.config.rootpath)))]
+        inipath = request.config.inipath
+        bases = [Path(str(inipath)).parent] if inipath is not None else []
+        return [_resolve(configured, [*bases, root], "ini option cfemu_config")]
+    try:
+        return [find_config(root)]
+    except ConfigError as exc:
+        pytest.fail(
+            f"{exc.reason}; name one with @pytest.mark.cfemu_config(path) or the "
+            "cfemu_config ini option",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -102,8 +154,12 @@ async def emulator(request: pytest.FixtureRequest, anyio_backend: Any) -> AsyncI
     from cfemu.emulator import Emulator
     from cfemu.testing._reset import apply_all_migrations
 
-    instance = Emulator.from_configs(_config_paths(request), clock=VirtualClock())
-    apply = str(request.config.getini("cfemu_apply_migrations")).lower() not in ("false", "0")
+    paths = _config_paths(request)
+    try:
+        instance = Emulator.from_configs(paths, clock=VirtualClock())
+    except ConfigError as exc:  # the project's config, not cfemu's code: no traceback
+        pytest.fail(f"cfemu could not load the Worker config: {exc}", pytrace=False)
+    apply = bool(request.config.getini("cfemu_apply_migrations"))
     async with instance:
         if apply:
             await apply_all_migrations(instance)

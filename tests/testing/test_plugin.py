@@ -146,3 +146,126 @@ def test_a_missing_config_fails_the_fixture_clearly(pytester: pytest.Pytester) -
     result = _run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*wrangler*"])
+
+
+@pytest.mark.parametrize(("value", "pending"), [("no", 2), ("off", 2), ("0", 2), ("yes", 0)])
+def test_apply_migrations_ini_option_reads_any_boolean_spelling(
+    pytester: pytest.Pytester, value: str, pending: int
+) -> None:
+    _project(pytester)
+    pytester.makeini(f"[pytest]\ncfemu_apply_migrations = {value}\n")
+    pytester.makepyfile(
+        test_bare=f"""
+        async def test_pending(emulator):
+            assert len(await emulator.pending_migrations("DB")) == {pending}
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_apply_migrations_takes_a_toml_boolean_in_pytests_native_table(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester)
+    pytester.makepyprojecttoml("[tool.pytest]\ncfemu_apply_migrations = false\n")
+    pytester.makepyfile(
+        test_bare="""
+        async def test_pending(emulator):
+            assert len(await emulator.pending_migrations("DB")) == 2
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_fixture_tests_run_once_on_asyncio_when_anyio_backend_has_several_params(
+    pytester: pytest.Pytester,
+) -> None:
+    # anyio parametrizes anyio_backend over every installed backend (trio included).
+    _project(pytester)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module", params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+        """
+    )
+    pytester.makepyfile(
+        test_backends="""
+        import pytest
+
+        async def test_async(env):
+            assert env.RETRY_DELAY == 30
+
+        def test_sync(env):
+            assert env.RETRY_DELAY == 30
+        """
+    )
+    # (trio is not installed here: a trio run would error, not skip)
+    _run(pytester).assert_outcomes(passed=2)
+
+
+def test_marker_paths_are_found_above_the_test_file_when_rootdir_is_its_folder(
+    pytester: pytest.Pytester,
+) -> None:
+    # `cd tests && pytest` without an ini file makes tests/ the rootdir.
+    _project(pytester, "shop")
+    tests = pytester.mkdir("tests")
+    tests.joinpath("test_shop.py").write_text(
+        "import pytest\n\n"
+        "pytestmark = pytest.mark.cfemu_config('shop/wrangler.toml')\n" + TEST_ROUND_TRIP
+    )
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "--rootdir", str(tests)
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_path_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> None:
+    _project(pytester, "conf/service")
+    pytester.path.joinpath("conf", "pytest.ini").write_text(
+        "[pytest]\ncfemu_config = service/wrangler.toml\n"
+    )
+    pytester.makepyfile(test_shop=TEST_ROUND_TRIP)
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "-q",
+        "-c",
+        "conf/pytest.ini",
+        "--rootdir",
+        str(pytester.path),
+    )
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        (
+            "@pytest.mark.cfemu_config('nope/wrangler.toml')",
+            "*@pytest.mark.cfemu_config: config file 'nope/wrangler.toml' not found (looked for*",
+        ),
+        ("@pytest.mark.cfemu_config()", "*cfemu_config(...) needs at least one config path*"),
+        ("@pytest.mark.cfemu_config(42)", "*expected a path to a wrangler config file, got 42*"),
+        (
+            "@pytest.mark.cfemu_config('bad.toml')",
+            "*cfemu could not load the Worker config: *bad.toml*max_batch_size*",
+        ),
+    ],
+)
+def test_config_mistakes_fail_the_fixture_with_a_short_clear_message(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    pytester.path.joinpath("bad.toml").write_text(
+        'name = "bad"\n\n[[queues.consumers]]\nqueue = "jobs"\nmax_batch_size = 500\n'
+    )
+    pytester.makepyfile(test_bad=f"import pytest\n\n{marker}\nasync def test_x(env):\n    pass\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*cfemu/config/*")
