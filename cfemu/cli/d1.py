@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfemu.errors import CfemuError, ConfigError
+from cfemu.errors import CfemuError, ConfigError, MigrationError
 
 __all__ = ["register"]
 
@@ -162,9 +162,18 @@ def _migrations_apply(args: argparse.Namespace) -> int:
             return 0
         print(f"Migrations to be applied to {target.name} ({target.file}):")
         print(_table(["Name"], [[name] for name in pending]))
-        applied = asyncio.run(
-            apply_migrations(db, target.migrations_dir, table=target.migrations_table)
-        )
+        try:
+            applied = asyncio.run(
+                apply_migrations(db, target.migrations_dir, table=target.migrations_table)
+            )
+        except MigrationError as exc:
+            # As wrangler: the status of every migration up to the failing one, then the
+            # error (the ones before it stay applied).
+            rows = [[name, "✅"] for name in exc.applied]
+            if exc.migration is not None:
+                rows.append([exc.migration, "❌"])
+            print(_table(["Name", "Status"], rows))
+            raise
     finally:
         db.close()
     print(_table(["Name", "Status"], [[name, "✅"] for name in applied]))

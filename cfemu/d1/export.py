@@ -19,6 +19,19 @@ from cfemu.d1.values import SqlValue
 __all__ = ["export_sql", "sql_literal"]
 
 
+class _InvalidText(bytes):
+    """A TEXT value whose bytes are not valid UTF-8 (exported byte for byte)."""
+
+
+def _text(raw: bytes) -> str | _InvalidText:
+    """The ``text_factory`` of the export: TEXT as ``str``, or its bytes when they are not
+    valid UTF-8 (``CAST(X'..' AS TEXT)`` restores them exactly)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _InvalidText(raw)
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -33,6 +46,8 @@ def sql_literal(value: SqlValue) -> str:
         if math.isinf(value):
             return "9e999" if value > 0 else "-9e999"
         return repr(value)
+    if isinstance(value, _InvalidText):
+        return f"CAST(X'{value.hex().upper()}' AS TEXT)"
     if isinstance(value, bytes):
         return f"X'{value.hex().upper()}'"
     if "\x00" in value:
@@ -94,6 +109,17 @@ def _rows(engine: Engine, table: str) -> Iterator[str]:
     finally:
         guard.trusted = False
     columns = ", ".join(_ident(c[0]) for c in cursor.description)
-    for row in cursor:
-        values = ", ".join(sql_literal(v) for v in row)
-        yield f"INSERT INTO {_ident(table)} ({columns}) VALUES({values});"
+    conn = engine.conn
+    while True:
+        # The connection's text_factory applies while rows are fetched; it is set only
+        # around each fetch because this generator may be suspended between them.
+        previous, conn.text_factory = conn.text_factory, _text
+        try:
+            chunk = cursor.fetchmany(256)
+        finally:
+            conn.text_factory = previous
+        if not chunk:
+            return
+        for row in chunk:
+            values = ", ".join(sql_literal(v) for v in row)
+            yield f"INSERT INTO {_ident(table)} ({columns}) VALUES({values});"

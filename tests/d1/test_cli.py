@@ -221,3 +221,35 @@ def test_export_without_a_database_is_an_error(
 ) -> None:
     assert main(["d1", "export", "DB", "--output", "x.sql"]) == 1
     assert "no local database for DB yet" in capsys.readouterr().err
+
+
+def test_a_failing_migration_prints_the_status_of_each_migration(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project / "migrations"
+    folder.mkdir()
+    (folder / "0001_ok.sql").write_text("CREATE TABLE a (v);")
+    (folder / "0002_bad.sql").write_text("INSERT INTO nope VALUES (1);")
+    (folder / "0003_later.sql").write_text("CREATE TABLE c (v);")
+    assert main(["d1", "migrations", "apply", "DB"]) == 1
+    status = capsys.readouterr().out.split("Status")[1]
+    assert "0001_ok.sql" in status and "✅" in status
+    assert "0002_bad.sql" in status and "❌" in status
+    assert "0003_later.sql" not in status
+
+
+def test_export_and_execute_of_invalid_utf8_text(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, X'00FF' || 'x');"
+    )
+    assert main(["d1", "execute", "DB", "--command", sql]) == 0
+    capsys.readouterr()
+    assert main(["d1", "execute", "DB", "--command", "SELECT a FROM t", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["results"] == [{"a": "\x00\ufffdx"}]
+    out_file = project / "db.sql"
+    assert main(["d1", "export", "DB", "--output", str(out_file)]) == 0
+    assert main(["d1", "execute", "OTHER", "--file", str(out_file)]) == 0
+    copy = _db_file(project, "other-db")
+    assert _query(copy, "SELECT hex(a), typeof(a) FROM t") == [("00FF78", "text")]
