@@ -23,6 +23,7 @@ __all__ = [
     "is_wrangler_key",
     "merge_environment",
     "not_inherited_warning",
+    "other_binding_names",
 ]
 
 TOP_LEVEL_ONLY = frozenset(
@@ -128,6 +129,62 @@ _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
 
 #: Keys allowed in a file but meaning nothing to a Worker (a JSON schema reference).
 IGNORED = frozenset({"$schema"})
+
+
+#: Binding kinds cfemu does not emulate, and where each keeps its names: ``list`` (an array of
+#: tables, the name in ``field``), ``bindings`` (a table whose ``bindings`` array holds them),
+#: ``table`` (one table) or ``keys`` (the keys of a table). wrangler checks that binding names
+#: are unique across all of these and the emulated kinds (vars, D1, queues, AI).
+_OTHER_BINDINGS: tuple[tuple[str, str, str, str], ...] = (
+    ("kv_namespaces", "KV namespace", "list", "binding"),
+    ("r2_buckets", "R2 bucket", "list", "binding"),
+    ("services", "service", "list", "binding"),
+    ("analytics_engine_datasets", "Analytics Engine dataset", "list", "binding"),
+    ("vectorize", "Vectorize index", "list", "binding"),
+    ("hyperdrive", "Hyperdrive config", "list", "binding"),
+    ("mtls_certificates", "mTLS certificate", "list", "binding"),
+    ("dispatch_namespaces", "dispatch namespace", "list", "binding"),
+    ("workflows", "Workflow", "list", "binding"),
+    ("pipelines", "Pipeline", "list", "binding"),
+    ("secrets_store_secrets", "Secrets Store secret", "list", "binding"),
+    ("send_email", "Send Email", "list", "name"),
+    ("ratelimits", "rate limit", "list", "name"),
+    ("durable_objects", "Durable Object", "bindings", "name"),
+    ("unsafe", "unsafe binding", "bindings", "name"),
+    ("browser", "Browser Rendering", "table", "binding"),
+    ("images", "Images", "table", "binding"),
+    ("version_metadata", "version metadata", "table", "binding"),
+    ("assets", "assets", "table", "binding"),
+    ("text_blobs", "text blob", "keys", ""),
+    ("data_blobs", "data blob", "keys", ""),
+    ("wasm_modules", "Wasm module", "keys", ""),
+)
+
+
+def other_binding_names(section: dict[str, Any]) -> list[tuple[str, str, tuple[str | int, ...]]]:
+    """The names the unemulated binding kinds of ``section`` put on ``env``.
+
+    Returns ``(name, kind, location)`` triples. Entries that are not shaped as wrangler
+    expects are skipped: cfemu does not validate sections it does not emulate.
+    """
+    found: list[tuple[str, str, tuple[str | int, ...]]] = []
+    for key, kind, shape, field in _OTHER_BINDINGS:
+        value = section.get(key)
+        items: list[tuple[Any, tuple[str | int, ...]]] = []
+        if shape == "list" and isinstance(value, list):
+            items = [(item, (key, i)) for i, item in enumerate(value)]
+        elif shape == "bindings" and isinstance(value, dict):
+            inner = value.get("bindings")
+            if isinstance(inner, list):
+                items = [(item, (key, "bindings", i)) for i, item in enumerate(inner)]
+        elif shape == "table":
+            items = [(value, (key,))]
+        elif shape == "keys" and isinstance(value, dict):
+            found += [(name, kind, (key, name)) for name in value if isinstance(name, str)]
+        for item, loc in items:
+            if isinstance(item, dict) and isinstance(item.get(field), str):
+                found.append((item[field], kind, (*loc, field)))
+    return found
 
 
 def is_wrangler_key(loc: tuple[str | int, ...]) -> bool:

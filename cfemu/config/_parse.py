@@ -53,10 +53,12 @@ def strip_jsonc(text: str) -> str:
     n = len(text)
     i = 0
     pending_comma = -1
+    previous = ""  # the last character outside comments and whitespace
     while i < n:
         ch = text[i]
         if ch == '"':
             pending_comma = -1
+            previous = ch
             start = i
             i += 1
             while i < n and text[i] != '"' and text[i] != "\n":
@@ -82,8 +84,9 @@ def strip_jsonc(text: str) -> str:
             i = end + 2
             continue
         if ch == ",":
-            # ",," is an error for the decoder to report where it is, not a trailing comma.
-            pending_comma = i if pending_comma < 0 else -2
+            # ",," and "[," are errors for the decoder to report where they are, not
+            # trailing commas: only a comma after a value may be dropped.
+            pending_comma = i if pending_comma == -1 and previous not in "[{" else -2
         elif ch in "}]":
             if pending_comma >= 0:
                 out[pending_comma] = " "
@@ -93,6 +96,7 @@ def strip_jsonc(text: str) -> str:
             while i < n and (text[i].isdigit() or text[i] in "+-.eE"):
                 i += 1
             pending_comma = -1
+            previous = "0"
             continue
         elif ch.isalpha() or ch == "_" or ch == "$":
             start = i
@@ -104,9 +108,12 @@ def strip_jsonc(text: str) -> str:
                     f"unexpected word {word!r} (strings and keys need quotes)", start
                 )
             pending_comma = -1
+            previous = "a"
             continue
         elif not ch.isspace():
             pending_comma = -1
+        if not ch.isspace():
+            previous = ch
         i += 1
     return "".join(out)
 

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from cfemu.cron import parse_cron
+from cfemu.errors import ConfigError
 from cfemu.limits import (
     COMPATIBILITY_DATE_PATTERN,
     CONFIG_WORKER_NAME_PATTERN,
@@ -153,6 +155,17 @@ def _compat_date(value: Any) -> Any:
     return value
 
 
+def _cron(value: Any) -> Any:
+    # spec: workers-and-config.md §3.2 - checked at load, so a bad cron names its
+    # triggers.crons[i] instead of failing later when `cfemu dev` arms the triggers.
+    if isinstance(value, str):
+        try:
+            parse_cron(value)
+        except ConfigError as exc:
+            raise fail(exc.reason) from None
+    return value
+
+
 BindingName = Annotated[str, AfterValidator(_non_empty)]
 """A binding name: a non-empty string (the attribute on ``env``)."""
 
@@ -164,6 +177,9 @@ WorkerName = Annotated[str, AfterValidator(_worker_name)]
 
 CompatibilityDate = Annotated[str, BeforeValidator(_compat_date)]
 """A ``yyyy-mm-dd`` string naming a real date."""
+
+CronExpression = Annotated[str, AfterValidator(_cron)]
+"""A five-field cron expression :func:`cfemu.cron.parse_cron` accepts."""
 
 
 def json_value_error(

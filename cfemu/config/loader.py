@@ -15,7 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cfemu.config._environments import IGNORED, is_wrangler_key, merge_environment
+from cfemu.config._environments import (
+    IGNORED,
+    is_wrangler_key,
+    merge_environment,
+    other_binding_names,
+)
 from cfemu.config._errors import Prefix, config_error_from, format_key_path
 from cfemu.config._parse import parse_config_file
 from cfemu.config._types import describe, json_value_error
@@ -96,7 +101,7 @@ def _validate(data: dict[str, Any], file: Path, prefix: Prefix) -> ConfigFile:
     except ValidationError as exc:
         raise config_error_from(exc, file=file, prefix=prefix) from None
     _check_queues(model, file, prefix)
-    _check_bindings(model, file, prefix)
+    _check_bindings(model, data, file, prefix)
     return model
 
 
@@ -122,7 +127,7 @@ def _check_queues(model: ConfigFile, file: Path, prefix: Prefix) -> None:
             )
 
 
-def _check_bindings(model: ConfigFile, file: Path, prefix: Prefix) -> None:
+def _check_bindings(model: ConfigFile, data: dict[str, Any], file: Path, prefix: Prefix) -> None:
     claims: list[tuple[str, str, str]] = []  # (name, kind, key path)
     claims += [(k, "var", prefix("vars") + format_key_path(("vars", k))) for k in model.vars]
     claims += [
@@ -135,6 +140,10 @@ def _check_bindings(model: ConfigFile, file: Path, prefix: Prefix) -> None:
     ]
     if model.ai is not None:
         claims.append((model.ai.binding, "AI", f"{prefix('ai')}ai.binding"))
+    claims += [
+        (name, kind, prefix(str(loc[0])) + format_key_path(loc))
+        for name, kind, loc in other_binding_names(data)
+    ]
     seen: dict[str, tuple[str, str]] = {}
     for name, kind, path in claims:
         if name in seen:

@@ -17,6 +17,7 @@ from cfemu.config._types import (
     AS_INT,
     BindingName,
     CompatibilityDate,
+    CronExpression,
     QueueName,
     WorkerName,
     describe,
@@ -154,7 +155,7 @@ class AiConfig(_Section):
 class TriggersConfig(_Section):
     """The ``[triggers]`` table: cron expressions (``crons = []`` disables them)."""
 
-    crons: list[str] = Field(default_factory=list)
+    crons: list[CronExpression] = Field(default_factory=list)
 
 
 class DevConfig(_Section):

@@ -148,7 +148,7 @@ INVALID: dict[tuple[str, ...], list[Any]] = {
     ("ai",): ["AI", [], 1],
     ("ai", "binding"): [3, "", {}],
     ("triggers",): ["* * * * *", 1],
-    ("triggers", "crons"): ["* * * * *", [1], [True]],
+    ("triggers", "crons"): ["* * * * *", [1], [True], ["61 * * * *"], ["0 0 31 4 *"]],
     ("dev",): [1, "x"],
     ("dev", "ip"): [1, []],
     ("dev", "port"): [70_000, -1, "8787", 1.5],

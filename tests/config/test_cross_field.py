@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.config.conftest import LoadError, LoadText
+from cfemu.config import ConfigWarning, load_config
+from tests.config.conftest import LoadError, LoadText, WriteFile
 
 
 def test_dead_letter_queue_equal_to_its_own_queue(load_error: LoadError) -> None:
@@ -135,3 +136,66 @@ def test_a_newline_does_not_sneak_into_a_queue_name(load_error: LoadError, name:
     data = {"queues": {"producers": [{"binding": "Q", "queue": name}]}}
     err = load_error(json.dumps(data), "wrangler.json")
     assert err.key_path == "queues.producers[0].queue"
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "first"),
+    [
+        (
+            '[[d1_databases]]\nbinding = "DB"\n[[kv_namespaces]]\nbinding = "DB"\nid = "x"\n',
+            "kv_namespaces[0].binding",
+            "d1_databases[0].binding (D1 database)",
+        ),
+        (
+            '[vars]\nOBJ = "x"\n[[durable_objects.bindings]]\nname = "OBJ"\nclass_name = "C"\n',
+            "durable_objects.bindings[0].name",
+            "vars.OBJ (var)",
+        ),
+        (
+            '[[r2_buckets]]\nbinding = "B"\nbucket_name = "b"\n[browser]\nbinding = "B"\n',
+            "browser.binding",
+            "r2_buckets[0].binding (R2 bucket)",
+        ),
+        (
+            '[[services]]\nbinding = "S"\nservice = "a"\n'
+            '[[services]]\nbinding = "S"\nservice = "b"\n',
+            "services[1].binding",
+            "services[0].binding (service)",
+        ),
+        (
+            '[ai]\nbinding = "T"\n[text_blobs]\nT = "t.txt"\n',
+            "text_blobs.T",
+            "ai.binding (AI)",
+        ),
+    ],
+)
+def test_binding_names_are_unique_across_unemulated_kinds_too(
+    load_error: LoadError, text: str, key_path: str, first: str
+) -> None:
+    # wrangler rejects "X assigned to KV Namespace and D1 Database bindings": every kind
+    # shares env, emulated or not.
+    err = load_error(text)
+    assert err.key_path == key_path
+    assert f"is used twice: by {first} and by {key_path} (" in err.reason
+
+
+def test_binding_uniqueness_in_an_environment_names_the_environment(
+    load_error: LoadError,
+) -> None:
+    err = load_error(
+        '[env.s]\nvars = { KV = "x" }\n[[env.s.kv_namespaces]]\nbinding = "KV"\nid = "a"\n',
+        environment="s",
+    )
+    assert err.key_path == "env.s.kv_namespaces[0].binding"
+    assert "by env.s.vars.KV (var)" in err.reason
+
+
+def test_malformed_unemulated_bindings_are_not_checked_for_names(write: WriteFile) -> None:
+    path = write(
+        "wrangler.json",
+        '{"kv_namespaces": "junk", "r2_buckets": [3, {"binding": 5}], '
+        '"durable_objects": {"bindings": 1}, "unsafe": [], "text_blobs": 2}',
+    )
+    with pytest.warns(ConfigWarning):
+        config = load_config(path)
+    assert config.raw["kv_namespaces"] == "junk"

@@ -134,6 +134,10 @@ def test_toml_syntax_errors_name_line_and_column(
         ('{\n  name: "a"\n}', 2, 3, "invalid JSON: unexpected word 'name'"),
         ('{"a": NaN}', 1, 7, "invalid JSON: unexpected word 'NaN'"),
         ('{"a": 1,,}', 1, 9, "invalid JSON: Expecting property name"),
+        # A comma with no value before it is not a trailing comma: jsonc rejects these.
+        ('{"vars": {"A": [,]}}', 1, 17, "invalid JSON: Expecting value"),
+        ('{\n  "a": [1],\n  "b": { /* c */ , }\n}', 3, 18, "invalid JSON: Expecting property"),
+        ("{,}", 1, 2, "invalid JSON: Expecting property name"),
         ("[1, 2]", 1, 1, "the configuration must be an object at the top level, got list"),
         ("", 1, 1, "invalid JSON: Expecting value"),
         ('{"a": 1}\n// ok\n{}', 3, 1, "invalid JSON: Extra data"),

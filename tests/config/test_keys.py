@@ -436,3 +436,27 @@ def test_json_schema_key_is_ignored_silently(load: LoadText) -> None:
 )
 def test_a_trailing_newline_is_not_accepted(load_error: LoadError, key: str, value: str) -> None:
     assert load_error(f'{key} = "{value}"').key_path == key
+
+
+@pytest.mark.parametrize(
+    ("crons", "index", "fragment"),
+    [
+        ('["*/5 * * * *", "61 * * * *"]', 1, "minute '61' in cron '61 * * * *' must be within"),
+        ('["* * * *"]', 0, "must have 5 fields"),
+        ('["0 0 30 2 *"]', 0, "never fires"),
+        ('["0 0 * * 1#2"]', 0, "not supported"),
+    ],
+)
+def test_bad_cron_is_an_error_at_load_naming_its_index(
+    load_error: LoadError, crons: str, index: int, fragment: str
+) -> None:
+    err = load_error(f"[triggers]\ncrons = {crons}\n")
+    assert err.key_path == f"triggers.crons[{index}]"
+    assert fragment in err.reason
+
+
+def test_bad_inherited_cron_is_reported_at_the_top_level(load_error: LoadError) -> None:
+    err = load_error('[triggers]\ncrons = ["x * * * *"]\n[env.s]\n', environment="s")
+    assert err.key_path == "triggers.crons[0]"
+    err = load_error('[env.s.triggers]\ncrons = ["x * * * *"]\n', environment="s")
+    assert err.key_path == "env.s.triggers.crons[0]"

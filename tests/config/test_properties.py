@@ -132,3 +132,62 @@ def test_invalid_value_in_an_environment_is_reported_under_env_name(
     fmt = "toml" if isinstance(value, dt.date) else data.draw(st.sampled_from(["json", "toml"]))
     err = _expect_error({"name": "top", "env": {"staging": mutated}}, fmt, "staging")
     assert _names(err.key_path, "env.staging." + format_key_path(loc)), str(err)
+
+
+# --- fuzzing: nothing but ConfigError ever escapes ------------------------------------------
+_KEYS = [
+    *("name", "main", "compatibility_date", "compatibility_flags", "vars", "secrets"),
+    *("required", "d1_databases", "binding", "database_name", "database_id", "queues"),
+    *("producers", "consumers", "queue", "delivery_delay", "max_batch_size", "type"),
+    *("max_batch_timeout", "max_retries", "dead_letter_queue", "max_concurrency"),
+    *("retry_delay", "visibility_timeout_ms", "ai", "triggers", "crons", "dev", "port"),
+    *("env", "staging", "kv_namespaces", "durable_objects", "bindings", "text_blobs", "$schema"),
+]
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=6),
+    st.sampled_from(["* * * * *", "61 * * * *", "q", "DB", "2024-01-01", "worker", "\u00b2"]),
+)
+_NESTED = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=3), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+_JSON_TEXT = st.text(st.sampled_from(list("{}[],:\"/*\n\r \\tx1-.e#='")), max_size=40)
+
+
+@SETTINGS
+@given(
+    st.dictionaries(st.sampled_from(_KEYS), _NESTED, max_size=6),
+    st.sampled_from(["json", "jsonc"]),
+    st.sampled_from([None, "staging"]),
+)
+def test_any_nested_data_loads_or_is_a_config_error(
+    cfg: dict[str, Any], fmt: str, environment: str | None
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        path = write_config(Path(tmp), cfg, fmt)
+        try:
+            load_config(path, environment=environment)
+        except ConfigError as err:
+            assert err.file is not None and err.file.name == path.name and err.reason
+
+
+@SETTINGS
+@given(_JSON_TEXT | st.text(max_size=40), st.sampled_from(["toml", "json", "jsonc"]))
+def test_any_text_loads_or_is_a_config_error(text: str, fmt: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfigWarning)
+        path = Path(tmp) / f"wrangler.{fmt}"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            load_config(path)
+        except ConfigError as err:
+            assert err.file is not None and err.file.name == path.name and err.reason
