@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 __all__ = ["FaultRule", "Faults", "InjectedCrashError"]
@@ -28,13 +28,14 @@ ErrorFactory = Callable[[], BaseException]
 
 @dataclass
 class FaultRule:
-    """One armed fault: fail ``times`` calls (deterministic) or each call with ``rate``."""
+    """One armed fault: each matching call fails with probability ``rate`` (1.0: always),
+    at most ``times`` times (``None``: no limit), after letting ``skip`` calls through."""
 
     point: str
     target: str | None  # None: any target at this point
     make_error: ErrorFactory
-    times: int | None = None  # remaining deterministic failures; None = probabilistic
-    rate: float = 0.0
+    times: int | None = None  # failures left; None = unlimited
+    rate: float = 1.0
     skip: int = 0  # let this many matching calls through first
     crash_after: int | None = None  # queue.consumer: crash after k handled messages
     fired: int = 0
@@ -47,6 +48,20 @@ class FaultRule:
     def exhausted(self) -> bool:
         return self.times is not None and self.times <= 0
 
+    def fires(self) -> bool:
+        """Whether this matching call fails (consumes ``skip`` and ``times``)."""
+        if self.exhausted:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.rate < 1.0 and self.rng.random() >= self.rate:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        self.fired += 1
+        return True
+
 
 class Faults:
     """Armed faults plus counts of the ones that fired, per ``(point, target)``."""
@@ -55,6 +70,9 @@ class Faults:
         self.seed = seed
         self.rules: list[FaultRule] = []
         self.counts: Counter[tuple[str, str]] = Counter()
+        #: Set by the emulator: the valid targets of an injection point (``None``: any), so
+        #: a misspelt queue or binding is an error instead of a fault that never fires.
+        self.known_targets: Callable[[str], Collection[str] | None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -69,22 +87,15 @@ class Faults:
         """Disarm every fault (counts are kept)."""
         self.rules.clear()
 
-    def _fire(self, point: str, target: str) -> FaultRule | None:
+    def _fire(self, point: str, target: str, *, crash: bool = False) -> FaultRule | None:
         for rule in self.rules:
-            if rule.crash_after is not None or not rule.matches(point, target):
+            if (rule.crash_after is not None) != crash or not rule.matches(point, target):
                 continue
-            if rule.skip > 0:
-                rule.skip -= 1
-                continue
-            if rule.times is not None:
-                if rule.times <= 0:
-                    continue
-                rule.times -= 1
-            elif rule.rng.random() >= rule.rate:
-                continue
-            rule.fired += 1
-            self.counts[(point, target)] += 1
-            return rule
+            if rule.fires():
+                self.counts[(point, target)] += 1
+                if rule.exhausted:
+                    self.rules.remove(rule)
+                return rule
         return None
 
     def check(self, point: str, target: str) -> None:
@@ -93,8 +104,6 @@ class Faults:
             return
         rule = self._fire(point, target)
         if rule is not None:
-            if rule.exhausted:
-                self.rules.remove(rule)
             raise rule.make_error()
 
     def take_consumer_crash(self, queue: str) -> tuple[int, ErrorFactory] | None:
@@ -102,21 +111,55 @@ class Faults:
         handled messages (the ``k+1``-th ``ack``/``retry`` call raises), else ``None``."""
         if not self.rules:
             return None
-        for rule in self.rules:
-            if rule.crash_after is None or not rule.matches("queue.consumer", queue):
-                continue
-            if rule.times is not None:
-                if rule.times <= 0:
-                    continue
-                rule.times -= 1
-            elif rule.rng.random() >= rule.rate:
-                continue
-            rule.fired += 1
-            self.counts[("queue.consumer", queue)] += 1
-            if rule.exhausted:
-                self.rules.remove(rule)
-            return rule.crash_after, rule.make_error
-        return None
+        rule = self._fire("queue.consumer", queue, crash=True)
+        if rule is None or rule.crash_after is None:
+            return None
+        return rule.crash_after, rule.make_error
+
+    def _arm(
+        self,
+        point: str,
+        target: str | None,
+        make_error: ErrorFactory,
+        *,
+        times: int | None,
+        rate: float | None,
+        skip: int = 0,
+        crash_after: int | None = None,
+    ) -> FaultRule:
+        """Validate the arguments of an arming call, then add its rule."""
+        if times is None and rate is None:
+            times = 1  # the default: fail the next call
+        if times is not None and (
+            isinstance(times, bool) or not isinstance(times, int) or times < 1
+        ):
+            raise ValueError(f"times must be a whole number >= 1 (or None), got {times!r}")
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1
+        ):
+            raise ValueError(f"rate must be a probability between 0 and 1, got {rate!r}")
+        for name, value in (("skip", skip), ("after", crash_after)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+        known = self.known_targets(point) if self.known_targets and target else None
+        if known is not None and target not in known:
+            raise ValueError(
+                f"no {_TARGET_KIND[point]} named {target!r} to inject faults into; "
+                f"known: {', '.join(sorted(known)) or 'none'}"
+            )
+        return self.add(
+            FaultRule(
+                point,
+                target,
+                make_error,
+                times=times,
+                rate=1.0 if rate is None else float(rate),
+                skip=skip,
+                crash_after=crash_after,
+            )
+        )
 
     def total(self) -> int:
         """Number of injected faults that fired so far."""
@@ -127,8 +170,8 @@ class Faults:
         self,
         queue: str | None = None,
         *,
-        times: int | None = 1,
-        rate: float = 0.0,
+        times: int | None = None,
+        rate: float | None = None,
         error: str = "Too Many Requests",
         skip: int = 0,
     ) -> FaultRule:
@@ -137,29 +180,28 @@ class Faults:
         ``error`` is the queue service's status text; Cloudflare's real ones are
         ``Too Many Requests`` (throughput exceeded) and ``Storage Limit Exceeded``. The Worker
         sees ``QueueSendError("Queue send failed: <error>")`` and nothing is enqueued.
-        ``times=N`` fails the next N calls; ``times=None, rate=0.2`` fails each call with
-        probability 0.2 (seeded).
+        By default the next call fails; ``times=N`` fails the next N calls; ``rate=0.2``
+        fails each call with probability 0.2 (seeded), at most ``times`` times if given.
+        ``skip=M`` lets M calls through first. A queue that does not exist is a ValueError.
         """
         from cfemu.errors import QueueSendError
 
         status = 429 if error == "Too Many Requests" else 507 if "Storage" in error else 500
-        return self.add(
-            FaultRule(
-                "queue.send",
-                queue,
-                lambda: QueueSendError(f"Queue send failed: {error}", status=status),
-                times=times,
-                rate=rate,
-                skip=skip,
-            )
+        return self._arm(
+            "queue.send",
+            queue,
+            lambda: QueueSendError(f"Queue send failed: {error}", status=status),
+            times=times,
+            rate=rate,
+            skip=skip,
         )
 
     def d1_statement(
         self,
         binding: str | None = None,
         *,
-        times: int | None = 1,
-        rate: float = 0.0,
+        times: int | None = None,
+        rate: float | None = None,
         error: str = "Network connection lost.",
         skip: int = 0,
     ) -> FaultRule:
@@ -171,38 +213,29 @@ class Faults:
         """
         from cfemu.errors import D1Error
 
-        return self.add(
-            FaultRule(
-                "d1.statement",
-                binding,
-                lambda: D1Error(error),
-                times=times,
-                rate=rate,
-                skip=skip,
-            )
+        return self._arm(
+            "d1.statement", binding, lambda: D1Error(error), times=times, rate=rate, skip=skip
         )
 
     def ai_run(
         self,
         model: str | None = None,
         *,
-        times: int | None = 1,
-        rate: float = 0.0,
+        times: int | None = None,
+        rate: float | None = None,
         error: str = "3040: Capacity temporarily exceeded, please try again.",
         skip: int = 0,
     ) -> FaultRule:
         """Make ``env.AI.run`` for ``model`` (any if None) raise ``InferenceUpstreamError``."""
         from cfemu.errors import InferenceUpstreamError
 
-        return self.add(
-            FaultRule(
-                "ai.run",
-                model,
-                lambda: InferenceUpstreamError(error),
-                times=times,
-                rate=rate,
-                skip=skip,
-            )
+        return self._arm(
+            "ai.run",
+            model,
+            lambda: InferenceUpstreamError(error),
+            times=times,
+            rate=rate,
+            skip=skip,
         )
 
     def consumer_crash(
@@ -210,24 +243,30 @@ class Faults:
         queue: str | None = None,
         *,
         after: int = 0,
-        times: int | None = 1,
-        rate: float = 0.0,
+        times: int | None = None,
+        rate: float | None = None,
     ) -> FaultRule:
         """Make a consumer invocation on ``queue`` crash after handling ``after`` messages.
 
         The invocation's ``after + 1``-th ``ack()``/``retry()`` call raises, as if the Worker
         crashed there: the batch fails, and only messages acked before the crash stay acked.
         """
-        return self.add(
-            FaultRule(
-                "queue.consumer",
-                queue,
-                lambda: InjectedCrashError(f"injected crash after handling {after} message(s)"),
-                times=times,
-                rate=rate,
-                crash_after=after,
-            )
+        return self._arm(
+            "queue.consumer",
+            queue,
+            lambda: InjectedCrashError(f"injected crash after handling {after} message(s)"),
+            times=times,
+            rate=rate,
+            crash_after=after,
         )
+
+
+_TARGET_KIND = {
+    "queue.send": "queue",
+    "queue.consumer": "queue",
+    "d1.statement": "D1 binding",
+    "ai.run": "model",
+}
 
 
 class InjectedCrashError(RuntimeError):

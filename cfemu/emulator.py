@@ -76,6 +76,7 @@ class Emulator:
         self.shutdown_grace_seconds = shutdown_grace_seconds
         #: The fault-injection switchboard every binding consults (see ``cfemu.testing``).
         self.faults = Faults(seed=faults_seed)
+        self.faults.known_targets = self._fault_targets
         self.tracker = TaskTracker()
         self.workers: dict[str, Worker] = {}
         self.databases: dict[str, D1Database] = {}
@@ -217,6 +218,14 @@ class Emulator:
                 )
                 broker.set_consumer(consumer.queue, settings, worker.queue)
         broker.start()
+
+    def _fault_targets(self, point: str) -> set[str] | None:
+        """What a fault at ``point`` may target (``None``: anything, e.g. any AI model)."""
+        if point.startswith("queue."):
+            return set(self._broker.queues) if self._broker is not None else None
+        if point == "d1.statement":
+            return {db.binding for config in self.configs for db in config.d1_databases}
+        return None
 
     def _bindings_for(self, config: WorkerConfig) -> dict[str, Any]:
         assert self._broker is not None

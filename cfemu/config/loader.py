@@ -55,8 +55,9 @@ def find_config(start: Path | str = ".") -> Path:
             if candidate.is_file():
                 return candidate
     raise ConfigError(
-        f"no {', '.join(CONFIG_FILE_NAMES[:-1])} or {CONFIG_FILE_NAMES[-1]} found in {here} "
-        "or any folder above it"
+        f"no {', '.join(CONFIG_FILE_NAMES[:-1])} or {CONFIG_FILE_NAMES[-1]} found in this "
+        "folder or any folder above it",
+        file=here,
     )
 
 

@@ -66,6 +66,7 @@ def create_execution_context(
         worker_name=target.name,
         logger=target.logger,
         import_paths=target.import_paths,
+        modules=target.modules,
     )
 
 

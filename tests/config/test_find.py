@@ -67,4 +67,7 @@ def test_no_config_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         pytest.skip("a wrangler config exists above the temporary folder")
     with pytest.raises(ConfigError) as info:
         find_config(tmp_path)
-    assert "no wrangler.json, wrangler.jsonc or wrangler.toml found in" in str(info.value)
+    assert str(info.value) == (
+        f"{tmp_path.resolve()}: no wrangler.json, wrangler.jsonc or wrangler.toml found in "
+        "this folder or any folder above it"
+    )

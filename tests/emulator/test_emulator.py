@@ -145,3 +145,11 @@ async def test_cron_triggers_fire_on_schedule_once_started() -> None:
         await emulator.advance(1 + 120)
         rows = await emulator.env.DB.prepare("SELECT note FROM notes").raw()
     assert rows == [["cron * * * * *"]] * 3
+
+
+async def test_faults_name_the_queues_and_databases_that_exist() -> None:
+    async with two_workers() as emulator:
+        with pytest.raises(ValueError, match=r"no queue named 'job' .*known: jobs, jobs-dlq"):
+            emulator.faults.queue_send("job")
+        with pytest.raises(ValueError, match=r"no D1 binding named 'D1' .*known: DB"):
+            emulator.faults.d1_statement("D1")

@@ -67,3 +67,53 @@ def test_consumer_crash_is_taken_once_per_invocation() -> None:
     assert k == 2 and isinstance(make_error(), InjectedCrashError)
     assert faults.take_consumer_crash("jobs") is None
     assert faults.total() == 1
+
+
+def test_rate_alone_means_every_call_may_fail_not_just_the_next() -> None:
+    faults = Faults(seed=3)
+    faults.queue_send("jobs", rate=0.5)
+    outcomes = []
+    for _ in range(200):
+        try:
+            faults.check("queue.send", "jobs")
+            outcomes.append(False)
+        except QueueSendError:
+            outcomes.append(True)
+    assert 60 < sum(outcomes) < 140  # probabilistic, not "fail once then pass"
+
+
+def test_rate_with_times_caps_the_number_of_failures() -> None:
+    faults = Faults()
+    faults.d1_statement("DB", rate=1.0, times=2)
+    for _ in range(2):
+        with pytest.raises(D1Error):
+            faults.check("d1.statement", "DB")
+    faults.check("d1.statement", "DB")
+    assert faults.total() == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"times": 0}, "times must be a whole number >= 1"),
+        ({"times": -1}, "times must be a whole number >= 1"),
+        ({"times": "2"}, "times must be a whole number >= 1"),
+        ({"rate": 2}, "rate must be a probability between 0 and 1"),
+        ({"rate": True}, "rate must be a probability between 0 and 1"),
+        ({"skip": -1}, "skip must be a whole number >= 0"),
+    ],
+)
+def test_bad_arming_arguments_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Faults().queue_send("jobs", **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="after must be a whole number >= 0"):
+        Faults().consumer_crash("jobs", after=-1)
+
+
+def test_a_misspelt_target_is_refused_when_targets_are_known() -> None:
+    faults = Faults()
+    faults.known_targets = lambda point: {"jobs"} if point.startswith("queue.") else None
+    with pytest.raises(ValueError, match=r"no queue named 'nope' .* known: jobs"):
+        faults.queue_send("nope")
+    faults.queue_send("jobs")
+    faults.ai_run("@cf/anything")  # models are not checked
