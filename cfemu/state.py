@@ -9,13 +9,27 @@ from typing import IO, Final
 
 from cfemu.errors import StateError
 
-__all__ = ["STATE_FORMAT_VERSION", "StateLock", "check_state_format"]
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "STATE_FORMAT_VERSION",
+    "StateLock",
+    "check_state_format",
+    "default_state_folder",
+]
 
 #: Version of the on-disk layout under ``persist_to``. Bump it (and add a migration in
 #: :func:`check_state_format`) whenever a file's schema changes.
 STATE_FORMAT_VERSION: Final = 1
 _FORMAT_FILE: Final = "cfemu-state.json"
+#: Where ``cfemu dev`` and the CLI keep state unless ``--persist-to`` says otherwise,
+#: relative to the folder of the (first) wrangler config.
+DEFAULT_STATE_DIR: Final = Path(".cfemu") / "state"
 _LOCK_FILE: Final = ".lock"
+
+
+def default_state_folder(config_path: Path | str) -> Path:
+    """The default persistence folder of a config: ``.cfemu/state`` beside it."""
+    return Path(config_path).resolve().parent / DEFAULT_STATE_DIR
 
 
 def check_state_format(folder: Path) -> None:

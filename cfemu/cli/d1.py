@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, ConfigError, MigrationError
 
 __all__ = ["register"]
@@ -30,16 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     d1.set_defaults(parser=d1)
     commands = d1.add_subparsers(dest="d1_command", metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-c", "--config", type=Path, help="wrangler config file (default: found from cwd)"
-    )
-    common.add_argument("-e", "--env", help="the [env.NAME] to use")
-    common.add_argument(
-        "--persist-to",
-        type=Path,
-        help="state folder (default: .cfemu/state beside the config)",
-    )
+    common = state_options()
     common.add_argument("--local", action="store_true", help="use the local database (default)")
     common.add_argument("--remote", action="store_true", help=argparse.SUPPRESS)
 
@@ -95,6 +87,7 @@ class _Target:
 def _target(args: argparse.Namespace) -> _Target:
     from cfemu.config import find_config, load_config
     from cfemu.d1 import database_file
+    from cfemu.state import default_state_folder
 
     if args.remote:
         raise CfemuError("cfemu works on local databases only: --remote is not supported")
@@ -104,7 +97,7 @@ def _target(args: argparse.Namespace) -> _Target:
     for entry in config.d1_databases:
         if wanted in (entry.binding, entry.database_name):
             base = Path(config.path).parent
-            persist_to = Path(args.persist_to) if args.persist_to else base / ".cfemu" / "state"
+            persist_to = args.persist_to or default_state_folder(config.path)
             return _Target(
                 name=wanted,
                 storage_key=entry.storage_key,

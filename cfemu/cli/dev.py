@@ -112,11 +112,12 @@ _AI_OPTIONS = {
 def run(args: argparse.Namespace) -> int:
     """Run ``cfemu dev`` until Ctrl-C; returns the exit code."""
     from cfemu.config import find_config
+    from cfemu.state import default_state_folder
 
     paths: list[Path] = args.config or [find_config()]
     persist_to: Path | None = None
     if not args.in_memory:
-        persist_to = args.persist_to or (Path(paths[0]).resolve().parent / ".cfemu" / "state")
+        persist_to = args.persist_to or default_state_folder(paths[0])
     extra_vars = parse_vars(args.var)
     ai = ai_settings(args)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, StateError
 
 __all__ = ["register"]
@@ -38,16 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group.set_defaults(parser=group)
     commands = group.add_subparsers(dest="queues_command", metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-c", "--config", type=Path, help="wrangler config file (default: found from cwd)"
-    )
-    common.add_argument("-e", "--env", help="the [env.NAME] to use")
-    common.add_argument(
-        "--persist-to",
-        type=Path,
-        help="state folder (default: .cfemu/state beside the config)",
-    )
+    common = state_options()
 
     listing = commands.add_parser(
         "list", parents=[common], help="every queue with its ready, delayed and in-flight counts"
@@ -91,6 +83,7 @@ class _Context:
 def _context(args: argparse.Namespace) -> _Context:
     from cfemu.config import find_config, load_config
     from cfemu.errors import ConfigError
+    from cfemu.state import default_state_folder
 
     try:
         path = Path(args.config) if args.config else find_config()
@@ -99,9 +92,7 @@ def _context(args: argparse.Namespace) -> _Context:
             raise
         return _Context(Path(args.persist_to))
     config = load_config(path, environment=args.env)
-    folder = (
-        Path(args.persist_to) if args.persist_to else Path(config.path).parent / ".cfemu" / "state"
-    )
+    folder = Path(args.persist_to) if args.persist_to else default_state_folder(config.path)
     ctx = _Context(folder)
     names: list[str] = [p.queue for p in config.queues.producers]
     for consumer in config.queues.consumers:
