@@ -116,6 +116,26 @@ async def test_cfemu_dev_process_serves_then_shuts_down_cleanly_on_ctrl_c(tmp_pa
         # migrations are not applied automatically by dev: the table is missing -> 500
         assert response.status_code == 500
         assert "no such table: notes" in response.text  # dev mode shows the traceback
+        # A second cfemu dev on the same state folder refuses instead of consuming too.
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cfemu",
+            "dev",
+            "-c",
+            str(PROJECT / "wrangler.toml"),
+            "--port",
+            str(_free_port()),
+            "--persist-to",
+            str(tmp_path / "state"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(30):
+            refused, _ = await second.communicate()
+        assert second.returncode == 1
+        assert f"pid {proc.pid}" in refused.decode()
+        assert "in use by another cfemu process" in refused.decode()
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(30):
             rest, _ = await proc.communicate()
