@@ -87,6 +87,9 @@ _READS_CHANGED_ROWS: Final = frozenset({"UPDATE", "DELETE"})
 _READS_NOTHING_SEEN: Final = frozenset({"INSERT", "REPLACE"})
 _EMPTY_ROWS: Final[Rows] = []
 _MAX_PLANS: Final = 4096
+#: SQLite's per-statement counters, as a virtual table (SQLite built with
+#: ``SQLITE_ENABLE_STMTVTAB``); without it ``rows_read`` counts returned rows only.
+SCAN_COUNTER_TABLE: Final = "sqlite_stmt"
 #: ``dump()`` moves to a worker thread for databases larger than this (bytes).
 DUMP_THREAD_THRESHOLD: Final = 8 * 1024 * 1024
 
@@ -126,6 +129,7 @@ class Outcome(NamedTuple):
     duration: float
     last_row_id: int
     previous_row_id: int
+    scanned: int = 0  # rows stepped through by full scans (see Engine.scan_rows)
 
 
 def make_plan(sql: str) -> Plan:
@@ -232,12 +236,24 @@ class Engine:
         self._commit_sql = f"COMMIT /* cfemu {tag} */"
         self._rollback_sql = f"ROLLBACK /* cfemu {tag} */"
         self._size_sql = f"PRAGMA page_count /* cfemu {tag} */"
+        self._nscan_sql = (
+            f"SELECT sum(nscan) FROM {SCAN_COUNTER_TABLE} WHERE sql = ? /* cfemu {tag} */"
+        )
         self._pragma_reset = tuple(
             f"PRAGMA {name} = {'ON' if name == 'foreign_keys' else 'OFF'} /* cfemu {tag} */"
             for name in sorted(BOOLEAN_PRAGMAS)
         )
         self._cur = self.conn.cursor()
         self._plans: dict[str, Plan] = {}
+        #: Per SQL text: does its query plan contain a full scan? (``EXPLAIN QUERY PLAN``)
+        self._scans: dict[str, bool] = {}
+        #: Per statement text: SQLite's full-scan step counter after cfemu last read it.
+        self._nscan_seen: dict[str, int] = {}
+        #: Bumped whenever the scan decisions are forgotten: an ``EXPLAIN`` statement is not
+        #: re-prepared when the schema changes, so a cached one would repeat an old plan.
+        self._schema_generation = 0
+        self._explain_prefix = f"/* cfemu {tag} "
+        self._stat_cur = self.conn.cursor()
         self._in_txn = False
         self._closed = False
         self.version = 0
@@ -252,6 +268,8 @@ class Engine:
         self._size = self._measure_size()
         self._size_before_write = self._size
         self._last_row_id = 0
+        #: Whether SQLite's full-scan counters are readable (see :meth:`scan_rows`).
+        self.counts_scans = self._probe_scan_counter()
 
     # --- cfemu's own statements ------------------------------------------------------
     def trusted(self, sql: str, params: Sequence[SqlValue] = ()) -> Rows:
@@ -272,6 +290,70 @@ class Engine:
         size = int(count) * self.page_size
         self._size = size
         return size
+
+    # --- rows_read: SQLite's full-scan counter ---------------------------------------
+    def _probe_scan_counter(self) -> bool:
+        try:
+            self.scan_steps("")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def scans_fully(self, sql: str, plan: Plan, params: Params) -> bool:
+        """Whether ``sql``'s query plan steps through a whole table or index (an
+        ``EXPLAIN QUERY PLAN`` row starting with ``SCAN``). Decided once per SQL text; the
+        decisions are forgotten when the schema changes."""
+        scans = False
+        if self.counts_scans and plan.single and not plan.ddl:
+            try:
+                explain = (
+                    f"{self._explain_prefix}{self._schema_generation} */ "
+                    f"EXPLAIN QUERY PLAN {plan.statements[0]}"
+                )
+                steps = self.trusted(explain, params)
+            except (sqlite3.Error, UnicodeError, OverflowError):
+                return False  # the statement itself fails, or may succeed later: ask again
+            scans = any(
+                str(row[3]).startswith("SCAN ") and row[3] != "SCAN CONSTANT ROW" for row in steps
+            )
+        if len(self._scans) >= _MAX_PLANS:
+            self._scans.clear()
+        self._scans[sql] = scans
+        return scans
+
+    def forget_scan_plans(self) -> None:
+        """Forget the scan decisions (the schema changed: plans may differ now)."""
+        if self._scans:
+            self._scans.clear()
+            self._schema_generation += 1
+
+    def scan_steps(self, text: str) -> int:
+        """SQLite's ``SQLITE_STMTSTATUS_FULLSCAN_STEP`` counter of the prepared statement(s)
+        with this text, read from the ``sqlite_stmt`` virtual table."""
+        guard = self.guard
+        guard.trusted = True
+        try:
+            row = self._stat_cur.execute(self._nscan_sql, (text,)).fetchone()
+        finally:
+            guard.trusted = False
+        return int(row[0] or 0) if row is not None else 0
+
+    def scan_start(self, text: str) -> int:
+        """The counter of ``text`` before it runs (remembered from its last run if known)."""
+        seen = self._nscan_seen.get(text)
+        return seen if seen is not None else self.scan_steps(text)
+
+    def scan_rows(self, text: str, start: int) -> int:
+        """Rows the full scans of ``text`` stepped through since ``start``.
+
+        The counter counts steps *from* one row to the next, so a scan of n rows makes
+        n - 1; the first row is added back. A statement re-prepared meanwhile (evicted from
+        ``sqlite3``'s statement cache) starts again from 0.
+        """
+        now = self.scan_steps(text)
+        self._nscan_seen[text] = now
+        steps = now - start if now >= start else now
+        return steps + 1 if steps else 0
 
     def size(self) -> int:
         """The database size in bytes (pages × page size)."""
@@ -342,6 +424,7 @@ class Engine:
             cur = self._cur.execute(plan.statements[0], params)
             desc = cur.description
             return desc, (cur.fetchall() if desc is not None else _EMPTY_ROWS)
+        self._nscan_seen.clear()  # these statements run without their counters being read
         own = not self._in_txn
         if own:
             self.begin()
@@ -375,6 +458,11 @@ class Engine:
         conn = self.conn
         before = conn.total_changes
         readonly = plan.readonly
+        scans = self._scans.get(sql)
+        if scans is None:
+            scans = self.scans_fully(sql, plan, params)
+        text = plan.statements[0]
+        scan_start = self.scan_start(text) if scans else 0
         if not readonly:
             # A write may return undecodable TEXT (RETURNING) only after it has changed
             # the database: decode leniently up front so it cannot fail then.
@@ -383,6 +471,7 @@ class Engine:
         try:
             desc, rows = self._step(plan, params)
         except D1Error:
+            self._nscan_seen.pop(text, None)
             raise
         except UnicodeEncodeError:
             return self.run(_scrub(sql), tuple(_scrub(p) for p in params))
@@ -391,13 +480,17 @@ class Engine:
                 raise translate_error(exc, self.guard) from None
             # A read changed nothing: run it again, decoding as JavaScript does.
             conn.text_factory = lenient_text
+            if scans:
+                scan_start = self.scan_steps(text)
             try:
                 desc, rows = self._step(plan, params)
             except sqlite3.Error as again:
+                self._nscan_seen.pop(text, None)
                 raise translate_error(again, self.guard) from None
             finally:
                 conn.text_factory = str
         except sqlite3.Error as exc:
+            self._nscan_seen.pop(text, None)
             raise translate_error(exc, self.guard) from None
         finally:
             if not readonly:
@@ -405,6 +498,9 @@ class Engine:
             if plan.resets_pragmas:
                 self.reset_pragmas()
         duration = (now() - start) * 1000.0
+        scanned = self.scan_rows(text, scan_start) if scans else 0
+        if plan.ddl:
+            self.forget_scan_plans()
         previous = self._last_row_id
         last_row_id = self._last_row_id = self._cur.lastrowid or 0
         if not plan.readonly:
@@ -412,7 +508,7 @@ class Engine:
             self._size_before_write = self._size
             self._size = -1  # stale until measured
         changes = conn.total_changes - before
-        return Outcome(desc, rows, plan, changes, duration, last_row_id, previous)
+        return Outcome(desc, rows, plan, changes, duration, last_row_id, previous, scanned)
 
     def meta(self, outcome: Outcome) -> JsDict:
         """The ``meta`` of a single query's result (measures the size after writes)."""
@@ -438,12 +534,13 @@ class Engine:
                 "last_row_id": last_row_id,
                 "changed_db": changed,
                 "size_after": size,
-                "rows_read": (
+                "rows_read": max(
                     changes
                     if plan.reads_changed_rows
                     else len(outcome.rows)
                     if plan.reads_returned_rows
-                    else 0
+                    else 0,
+                    outcome.scanned,
                 ),
                 "rows_written": changes,
             }
@@ -473,7 +570,10 @@ class Engine:
         last_sql: str | None = None
         plan = _NO_PLAN
         single: str | None = None
-        ddl = reads_changed_rows = reads_returned_rows = False
+        ddl = reads_changed_rows = reads_returned_rows = scans = False
+        scan_plans = self._scans
+        scan_text = ""
+        scanned = scan_start = 0
         # Every object the loop allocates stays reachable (the results), so a cyclic garbage
         # collection during it can free nothing; pausing the collector for this synchronous
         # loop saves ~8% of a large batch's time (docs/d1.md, "Execution design").
@@ -498,6 +598,11 @@ class Engine:
                     ddl = plan.ddl
                     reads_changed_rows = plan.reads_changed_rows
                     reads_returned_rows = plan.reads_returned_rows
+                    found = scan_plans.get(sql)
+                    scans = found if found is not None else self.scans_fully(sql, plan, params)
+                if scans:
+                    scan_text = plan.statements[0]
+                    scan_start = self.scan_start(scan_text)
                 try:
                     if single is not None:
                         desc = execute(single, params).description
@@ -508,12 +613,17 @@ class Engine:
                     last_sql = None
                     scrubbed = self.plan(_scrub(sql))
                     desc, rows = self._step(scrubbed, tuple(_scrub(p) for p in params))
+                if scans:
+                    scanned = self.scan_rows(scan_text, scan_start)
+                if ddl:
+                    self.forget_scan_plans()
                 after = conn.total_changes
                 changes = after - total
                 total = after
                 previous = last_row_id
                 last_row_id = cur.lastrowid  # type: ignore[assignment]  # int after execute
                 end = now()
+                read = changes if reads_changed_rows else len(rows) if reads_returned_rows else 0
                 meta = jsdict(
                     served_by=served_by,
                     duration=(end - clock) * 1000.0,
@@ -521,9 +631,7 @@ class Engine:
                     last_row_id=last_row_id,
                     changed_db=ddl or changes != 0 or last_row_id != previous,
                     size_after=0,
-                    rows_read=(
-                        changes if reads_changed_rows else len(rows) if reads_returned_rows else 0
-                    ),
+                    rows_read=read if not scans or read >= scanned else scanned,
                     rows_written=changes,
                 )
                 clock = end
@@ -536,12 +644,15 @@ class Engine:
                 )
             self.commit()
         except D1Error:
+            self._nscan_seen.clear()
             self.rollback()
             raise
         except sqlite3.Error as exc:
+            self._nscan_seen.clear()
             self.rollback()
             raise translate_error(exc, self.guard) from None
         except BaseException:
+            self._nscan_seen.clear()
             self.rollback()
             raise
         finally:
@@ -570,6 +681,8 @@ class Engine:
         resets = False
         failing = runnable[0]
         self.conn.text_factory = lenient_text
+        self._nscan_seen.clear()  # exec() reports no rows_read: its counters go unread
+        self.forget_scan_plans()  # exec() usually changes the schema
         try:
             self.begin()
             for failing in runnable:

@@ -125,6 +125,9 @@ ALLOWED_PRAGMAS: Final = (
     | {"quick_check", "optimize"}
 )
 
+#: Eponymous virtual tables of this SQLite build that D1 does not offer (cfemu reads
+#: ``sqlite_stmt`` itself for rows_read; user SQL must not see it).
+_INTERNAL_TABLES = frozenset({"sqlite_stmt", "sqlite_dbpage", "dbstat"})
 _NAME_ACTIONS: Final = frozenset(
     {
         sqlite3.SQLITE_CREATE_TABLE,
@@ -219,6 +222,8 @@ class Guard:
                 return self._deny(f"D1 has a single database, 'main' (not {dbname!r})")
             if _reserved(arg1):
                 return self._deny(f"names starting with '_cf_' are reserved by Cloudflare ({arg1})")
+            if action == sqlite3.SQLITE_READ and (arg1 or "").lower() in _INTERNAL_TABLES:
+                return self._deny(f"D1 does not support the virtual table {arg1}")
             return _OK
         if action == sqlite3.SQLITE_SELECT or action == sqlite3.SQLITE_RECURSIVE:
             return _OK
