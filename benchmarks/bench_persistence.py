@@ -25,61 +25,21 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+import bench_queues  # same folder: the shared cfemu end-to-end loop
 import orjson
-
-from cfemu._tasks import TaskTracker
-from cfemu.clock import RealClock
-from cfemu.queues import Broker, ConsumerSettings, MessageBatch
-from cfemu.queues.sqlite_store import SqliteStore
 
 BATCH = 100
 TARGET_RATIO = 0.25
 
 
-def _bodies(n: int) -> list[dict[str, Any]]:
-    return [{"i": i, "kind": "job", "payload": "x" * 32} for i in range(n)]
-
-
 async def queue_loop(n: int, store_path: Path | None) -> tuple[float, int]:
     """Messages per second through cfemu (sendBatch(100) -> batches -> ack()), and commits."""
-    bodies = _bodies(n)
-    tracker = TaskTracker()
-    broker = Broker(RealClock(), tracker, store_path=store_path)
-    done = asyncio.Event()
-    handled = 0
-    total = 0
-
-    async def handler(batch: MessageBatch) -> None:
-        nonlocal handled, total
-        for msg in batch.messages:
-            total += msg.body["i"]
-            msg.ack()
-        handled += len(batch.messages)
-        if handled >= n:
-            done.set()
-
-    broker.set_consumer(
-        "bench", ConsumerSettings(max_batch_size=BATCH, max_batch_timeout=0), handler
-    )
-    producer = broker.producer("bench")
-    start = time.perf_counter()
-    for offset in range(0, n, BATCH):
-        await producer.sendBatch([{"body": b} for b in bodies[offset : offset + BATCH]])
-        await asyncio.sleep(0)
-    await done.wait()
-    await tracker.wait_idle()
-    await broker.store.flush()  # the last acks are durable too
-    elapsed = time.perf_counter() - start
-    stats = broker.queues["bench"].stats()
-    assert stats.acked == n and stats.backlog == 0, stats
-    commits = broker.store.commits if isinstance(broker.store, SqliteStore) else 0
-    await broker.aclose()
+    rate = await bench_queues.cfemu_loop(n, BATCH, store_path)
     if store_path is not None:
         left = sqlite3.connect(store_path).execute("SELECT count(*) FROM messages").fetchone()
         assert left == (0,), left
-    return n / elapsed, commits
+    return rate, bench_queues.last_commits
 
 
 def raw_inserts(n: int, path: Path) -> float:
@@ -88,7 +48,7 @@ def raw_inserts(n: int, path: Path) -> float:
     now = time.time()
     ms = int(now * 1000)
     rows = []
-    for i, body in enumerate(_bodies(n)):
+    for i, body in enumerate(bench_queues._bodies(n)):
         payload = orjson.dumps(body)
         rows.append((i, os.urandom(16).hex(), "bench", ms, "json", payload, len(payload), now, 0))
     conn = sqlite3.connect(path, isolation_level=None)
