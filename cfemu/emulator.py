@@ -62,9 +62,16 @@ class Emulator:
     ) -> None:
         if not configs:
             raise ConfigError("an Emulator needs at least one Worker configuration")
-        names = [c.name for c in configs]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"two configurations define the same Worker name: {names}")
+        seen: dict[str, WorkerConfig] = {}
+        for config in configs:
+            first = seen.setdefault(config.name, config)
+            if first is not config:
+                raise ConfigError(
+                    f"two configurations define the same Worker name {config.name!r}: "
+                    f"{first.path} and {config.path}; set 'name' in each so every Worker "
+                    f"has its own",
+                    file=config.path,
+                )
         self.configs: tuple[WorkerConfig, ...] = tuple(configs)
         self.persist_to: Path | None = Path(persist_to).resolve() if persist_to else None
         self.clock: Clock = clock if clock is not None else RealClock()
@@ -144,6 +151,12 @@ class Emulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
+        if self._started:
+            # A nested ``async with`` would close the emulator under the outer one on exit.
+            raise CfemuError(
+                "the emulator is already started (by an enclosing 'async with' or the "
+                "pytest fixture); use it directly instead of entering it again"
+            )
         await self.start()
         return self
 
@@ -163,6 +176,8 @@ class Emulator:
             self._start()
         except BaseException:
             await self._close_resources()
+            self._broker = None
+            self.workers.clear()
             raise
         self._started = True
 
@@ -318,8 +333,15 @@ class Emulator:
 
     @property
     def queues(self) -> Mapping[str, QueueView]:
-        """Every queue by name, for inspection (ready, delayed, in flight, ``stats()``)."""
-        return self.broker.queues
+        """Every queue by name, for inspection (ready, delayed, in flight, ``stats()``).
+
+        Still readable after the emulator closed (the last run's queues), so a test can
+        assert on ``stats()`` after ``async with emulator:``.
+        """
+        if self._broker is None:
+            self._require_started()
+        assert self._broker is not None
+        return self._broker.queues
 
     @property
     def broker(self) -> Broker:
@@ -335,9 +357,19 @@ class Emulator:
             self._ai = AiBinding(self.clock, faults=self.faults, settings=self.ai_settings)
         return self._ai
 
+    def _worker(self, name: str | None) -> Worker:
+        """The Worker named ``name`` (default: the primary one); a clear error otherwise."""
+        if name is None:
+            return self.worker
+        self._require_started()
+        found = self.workers.get(name)
+        if found is None:
+            raise WorkerError(f"no Worker named {name!r}; Workers: {sorted(self.workers)}")
+        return found
+
     def database(self, binding: str, *, worker: str | None = None) -> D1Database:
         """The D1 database bound as ``binding`` in ``worker`` (default: the primary Worker)."""
-        env = self.workers[worker].env if worker else self.env
+        env = self._worker(worker).env
         value = getattr(env, binding)
         if not isinstance(value, D1Database):
             raise ConfigError(f"binding {binding!r} is not a D1 database")
@@ -345,13 +377,13 @@ class Emulator:
 
     def client(self, worker: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose requests go straight to the Worker's ``fetch``."""
-        target = self.workers[worker] if worker else self.worker
+        target = self._worker(worker)
         kwargs.setdefault("base_url", "http://localhost")
         return httpx.AsyncClient(transport=WorkerTransport(target), **kwargs)
 
     def asgi(self, worker: str | None = None, *, test_scheduled: bool = False) -> Any:
         """An ASGI application serving the Worker, for uvicorn or any ASGI server."""
-        target = self.workers[worker] if worker else self.worker
+        target = self._worker(worker)
         return asgi_app(target, test_scheduled=test_scheduled)
 
     def _config_of(self, worker: str | None) -> WorkerConfig:
@@ -455,6 +487,8 @@ class Emulator:
         clock = self.clock
         if not isinstance(clock, VirtualClock):
             raise CfemuError("advance() needs a VirtualClock (Emulator(..., clock=VirtualClock()))")
+        if seconds < 0:
+            raise ValueError(f"cannot move a clock backwards (advance({seconds}))")
         target = clock.now() + seconds
         while True:
             await self._settle(clock)
