@@ -42,10 +42,12 @@ class FaultRule:
     rng: random.Random = field(default_factory=random.Random)
 
     def matches(self, point: str, target: str) -> bool:
+        """Whether a call at ``point`` on ``target`` is one this rule may fail."""
         return self.point == point and (self.target is None or self.target == target)
 
     @property
     def exhausted(self) -> bool:
+        """True once the rule has failed its ``times`` calls (it is then disarmed)."""
         return self.times is not None and self.times <= 0
 
     def fires(self) -> bool:

@@ -47,7 +47,7 @@ from typing import Any, Final, Literal
 
 from cfemu.clock import Clock
 from cfemu.errors import StateError
-from cfemu.queues.store import DELAYED, IN_FLIGHT, MemoryQueueStore, StoredMessage
+from cfemu.queues.store import DELAYED, IN_FLIGHT, MemoryQueueStore, MessageStore, StoredMessage
 
 __all__ = [
     "APPLICATION_ID",
@@ -327,7 +327,7 @@ class SqliteQueueStore(MemoryQueueStore):
                 in_flight[msg.id] = msg
 
 
-class SqliteStore:
+class SqliteStore(MessageStore):
     """A :class:`~cfemu.queues.store.MessageStore` kept in one SQLite file (WAL mode).
 
     ``SqliteStore(path, clock, synchronous="NORMAL")`` opens or creates ``path`` and loads

@@ -103,6 +103,8 @@ class QueueStore(Protocol):
     Implementations must keep each transition O(moved messages), never O(queue size).
     """
 
+    __slots__ = ()
+
     @property
     def name(self) -> str:
         """The queue's name."""
@@ -184,6 +186,8 @@ class QueueStore(Protocol):
 class MessageStore(Protocol):
     """All queues' messages; the unit of atomicity and durability."""
 
+    __slots__ = ()
+
     def open_queue(self, name: str) -> QueueStore:
         """The store of queue ``name`` (created empty if new; idempotent)."""
         ...
@@ -197,7 +201,7 @@ class MessageStore(Protocol):
         ...
 
 
-class MemoryQueueStore:
+class MemoryQueueStore(QueueStore):
     """In-memory :class:`QueueStore`: deque (ready), heap (delayed), dict (in flight)."""
 
     __slots__ = (
@@ -396,7 +400,7 @@ class MemoryQueueStore:
         return iter(list(self._in_flight.values()))
 
 
-class MemoryStore:
+class MemoryStore(MessageStore):
     """In-memory :class:`MessageStore` (cfemu's default; state ends with the process)."""
 
     def __init__(self) -> None:
