@@ -35,11 +35,11 @@ TARGET_RATIO = 0.25
 
 async def queue_loop(n: int, store_path: Path | None) -> tuple[float, int]:
     """Messages per second through cfemu (sendBatch(100) -> batches -> ack()), and commits."""
-    rate = await bench_queues.cfemu_loop(n, BATCH, store_path)
+    rate, commits = await bench_queues.cfemu_loop(n, BATCH, store_path)
     if store_path is not None:
         left = sqlite3.connect(store_path).execute("SELECT count(*) FROM messages").fetchone()
         assert left == (0,), left
-    return rate, bench_queues.last_commits
+    return rate, commits
 
 
 def raw_inserts(n: int, path: Path) -> float:

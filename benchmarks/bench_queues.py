@@ -63,8 +63,9 @@ async def bare_loop(n: int) -> float:
     return n / elapsed
 
 
-async def cfemu_loop(n: int, batch_size: int, store_path: Path | None = None) -> float:
-    """Messages per second through cfemu: sendBatch(100) -> batches -> ack().
+async def cfemu_loop(n: int, batch_size: int, store_path: Path | None = None) -> tuple[float, int]:
+    """Messages per second through cfemu: sendBatch(100) -> batches -> ack(); and the
+    number of commits a persistent store made (0 in memory).
 
     With ``store_path`` the queues persist there (SQLite); the last acks are committed
     before the clock stops, so the rate counts durable work.
@@ -99,14 +100,9 @@ async def cfemu_loop(n: int, batch_size: int, store_path: Path | None = None) ->
     elapsed = time.perf_counter() - start
     stats = broker.queues["bench"].stats()
     assert stats.acked == n and stats.backlog == 0, stats
-    global last_commits
-    last_commits = getattr(broker.store, "commits", 0)
+    commits: int = getattr(broker.store, "commits", 0)
     await broker.aclose()
-    return n / elapsed
-
-
-#: Commits the last persisted :func:`cfemu_loop` made (0 in memory).
-last_commits = 0
+    return n / elapsed, commits
 
 
 async def latency(samples: int) -> list[float]:
@@ -142,8 +138,8 @@ async def main(n: int, rounds: int) -> None:
     bare, ours = [], []
     for _ in range(rounds):  # interleave so both see the same machine conditions
         bare.append(await bare_loop(n))
-        ours.append(await cfemu_loop(n, BATCH))
-    single = [await cfemu_loop(n, 1) for _ in range(rounds)]
+        ours.append((await cfemu_loop(n, BATCH))[0])
+    single = [(await cfemu_loop(n, 1))[0] for _ in range(rounds)]
     lat = await latency(500)
     b, c = _best(bare), _best(ours)
     ratio = c / b

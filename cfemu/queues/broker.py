@@ -795,10 +795,6 @@ class Broker:
         delayed). Messages on a queue without a consumer do not count: they cannot move."""
         return all(core.is_settled() for core in self._cores.values())
 
-    def is_idle(self) -> bool:
-        """Same as :meth:`is_settled` (the name the emulator's real-clock drain uses)."""
-        return self.is_settled()
-
     def __iter__(self) -> Iterator[str]:
         return iter(self._cores)
 
