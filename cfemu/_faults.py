@@ -148,7 +148,8 @@ class Faults:
         known = self.known_targets(point) if self.known_targets and target else None
         if known is not None and target not in known:
             raise ValueError(
-                f"no {_TARGET_KIND[point]} named {target!r} to inject faults into; "
+                f"no {_TARGET_KIND.get(point, point + ' target')} named {target!r} to inject "
+                f"faults into; "
                 f"known: {', '.join(sorted(known)) or 'none'}"
             )
         return self.add(
@@ -168,6 +169,25 @@ class Faults:
         return sum(self.counts.values())
 
     # -- the public arming API (cfemu's own names) -----------------------------------------
+    def arm(
+        self,
+        point: str,
+        target: str | None = None,
+        *,
+        error: ErrorFactory,
+        times: int | None = None,
+        rate: float | None = None,
+        skip: int = 0,
+    ) -> FaultRule:
+        """Make calls at injection ``point`` on ``target`` (any if None) raise ``error()``.
+
+        The generic form of the methods below, for every binding kind's own points (a kind
+        documents its points and the error its callers see). ``times``, ``rate`` and
+        ``skip`` mean what they mean for :meth:`queue_send`; a ``target`` the point does
+        not know is a ValueError.
+        """
+        return self._arm(point, target, error, times=times, rate=rate, skip=skip)
+
     def queue_send(
         self,
         queue: str | None = None,

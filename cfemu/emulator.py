@@ -7,31 +7,36 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
 from cfemu._faults import Faults
 from cfemu._tasks import TaskTracker
-from cfemu.ai import AiBinding, AiSettings
+from cfemu.bindings import SERVICES, BindingService, NotMine, ServiceContext
 from cfemu.clock import Clock, RealClock, TimerHandle, VirtualClock
 from cfemu.config import WorkerConfig, load_config
 from cfemu.cron import CronSchedule, parse_cron
-from cfemu.d1 import D1Database, apply_migrations, database_file, open_database, pending_migrations
 from cfemu.errors import CfemuError, ConfigError, DrainError, WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
-from cfemu.queues import Broker, ConsumerSettings, QueueView
 from cfemu.runtime.env import Env
 from cfemu.runtime.transport import WorkerTransport, asgi_app
 from cfemu.runtime.worker import Worker
 from cfemu.state import StateLock
 
 if TYPE_CHECKING:
-    from cfemu.config import D1DatabaseConfig
+    from collections.abc import Collection
+
+    from cfemu.ai import AiBinding, AiSettings
+    from cfemu.d1 import D1Database
+    from cfemu.queues import Broker, QueueView
+    from cfemu.queues.service import QueueService
 
 __all__ = ["Emulator"]
 
 log = logging.getLogger("cfemu")
+
+_Service = TypeVar("_Service", bound=BindingService)
 
 #: How many steps (timers fired, rounds of busy work) ``drain()`` takes before it gives up.
 DEFAULT_DRAIN_MAX_STEPS = 200_000
@@ -75,24 +80,36 @@ class Emulator:
         self.configs: tuple[WorkerConfig, ...] = tuple(configs)
         self.persist_to: Path | None = Path(persist_to).resolve() if persist_to else None
         self.clock: Clock = clock if clock is not None else RealClock()
-        self.ai_settings = ai if ai is not None else AiSettings()
         self.dev_mode = dev_mode
         self.max_request_body_bytes = max_request_body_bytes
         self.extra_vars = dict(extra_vars or {})
-        #: Real seconds ``aclose()`` lets batches in flight finish (real clock only).
-        self.shutdown_grace_seconds = shutdown_grace_seconds
         #: The fault-injection switchboard every binding consults (see ``cfemu.testing``).
         self.faults = Faults(seed=faults_seed)
         self.faults.known_targets = self._fault_targets
         self.tracker = TaskTracker()
         self.workers: dict[str, Worker] = {}
-        self.databases: dict[str, D1Database] = {}
         self._lock: StateLock | None = None
-        self._broker: Broker | None = None
-        self._ai: AiBinding | None = None
         self._started = False
         self._cron_timers: dict[tuple[str, str], TimerHandle] = {}
-        _check_consumers(self.configs)
+        self._context = ServiceContext(
+            clock=self.clock,
+            tracker=self.tracker,
+            faults=self.faults,
+            configs=self.configs,
+            persist_to=self.persist_to,
+            dev_mode=dev_mode,
+            workers=self.workers,
+            options={
+                "ai.settings": ai,
+                "queues.shutdown_grace_seconds": shutdown_grace_seconds,
+            },
+        )
+        #: The running service of every binding kind the configs use, by kind name.
+        self.services: dict[str, BindingService] = {
+            entry.kind: entry.load()(self._context)
+            for entry in SERVICES
+            if entry.always or any(entry.used_by(c) for c in self.configs)
+        }
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -169,47 +186,28 @@ class Emulator:
         await self.aclose()
 
     async def start(self) -> None:
-        """Open databases and queues, load every Worker and attach its consumers."""
+        """Open every binding kind's stores, load every Worker and attach its consumers."""
         if self._started:
             return
         try:
-            self._start()
+            await self._start()
         except BaseException:
             await self._close_resources()
-            self._broker = None
             self.workers.clear()
             raise
         self._started = True
 
-    def _start(self) -> None:
+    async def _start(self) -> None:
         self.workers.clear()  # a restart (reset) loads every Worker afresh
         if self.persist_to is not None:
             self._lock = StateLock.acquire(self.persist_to)
-        self._broker = Broker(
-            self.clock,
-            self.tracker,
-            faults=self.faults,
-            logger=logging.getLogger("cfemu.queues"),
-            store_path=None if self.persist_to is None else self.persist_to / "queues.sqlite",
-        )
-        broker = self._broker
-        for config in self.configs:
-            for consumer in config.queues.consumers:
-                broker.declare_queue(consumer.queue)
-                if consumer.dead_letter_queue:
-                    broker.declare_queue(consumer.dead_letter_queue)
-            for producer in config.queues.producers:
-                broker.declare_queue(producer.queue)
-
+        services = list(self.services.values())
+        for service in services:
+            await service.start()
         for config in self.configs:
             env = Env(self._bindings_for(config))
             main = config.main_path
             if main is None:
-                if config.queues.consumers:
-                    raise WorkerError(
-                        f"{config.path}: Worker {config.name!r} consumes queues but has no "
-                        f"'main' module to handle them"
-                    )
                 worker = Worker.empty(name=config.name, env=env)
             else:
                 worker = Worker.load(
@@ -222,49 +220,36 @@ class Emulator:
                     max_request_body_bytes=self.max_request_body_bytes,
                 )
             self.workers[config.name] = worker
-            for consumer in config.queues.consumers:
-                settings = ConsumerSettings(
-                    max_batch_size=consumer.max_batch_size,
-                    max_batch_timeout=consumer.max_batch_timeout,
-                    max_retries=consumer.max_retries,
-                    dead_letter_queue=consumer.dead_letter_queue,
-                    max_concurrency=consumer.max_concurrency,
-                    retry_delay=consumer.retry_delay,
-                )
-                broker.set_consumer(consumer.queue, settings, worker.queue)
-        broker.start()
+        for service in services:
+            service.attach()
+        for service in services:
+            service.begin()
 
-    def _fault_targets(self, point: str) -> set[str] | None:
+    def service(self, kind: type[_Service]) -> _Service:
+        """The running service of a binding kind, e.g. ``emulator.service(QueueService)``."""
+        found = self.services.get(kind.kind)
+        if not isinstance(found, kind):
+            used = ", ".join(sorted(self.services)) or "none"
+            raise CfemuError(
+                f"no {kind.kind!r} bindings in this emulator's configs (kinds in use: {used})"
+            )
+        return found
+
+    def _fault_targets(self, point: str) -> Collection[str] | None:
         """What a fault at ``point`` may target (``None``: anything, e.g. any AI model)."""
-        if point.startswith("queue."):
-            return set(self._broker.queues) if self._broker is not None else None
-        if point == "d1.statement":
-            return {db.binding for config in self.configs for db in config.d1_databases}
+        for service in self.services.values():
+            targets = service.fault_targets(point)
+            if not isinstance(targets, NotMine):
+                return targets
         return None
 
     def _bindings_for(self, config: WorkerConfig) -> dict[str, Any]:
-        assert self._broker is not None
         bindings: dict[str, Any] = dict(config.vars)
         bindings.update(config.secrets)
         bindings.update(self.extra_vars)
-        for db in config.d1_databases:
-            bindings[db.binding] = self._database(db)
-        for producer in config.queues.producers:
-            bindings[producer.binding] = self._broker.producer(
-                producer.queue, delivery_delay=producer.delivery_delay
-            )
-        if config.ai is not None:
-            bindings[config.ai.binding] = self.ai
+        for service in self.services.values():
+            bindings.update(service.bindings_for(config))
         return bindings
-
-    def _database(self, db: D1DatabaseConfig) -> D1Database:
-        key = db.storage_key
-        found = self.databases.get(key)
-        if found is None:
-            path = None if self.persist_to is None else database_file(self.persist_to, key)
-            found = open_database(path, binding=db.binding, clock=self.clock, faults=self.faults)
-            self.databases[key] = found
-        return found
 
     async def aclose(self) -> None:
         """Stop delivering, let in-flight batches finish (or return them), close everything."""
@@ -302,22 +287,19 @@ class Emulator:
         for timer in self._cron_timers.values():
             timer.cancel()
         self._cron_timers.clear()
+        services = list(self.services.values())
         try:
-            if self._broker is not None:
-                # Real time (cfemu dev): in-flight batches may finish; virtual time: tests
-                # drain first, and a batch still running is interrupted like a crash.
-                grace = 0.0 if self.clock.is_virtual else self.shutdown_grace_seconds
-                await self._broker.aclose(grace_seconds=grace)
+            for service in services:
+                await service.stop()
             await self.tracker.aclose()
         finally:
-            for db in self.databases.values():
-                db.close()
-            self.databases.clear()
-            if self._ai is not None:
-                await self._ai.aclose()
-            if self._lock is not None:
-                self._lock.release()
-                self._lock = None
+            try:
+                for service in reversed(services):
+                    await service.aclose()
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+                    self._lock = None
 
     # -- what users hold --------------------------------------------------------------------
     @property
@@ -338,24 +320,51 @@ class Emulator:
         Still readable after the emulator closed (the last run's queues), so a test can
         assert on ``stats()`` after ``async with emulator:``.
         """
-        if self._broker is None:
+        broker = self._queue_service().broker
+        if broker is None:
             self._require_started()
-        assert self._broker is not None
-        return self._broker.queues
+        assert broker is not None
+        return broker.queues
 
     @property
     def broker(self) -> Broker:
         """The queue broker shared by every Worker of this emulator."""
         self._require_started()
-        assert self._broker is not None
-        return self._broker
+        broker = self._queue_service().broker
+        assert broker is not None
+        return broker
+
+    def _queue_service(self) -> QueueService:
+        from cfemu.queues.service import QueueService
+
+        return self.service(QueueService)
 
     @property
     def ai(self) -> AiBinding:
         """The Workers AI binding (``env.AI``): register local models, read ``stats()``."""
-        if self._ai is None:
-            self._ai = AiBinding(self.clock, faults=self.faults, settings=self.ai_settings)
-        return self._ai
+        from cfemu.ai.service import AiService
+
+        return self.service(AiService).binding
+
+    @property
+    def ai_settings(self) -> AiSettings:
+        """The settings of the Workers AI binding."""
+        from cfemu.ai.service import AiService
+
+        return self.service(AiService).settings
+
+    @property
+    def shutdown_grace_seconds(self) -> float:
+        """Real seconds ``aclose()`` lets batches in flight finish (real clock only)."""
+        return float(self._context.options["queues.shutdown_grace_seconds"])  # type: ignore[arg-type]
+
+    @property
+    def databases(self) -> Mapping[str, D1Database]:
+        """The open D1 databases by storage key (``database_id``, else name, else binding)."""
+        from cfemu.d1.service import D1Service
+
+        service = self.services.get(D1Service.kind)
+        return service.databases if isinstance(service, D1Service) else {}
 
     def _worker(self, name: str | None) -> Worker:
         """The Worker named ``name`` (default: the primary one); a clear error otherwise."""
@@ -369,6 +378,8 @@ class Emulator:
 
     def database(self, binding: str, *, worker: str | None = None) -> D1Database:
         """The D1 database bound as ``binding`` in ``worker`` (default: the primary Worker)."""
+        from cfemu.d1 import D1Database
+
         env = self._worker(worker).env
         value = getattr(env, binding)
         if not isinstance(value, D1Database):
@@ -396,22 +407,24 @@ class Emulator:
 
     def _migrations_of(self, binding: str, worker: str | None) -> tuple[D1Database, Path, str]:
         """The database bound as ``binding`` (or named so), its migrations folder and table."""
+        from cfemu.d1.service import D1Service
+
         self._require_started()
         config = self._config_of(worker)
-        for db in config.d1_databases:
-            if binding in (db.binding, db.database_name):
-                folder = db.migrations_path(config.path.parent)
-                return self._database(db), folder, db.migrations_table
-        known = ", ".join(db.binding for db in config.d1_databases) or "none"
-        raise ConfigError(
-            f"no D1 database {binding!r} in Worker {config.name!r}; D1 bindings: {known}",
-            file=config.path,
-        )
+        service = self.services.get(D1Service.kind)
+        if not isinstance(service, D1Service):
+            raise ConfigError(
+                f"no D1 database {binding!r} in Worker {config.name!r}; D1 bindings: none",
+                file=config.path,
+            )
+        return service.migrations_of(config, binding)
 
     async def apply_migrations(
         self, binding: str = "DB", *, worker: str | None = None
     ) -> list[str]:
         """Apply the D1 database's pending migrations (wrangler's rules); return their names."""
+        from cfemu.d1 import apply_migrations
+
         db, folder, table = self._migrations_of(binding, worker)
         return await apply_migrations(db, folder, table=table)
 
@@ -419,6 +432,8 @@ class Emulator:
         self, binding: str = "DB", *, worker: str | None = None
     ) -> list[str]:
         """Names of the D1 database's migrations not applied yet."""
+        from cfemu.d1 import pending_migrations
+
         db, folder, table = self._migrations_of(binding, worker)
         return await pending_migrations(db, folder, table=table)
 
@@ -477,8 +492,8 @@ class Emulator:
                 budget.spend()
 
     async def _drain_real(self) -> None:
-        broker = self.broker
-        while self.tracker.tasks or not broker.is_settled():
+        services = list(self.services.values())
+        while self.tracker.tasks or not all(s.is_settled() for s in services):
             await self.clock.sleep(0.005)
 
     async def advance(self, seconds: float) -> None:
@@ -500,16 +515,7 @@ class Emulator:
         await self._settle(clock)
 
     def _busy_summary(self) -> str:
-        if self._broker is None:
-            return "nothing"
-        parts = []
-        for name, view in self._broker.queues.items():
-            s = view.stats()
-            if s["depth"] or s["in_flight"] or s["delayed"]:
-                parts.append(
-                    f"{name} (ready={s['depth']}, delayed={s['delayed']}, "
-                    f"in_flight={s['in_flight']})"
-                )
+        parts = [part for service in self.services.values() for part in service.busy()]
         if self.tracker.tasks:
             parts.append(f"{len(self.tracker.tasks)} background task(s)")
         return ", ".join(parts) or "nothing"
@@ -552,17 +558,3 @@ async def _run_until_quiet(max_rounds: int = 256) -> bool:
             if not ready:
                 return True
     return ready is None
-
-
-def _check_consumers(configs: Sequence[WorkerConfig]) -> None:
-    owner: dict[str, WorkerConfig] = {}
-    for config in configs:
-        for consumer in config.queues.consumers:
-            other = owner.get(consumer.queue)
-            if other is not None and other is not config:
-                raise ConfigError(
-                    f'Multiple consumers defined for queue "{consumer.queue}": '
-                    f'"{other.name}" and "{config.name}"',
-                    file=config.path,
-                )
-            owner[consumer.queue] = config

@@ -207,12 +207,8 @@ def describe(emulator: Any) -> list[str]:
     for config in emulator.configs:
         lines.append(f"Worker {config.name!r} ({config.path}) has access to:")
         rows: list[tuple[str, str, str]] = []
-        for db in config.d1_databases:
-            rows.append((f"env.{db.binding} ({db.database_name or db.storage_key})", "D1", "local"))
-        for producer in config.queues.producers:
-            rows.append((f"env.{producer.binding} ({producer.queue})", "Queue", "local"))
-        if config.ai is not None:
-            rows.append((f"env.{config.ai.binding}", "AI", emulator.ai_settings.mode))
+        for service in emulator.services.values():
+            rows.extend(service.describe(config))
         for key in config.vars:
             rows.append((f"env.{key}", "Environment Variable", "local"))
         for key in config.secrets:

@@ -117,12 +117,12 @@ async def test_a_batch_in_flight_at_shutdown_counts_as_an_attempt(
 
 async def _abandon(crashed: Emulator) -> None:
     """Stop a "crashed" emulator's tasks without letting it write anything more."""
-    assert crashed._broker is not None
-    store = crashed._broker.store
+    broker = crashed.broker
+    store = broker.store
     assert isinstance(store, SqliteStore)
     store._ops.clear()
     store.close()  # later writes raise StateError inside the cancelled tasks
-    crashed._broker.closed = True
+    broker.closed = True
     if crashed._lock is not None:
         crashed._lock.release()
         crashed._lock = None

@@ -1,0 +1,144 @@
+"""Queues as a binding kind: one :class:`Broker` for every Worker of an emulator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
+from cfemu.errors import ConfigError, WorkerError
+from cfemu.queues.broker import Broker, ConsumerSettings
+
+if TYPE_CHECKING:
+    from cfemu.config import WorkerConfig
+
+__all__ = ["SHUTDOWN_GRACE_OPTION", "QueueService"]
+
+#: ``ServiceContext.options`` key: real seconds in-flight batches get to finish on close.
+SHUTDOWN_GRACE_OPTION = "queues.shutdown_grace_seconds"
+
+
+class QueueService(BindingService):
+    """Producers (``env.<binding>``), consumers and dead-letter queues of every Worker.
+
+    Queues are shared by name across Workers: a message one Worker sends is consumed by
+    the Worker whose config declares the consumer.
+    """
+
+    kind: ClassVar[str] = "queues"
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx)
+        check_consumers(ctx.configs)
+        self.broker: Broker | None = None
+
+    async def start(self) -> None:
+        """Open the broker (and ``queues.sqlite`` under the state folder) and declare
+        every queue the configs name."""
+        broker = self.broker = Broker(
+            self.ctx.clock,
+            self.ctx.tracker,
+            faults=self.ctx.faults,
+            logger=logging.getLogger("cfemu.queues"),
+            store_path=self.ctx.state_path("queues.sqlite"),
+        )
+        for config in self.ctx.configs:
+            for consumer in config.queues.consumers:
+                broker.declare_queue(consumer.queue)
+                if consumer.dead_letter_queue:
+                    broker.declare_queue(consumer.dead_letter_queue)
+            for producer in config.queues.producers:
+                broker.declare_queue(producer.queue)
+
+    def _broker(self) -> Broker:
+        if self.broker is None:
+            raise RuntimeError("the queue service is not started")
+        return self.broker
+
+    def bindings_for(self, config: WorkerConfig) -> Mapping[str, object]:
+        """One producer binding per ``[[queues.producers]]`` entry."""
+        broker = self._broker()
+        return {
+            p.binding: broker.producer(p.queue, delivery_delay=p.delivery_delay)
+            for p in config.queues.producers
+        }
+
+    def attach(self) -> None:
+        """Attach each ``[[queues.consumers]]`` entry to its Worker's ``queue`` handler."""
+        broker = self._broker()
+        for config in self.ctx.configs:
+            if config.queues.consumers and config.main_path is None:
+                raise WorkerError(
+                    f"{config.path}: Worker {config.name!r} consumes queues but has no "
+                    f"'main' module to handle them"
+                )
+            worker = self.ctx.workers[config.name]
+            for consumer in config.queues.consumers:
+                settings = ConsumerSettings(
+                    max_batch_size=consumer.max_batch_size,
+                    max_batch_timeout=consumer.max_batch_timeout,
+                    max_retries=consumer.max_retries,
+                    dead_letter_queue=consumer.dead_letter_queue,
+                    max_concurrency=consumer.max_concurrency,
+                    retry_delay=consumer.retry_delay,
+                )
+                broker.set_consumer(consumer.queue, settings, worker.queue)
+
+    def begin(self) -> None:
+        """Deliver what is queued already (restored state) and what arrives from now on."""
+        self._broker().start()
+
+    async def stop(self) -> None:
+        """Stop delivering. On the real clock (``cfemu dev``) batches in flight may finish
+        within the shutdown grace; on a virtual clock tests drain first, and a batch still
+        running is interrupted like a crash (it counts a failed attempt)."""
+        if self.broker is None or self.broker.closed:
+            return
+        grace = 0.0
+        if not self.ctx.clock.is_virtual:
+            grace = float(self.ctx.options.get(SHUTDOWN_GRACE_OPTION, 0.0))  # type: ignore[arg-type]
+        await self.broker.aclose(grace_seconds=grace)
+
+    def fault_targets(self, point: str) -> Collection[str] | NotMine | None:
+        """``queue.*`` points target queue names."""
+        if not point.startswith("queue."):
+            return NOT_MINE
+        return set(self.broker.queues) if self.broker is not None else None
+
+    def is_settled(self) -> bool:
+        """Nothing deliverable now and nothing in flight."""
+        return self.broker is None or self.broker.is_settled()
+
+    def busy(self) -> list[str]:
+        """Queues holding ready, delayed or in-flight messages."""
+        if self.broker is None:
+            return []
+        parts = []
+        for name, view in self.broker.queues.items():
+            s = view.stats()
+            if s["depth"] or s["in_flight"] or s["delayed"]:
+                parts.append(
+                    f"{name} (ready={s['depth']}, delayed={s['delayed']}, "
+                    f"in_flight={s['in_flight']})"
+                )
+        return parts
+
+    def describe(self, config: WorkerConfig) -> list[DescribeRow]:
+        """A row per producer binding."""
+        return [(f"env.{p.binding} ({p.queue})", "Queue", "local") for p in config.queues.producers]
+
+
+def check_consumers(configs: Sequence[WorkerConfig]) -> None:
+    """Refuse two Workers consuming the same queue, with wrangler's wording."""
+    owner: dict[str, WorkerConfig] = {}
+    for config in configs:
+        for consumer in config.queues.consumers:
+            other = owner.get(consumer.queue)
+            if other is not None and other is not config:
+                raise ConfigError(
+                    f'Multiple consumers defined for queue "{consumer.queue}": '
+                    f'"{other.name}" and "{config.name}"',
+                    file=config.path,
+                )
+            owner[consumer.queue] = config
