@@ -5,6 +5,10 @@ rows may arrive in any order), then every table's ``CREATE`` statement, then the
 ``INSERT``s, then indexes, triggers and views. It has no ``BEGIN``/``COMMIT`` (D1 refuses
 them) and leaves out SQLite's internal tables, FTS5 shadow tables and Cloudflare's reserved
 ``_cf_`` tables.
+
+Rows name only the columns a row stores: generated columns (``VIRTUAL`` or ``STORED``) are
+left out, since SQLite refuses values for them and computes them again on import. Triggers
+come after the rows, so importing a row does not fire them a second time.
 """
 
 from __future__ import annotations
@@ -101,14 +105,24 @@ def export_sql(
     yield from later
 
 
+def _stored_columns(engine: Engine, table: str) -> list[str]:
+    """The columns an ``INSERT`` may name: ``table_xinfo``'s ``hidden`` is 0 for them (1 for a
+    virtual table's hidden columns, 2 and 3 for generated columns)."""
+    info = engine.trusted(f"PRAGMA main.table_xinfo({_ident(table)})")
+    return [str(row[1]) for row in info if row[6] == 0]
+
+
 def _rows(engine: Engine, table: str) -> Iterator[str]:
+    names = _stored_columns(engine, table)
+    if not names:
+        return
+    columns = ", ".join(_ident(name) for name in names)
     guard = engine.guard
     guard.trusted = True
     try:
-        cursor = engine.conn.execute(f"SELECT * FROM main.{_ident(table)}")
+        cursor = engine.conn.execute(f"SELECT {columns} FROM main.{_ident(table)}")
     finally:
         guard.trusted = False
-    columns = ", ".join(_ident(c[0]) for c in cursor.description)
     conn = engine.conn
     while True:
         # The connection's text_factory applies while rows are fetched; it is set only
