@@ -31,6 +31,7 @@ from cfemu.errors import (
     QueueTypeError,
     StateError,
     WorkerError,
+    WorkerEscapeError,
 )
 from cfemu.queues import (
     Broker,
@@ -89,6 +90,7 @@ __all__ = [
     "Worker",
     "WorkerConfig",
     "WorkerError",
+    "WorkerEscapeError",
     "WorkerTransport",
     "__version__",
     "find_config",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
+from cfemu._contain import watch_signals
 from cfemu._faults import Faults
 from cfemu._tasks import TaskTracker
 from cfemu.bindings import SERVICES, BindingService, NotMine, ServiceContext
@@ -110,6 +111,7 @@ class Emulator:
             for entry in SERVICES
             if entry.always or any(entry.used_by(c) for c in self.configs)
         }
+        self._unwatch_signals: Callable[[], None] = lambda: None
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -196,6 +198,7 @@ class Emulator:
             self.workers.clear()
             raise
         self._started = True
+        self._unwatch_signals = watch_signals()  # a real Ctrl-C is never a Worker's failure
 
     async def _start(self) -> None:
         self.workers.clear()  # a restart (reset) loads every Worker afresh
@@ -255,6 +258,7 @@ class Emulator:
         """Stop delivering, let in-flight batches finish (or return them), close everything."""
         await self._close_resources()
         self._started = False
+        self._unwatch_signals()
 
     def start_crons(self) -> None:
         """Fire each Worker's ``[triggers] crons`` on schedule (``cfemu dev`` does this).

@@ -148,6 +148,14 @@ class WorkerError(CfemuError):
     code = "WORKER_ERROR"
 
 
+class WorkerEscapeError(WorkerError):
+    """A Worker raised a ``BaseException`` that is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, a stray ``CancelledError``): that invocation failed and the
+    emulator keeps running. ``__cause__`` is what the Worker raised."""
+
+    code = "WORKER_ESCAPE"
+
+
 class NotEmulatedError(CfemuError, NotImplementedError):
     """A Cloudflare API that exists on Cloudflare but that cfemu does not emulate yet."""
 
@@ -193,4 +201,5 @@ __all__ = [
     "QueueTypeError",
     "StateError",
     "WorkerError",
+    "WorkerEscapeError",
 ]

@@ -36,6 +36,10 @@ MAX_DELAY_SECONDS: Final = 43_200  # 12 hours
 MIN_VISIBILITY_TIMEOUT_MS: Final = 0
 MAX_VISIBILITY_TIMEOUT_MS: Final = 43_200_000
 
+#: Wall-clock time a consumer invocation may run ("Consumer duration (wall clock time):
+#: 15 minutes", spec: queues.md §2); past it the invocation ends and the attempt failed.
+CONSUMER_WALL_CLOCK_LIMIT_SECONDS: Final = 15 * 60.0
+
 # --- Queues: message and batch sizes (1 KB = 1000 bytes) --------------------------------
 MAX_MESSAGE_BYTES: Final = 128_000
 MAX_BATCH_MESSAGES: Final = 100
@@ -70,6 +74,8 @@ D1_MAX_LIKE_PATTERN_BYTES: Final = 50
 D1_MAX_COMPOUND_SELECT: Final = 5
 D1_MAX_TRIGGER_DEPTH: Final = 10
 D1_MAX_EXPR_DEPTH: Final = 100
+#: How long one query (or one ``batch()``/``exec()``) may run: "Query duration: 30 s".
+D1_MAX_QUERY_SECONDS: Final = 30.0
 D1_DEFAULT_MIGRATIONS_DIR: Final = "migrations"
 D1_DEFAULT_MIGRATIONS_TABLE: Final = "d1_migrations"
 D1_SERVED_BY: Final = "cfemu.db"

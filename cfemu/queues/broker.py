@@ -29,6 +29,7 @@ from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, TimerHandle
 from cfemu.errors import QueueError
 from cfemu.queues._codec import decode
+from cfemu.queues._invoke import run_consumer
 from cfemu.queues.message import ACK, NONE, RETRY, MessageBatch
 from cfemu.queues.producer import QueueProducer
 from cfemu.queues.store import (
@@ -457,28 +458,35 @@ class _QueueCore:
             broker._deliveries.discard(delivery)
             self.settle(batch, True, started)
             return
-        failed = False
         handler = self.handler
         assert handler is not None
         try:
             if broker._flush_before_delivery:
                 # The lease's attempt is durable before the handler can have side effects.
                 await broker.store.flush()
-            await handler(batch)
+            # Whatever the handler raises (SystemExit included) or a run past the wall-clock
+            # limit is a failed invocation; only cfemu's own cancellation propagates.
+            failed, error = await run_consumer(
+                handler,
+                batch,
+                queue=self.name,
+                clock=self.clock,
+                started=started,
+                limit=broker.consumer_wall_clock_limit,
+                logger=broker.logger,
+            )
         except asyncio.CancelledError:
             delivery.finished = True
             broker._deliveries.discard(delivery)
             self.abort(records)
             raise
-        except Exception as exc:
-            failed = True
-            if crash is None:
-                broker.logger.error("Consumer of queue %r raised: %r", self.name, exc, exc_info=exc)
         except BaseException:
             delivery.finished = True
             broker._deliveries.discard(delivery)
             self.settle(batch, True, started)
             raise
+        if error is not None and crash is None:
+            broker.logger.error("Consumer of queue %r raised: %r", self.name, error, exc_info=error)
         if crash is not None:
             failed = True  # an injected crash fails the invocation even if the handler caught it
         delivery.finished = True
@@ -733,6 +741,9 @@ class Broker:
         self._deliveries: set[_Delivery] = set()
         self.queues: Mapping[str, QueueView] = MappingProxyType(self._views)
         """Inspection views by queue name (read-only mapping)."""
+        self.consumer_wall_clock_limit: float | None = limits.CONSUMER_WALL_CLOCK_LIMIT_SECONDS
+        """Seconds (on the clock) a consumer invocation may run before it is ended as a
+        failed attempt; Cloudflare's 15 minutes unless a test sets less (``None``: no limit)."""
 
     def _core(self, name: str) -> _QueueCore:
         core = self._cores.get(name)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
+from cfemu._contain import contained
 from cfemu._js import JsDict
 from cfemu._tasks import TaskTracker
 from cfemu.runtime._scope import ModuleSpace, import_scope, run_in
@@ -101,11 +102,18 @@ class ExecutionContext:
         with import_scope.active(self._paths):
             try:
                 await run_in(self._modules, coro)
-            except Exception as exc:
+            except BaseException as caught:
+                # SystemExit & co. fail the event's work, never the emulator (_contain).
+                exc = contained(caught, self._worker_name, "a waitUntil() task")
                 self._errors.append(exc)
                 self._logger.error(
                     "Worker %r: a waitUntil() task failed", self._worker_name, exc_info=exc
                 )
+
+    def cancel_pending(self) -> None:
+        """End this event's ``waitUntil`` work (its invocation was ended)."""
+        for task in self._pending:
+            task.cancel()
 
     @property
     def pending(self) -> int:

@@ -9,6 +9,7 @@ legal); ``queue`` and ``scheduled`` get the event followed by ``env`` and ``ctx`
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from cfemu._contain import contained
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, RealClock
 from cfemu.errors import WorkerError
@@ -317,6 +319,17 @@ class Worker:
         return handler
 
     async def _invoke(self, handler: _Handler, ctx: ExecutionContext, event: object) -> Any:
+        """Run the handler; whatever it raises, ``BaseException`` included, is contained
+        (see :mod:`cfemu._contain`) and raised as an ``Exception``."""
+        try:
+            return await self._call(handler, ctx, event)
+        except BaseException as exc:
+            error = contained(exc, self.name, f"{handler.name}()")
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def _call(self, handler: _Handler, ctx: ExecutionContext, event: object) -> Any:
         token = current.set(
             DispatchState(self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound)
         )
@@ -379,8 +392,12 @@ class Worker:
         """
         handler = self._handler("queue")
         ctx = self._context()
-        await self._invoke(handler, ctx, batch)
-        await ctx.settle()
+        try:
+            await self._invoke(handler, ctx, batch)
+            await ctx.settle()
+        except asyncio.CancelledError:
+            ctx.cancel_pending()  # the invocation was ended (shutdown, wall-clock limit)
+            raise
 
     async def scheduled(
         self, cron: str, scheduled_time: float | datetime | None = None
@@ -401,8 +418,12 @@ class Worker:
             when_ms = int(scheduled_time * 1000)
         controller = ScheduledController(cron, when_ms)
         ctx = self._context()
-        await self._invoke(handler, ctx, controller)
-        await ctx.settle()
+        try:
+            await self._invoke(handler, ctx, controller)
+            await ctx.settle()
+        except asyncio.CancelledError:
+            ctx.cancel_pending()
+            raise
         return controller
 
     def __repr__(self) -> str:
@@ -425,7 +446,7 @@ def _import_file(path: Path, worker: str) -> ModuleType:
     except BaseException as exc:
         sys.modules.pop(module_name, None)
         if not isinstance(exc, Exception):
-            raise
+            raise contained(exc, worker, f"importing {path}") from None
         raise WorkerError(
             f"Worker {worker!r}: importing {path} failed: {type(exc).__name__}: {exc}"
         ) from exc
