@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +28,7 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, TimerHandle
-from cfemu.errors import QueueError
+from cfemu.errors import QueueError, QueueSendError, StateError
 from cfemu.queues._codec import decode
 from cfemu.queues._invoke import run_consumer
 from cfemu.queues.message import ACK, NONE, RETRY, MessageBatch
@@ -39,6 +40,7 @@ from cfemu.queues.store import (
     MessageStore,
     QueueStore,
     StoredMessage,
+    StoreWriteError,
 )
 
 if TYPE_CHECKING:
@@ -345,11 +347,32 @@ class _QueueCore:
         self.pump()
 
     # --- transitions ---------------------------------------------------------------------------
-    def enqueue(self, records: tuple[StoredMessage, ...] | list[StoredMessage], now: float) -> None:
-        """New messages from a producer (already validated, serialized and sized)."""
-        with self.broker.store.transaction():
-            self.store.enqueue(records, now)
-        self.sent += len(records)
+    async def send(
+        self,
+        records: tuple[StoredMessage, ...] | list[StoredMessage],
+        now: float,
+        failure: str = "Queue send failed",
+    ) -> None:
+        """New messages from a producer (already validated, serialized and sized); returns
+        once they are durable. If the store cannot write them, nothing is queued and the
+        producer gets Cloudflare's error for a failed send (``failure``: its prefix)."""
+        try:
+            await self.broker.store.add(
+                self.store, records, now, partial(self._sent, len(records), now)
+            )
+        except StoreWriteError as exc:
+            self.broker.logger.error(
+                "Queue %r: %d message(s) not queued, the state could not be written: %s",
+                self.name,
+                len(records),
+                exc,
+            )
+            # spec: queues.md §8 — a failed write is the queue service's 500.
+            raise QueueSendError(f"{failure}: Internal Server Error", status=500) from exc
+
+    def _sent(self, count: int, now: float) -> None:
+        """The store queued ``count`` new messages (they are durable)."""
+        self.sent += count
         if self.first_at is None:
             self.first_at = now
         if self.handler is not None:
@@ -364,8 +387,9 @@ class _QueueCore:
 
     def pump(self) -> None:
         """Promote due messages, flush every batch that is due, and (re)arm the timers."""
-        if self.handler is None or self.broker.closed:
-            return
+        broker = self.broker
+        if self.handler is None or broker.closed or not broker.store.writable:
+            return  # (an unwritable store: resumed by Broker._resume once it writes again)
         store = self.store
         now = self.clock.now()
         next_due = store.next_due()
@@ -461,9 +485,8 @@ class _QueueCore:
         handler = self.handler
         assert handler is not None
         try:
-            if broker._flush_before_delivery:
-                # The lease's attempt is durable before the handler can have side effects.
-                await broker.store.flush()
+            if broker._flush_before_delivery and not await self._lease_durable(delivery):
+                return
             # Whatever the handler raises (SystemExit included) or a run past the wall-clock
             # limit is a failed invocation; only cfemu's own cancellation propagates.
             failed, error = await run_consumer(
@@ -492,6 +515,33 @@ class _QueueCore:
         delivery.finished = True
         broker._deliveries.discard(delivery)
         self.settle(batch, failed, started)
+
+    async def _lease_durable(self, delivery: _Delivery) -> bool:
+        """Wait until the lease (and the attempt it counts) is durable, so the handler's side
+        effects never happen under an attempt the state does not know. If it cannot be
+        written, the delivery never happened: the messages go back to the head of the queue,
+        their attempt uncounted, and delivery waits until the store writes again."""
+        try:
+            await self.broker.store.flush()
+        except StoreWriteError as exc:
+            broker = self.broker
+            records = delivery.records
+            delivery.finished = True
+            broker._deliveries.discard(delivery)
+            self.active -= 1
+            self.batches -= 1
+            self.delivered -= len(records)
+            self.store.unlease(records, self.clock.now(), front=True)
+            broker.logger.warning(
+                "Queue %r: a batch of %d message(s) was not delivered, its attempt could not "
+                "be written (%s); it waits at the head of the queue",
+                self.name,
+                len(records),
+                exc,
+            )
+            self.pump()
+            return False
+        return True
 
     def settle(self, batch: MessageBatch, failed: bool, started: float) -> None:
         """Resolve an invocation's outcome (spec: queues.md §4.2-§4.4) and apply it."""
@@ -734,6 +784,7 @@ class Broker:
                 store = MemoryStore()
         self.store: MessageStore = store
         self._flush_before_delivery = not isinstance(store, MemoryStore)
+        store.notify_writable(self._resume)
         self.closed = False
         self._cores: dict[str, _QueueCore] = {}
         self._views: dict[str, QueueView] = {}
@@ -801,9 +852,16 @@ class Broker:
                 core.recover()
             core.pump()
 
+    def _resume(self) -> None:
+        """The store writes again after failing: deliver what waited meanwhile."""
+        for core in list(self._cores.values()):
+            core.pump()
+
     def is_settled(self) -> bool:
         """True when nothing is in flight and no consumed queue holds a message (ready or
         delayed). Messages on a queue without a consumer do not count: they cannot move."""
+        if not self.store.writable:
+            return False  # transitions wait to be written (retried on the clock)
         return all(core.is_settled() for core in self._cores.values())
 
     def __iter__(self) -> Iterator[str]:
@@ -834,4 +892,9 @@ class Broker:
                 self._deliveries.discard(delivery)
                 delivery.core.abort(delivery.records)
         if self._owned_store is not None:
-            self._owned_store.close()
+            try:
+                self._owned_store.close()
+            except StateError as exc:
+                # The file keeps its last committed state: sends were all confirmed durable,
+                # and transitions since then are replayed as a crash would (at least once).
+                self.logger.error("Queue state could not be written on close: %s", exc)

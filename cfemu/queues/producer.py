@@ -70,12 +70,11 @@ class QueueProducer:
     ``delivery_delay`` > 0, and an explicit ``0`` overrides a default.
     """
 
-    __slots__ = ("_core", "_delivery_delay", "_flush")
+    __slots__ = ("_core", "_delivery_delay")
 
     def __init__(self, core: _QueueCore, delivery_delay: int = 0) -> None:
         self._core = core
         self._delivery_delay = int(delivery_delay)
-        self._flush = core.broker.store.flush
 
     @property
     def queue_name(self) -> str:
@@ -120,11 +119,9 @@ class QueueProducer:
             core.check_send_fault()
         clock = core.clock
         now = clock.now()
-        core.enqueue(
-            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),),
-            now,
+        await core.send(
+            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),), now
         )
-        await self._flush()
 
     async def sendBatch(
         self,
@@ -179,8 +176,7 @@ class QueueProducer:
             )
         if core.broker.faults:
             core.check_send_fault()
-        core.enqueue(records, now)
-        await self._flush()
+        await core.send(records, now, "Queue sendBatch failed")
 
     async def metrics(self) -> JsDict:
         """``{backlogCount, backlogBytes, oldestMessageTimestamp}`` of the queue.

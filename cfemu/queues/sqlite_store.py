@@ -7,14 +7,20 @@ whole log in one SQLite transaction:
 
 - a commit is scheduled (``loop.call_soon``) by the first transition after the previous one,
   so every transition made during one turn of the event loop shares one commit;
-- :meth:`SqliteStore.flush` waits for that commit: ``send``/``sendBatch`` await it before
-  returning, so a message is durable when the producer's ``await`` completes, and many
-  concurrent sends (and the consumer's leases and acks in between) share one commit;
+- a send (:meth:`SqliteStore.add`) joins the in-memory queue only in the commit that writes
+  it, and its ``await`` returns after that commit: a message is durable when ``send`` returns,
+  and many concurrent sends (and the consumer's leases and acks in between) share one commit;
 - the broker awaits it before a consumer's handler runs, so the attempt counted by the lease
   is on disk before the handler can have side effects;
 - a transition (a consumer batch settled, its exhausted messages moved to the dead-letter
   queue) is never split across commits: commits run between event-loop callbacks, never
   inside one.
+
+A commit that fails (disk full, I/O error) writes nothing: the sends it carried raise
+:class:`~cfemu.queues.store.StoreWriteError` and never existed; every other transition was
+already applied in memory, so it stays pending, the store is not :attr:`~SqliteStore.writable`
+(the broker starts no delivery) and the commit is retried with backoff on the clock until the
+disk takes it.
 
 Durability: with ``synchronous="NORMAL"`` (the default) a commit is written to the WAL file
 before it returns but not fsynced, which survives the process being killed at any moment
@@ -36,18 +42,27 @@ The file carries its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NoReturn
 
-from cfemu.clock import Clock
+from cfemu.clock import Clock, TimerHandle
 from cfemu.errors import StateError
-from cfemu.queues.store import DELAYED, IN_FLIGHT, MemoryQueueStore, MessageStore, StoredMessage
+from cfemu.queues.store import (
+    DELAYED,
+    IN_FLIGHT,
+    MemoryQueueStore,
+    MessageStore,
+    QueueStore,
+    StoredMessage,
+    StoreWriteError,
+)
 
 __all__ = [
     "APPLICATION_ID",
@@ -106,6 +121,9 @@ _DELETE: Final = 3  # keys: done (acked, dead-lettered, dropped)
 _RETRY: Final = 4  # (due, keys): back from flight, deliverable at ``due``
 
 _Op = tuple[int, Any]
+#: Backoff between retries of a failed commit, on the emulator's clock (seconds).
+RETRY_FIRST: Final = 0.1
+RETRY_MAX: Final = 10.0
 #: SQLite ``synchronous`` levels the store accepts (``OFF`` is refused: it risks corruption).
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
@@ -246,8 +264,12 @@ class SqliteQueueStore(MemoryQueueStore):
     def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
         if not messages:
             return
-        owner = self._owner
-        seq = owner._seq
+        self._owner._log(_ADD, self._rows(messages))
+        super().enqueue(messages, now)
+
+    def _rows(self, messages: Sequence[StoredMessage]) -> list[tuple[Any, ...]]:
+        """Give each message its row key; the rows that insert them."""
+        seq = self._owner._seq
         name = self._name
         rows: list[tuple[Any, ...]] = []
         append = rows.append
@@ -266,8 +288,7 @@ class SqliteQueueStore(MemoryQueueStore):
                     m.attempts,
                 )
             )
-        owner._log(_ADD, rows)
-        super().enqueue(messages, now)
+        return rows
 
     def lease(self, limit: int) -> list[StoredMessage]:
         out = super().lease(limit)
@@ -298,12 +319,14 @@ class SqliteQueueStore(MemoryQueueStore):
                 owner._log(_RETRY, (due, keys))
         super().settle(finished, retried, now)
 
-    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
+    def unlease(
+        self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
+    ) -> None:
         flying = self._in_flight
         back = [m for m in messages if flying.get(m.id) is m]
         if back:
             self._owner._log(_UNLEASE, [m.key for m in back])
-        super().unlease(back, now)
+        super().unlease(back, now, front=front)
 
     def _restore(self, records: list[StoredMessage], now: float) -> None:
         """Load recovered messages: in-flight ones stay in flight, the others are ready or
@@ -327,6 +350,28 @@ class SqliteQueueStore(MemoryQueueStore):
                 in_flight[msg.id] = msg
 
 
+class _Send:
+    """A ``send``/``sendBatch`` waiting for its commit: not in memory until it is durable."""
+
+    __slots__ = ("added", "future", "messages", "now", "queue", "rows")
+
+    def __init__(
+        self,
+        queue: SqliteQueueStore,
+        messages: Sequence[StoredMessage],
+        now: float,
+        rows: list[tuple[Any, ...]],
+        added: Callable[[], None],
+        future: asyncio.Future[None],
+    ) -> None:
+        self.queue = queue
+        self.messages = messages
+        self.now = now
+        self.rows = rows
+        self.added = added
+        self.future = future
+
+
 class SqliteStore(MessageStore):
     """A :class:`~cfemu.queues.store.MessageStore` kept in one SQLite file (WAL mode).
 
@@ -335,6 +380,11 @@ class SqliteStore(MessageStore):
     (see the module docstring for the exact guarantee); :meth:`flush` waits for the commit
     that covers everything done so far; :meth:`commit` writes synchronously; :meth:`close`
     commits and closes the file.
+
+    A commit that fails (disk full, I/O error) refuses the sends it carried (their messages
+    never existed) and keeps every other transition pending: :attr:`writable` turns false and
+    the commit is retried with backoff on ``clock`` until it succeeds, then
+    the callback given to :meth:`notify_writable` runs (the broker resumes delivery).
     """
 
     def __init__(
@@ -348,10 +398,17 @@ class SqliteStore(MessageStore):
         )
         self._queues: dict[str, SqliteQueueStore] = {}
         self._ops: list[_Op] = []
+        self._sends: list[_Send] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.AbstractEventLoop | None = None  # where a commit is pending
+        self._writable = True
+        self._retry: TimerHandle | None = None
+        self._backoff = RETRY_FIRST
+        self._on_writable: Callable[[], None] | None = None
         self.commits = 0
         """Commits written so far (group commits make it much smaller than transitions)."""
+        self.failed_commits = 0
+        """Commits that could not be written (each retried, or its sends refused)."""
         self._recovered: dict[str, list[StoredMessage]] = {}
         start = self._load()
         self._seq = itertools.count(start)
@@ -392,16 +449,42 @@ class SqliteStore(MessageStore):
         return nullcontext()
 
     async def flush(self) -> None:
-        """Return once every transition made so far is committed (one shared commit)."""
+        """Return once every transition made so far is committed (one shared commit);
+        :class:`StoreWriteError` if that commit failed (the transitions stay pending)."""
         if not self._ops:
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
-        if self._scheduled is not loop:  # none yet, or on a loop that has since closed
-            self._scheduled = loop
-            loop.call_soon(self._defer_commit, loop)
+        self._schedule(loop)
         await waiter
+
+    async def add(
+        self,
+        queue: QueueStore,
+        messages: Sequence[StoredMessage],
+        now: float,
+        added: Callable[[], None],
+    ) -> None:
+        """Queue a send's messages: they join ``queue`` (and ``added`` runs) in the commit
+        that writes them; if it fails they are dropped and :class:`StoreWriteError` raised."""
+        if self._conn is None:
+            raise StateError(f"queue state {self.path} is closed")
+        assert isinstance(queue, SqliteQueueStore) and queue._owner is self
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._sends.append(_Send(queue, messages, now, queue._rows(messages), added, future))
+        self._schedule(loop)
+        await future
+
+    @property
+    def writable(self) -> bool:
+        """False while logged transitions could not be written (retrying with backoff)."""
+        return self._writable
+
+    def notify_writable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the store writes again after failing."""
+        self._on_writable = callback
 
     # --- writing -------------------------------------------------------------------------------
     def _log(self, kind: int, data: Any) -> None:
@@ -413,6 +496,10 @@ class SqliteStore(MessageStore):
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no event loop: flush(), commit() or close() writes it
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._scheduled is not loop:  # none yet, or on a loop that has since closed
             self._scheduled = loop
             loop.call_soon(self._defer_commit, loop)
 
@@ -423,37 +510,98 @@ class SqliteStore(MessageStore):
 
     def _scheduled_commit(self) -> None:
         self._scheduled = None
-        try:
-            self.commit()
-        except StateError as exc:
-            if not self._waiters:
-                log.error("%s", exc)
+        with contextlib.suppress(StateError):
+            self.commit()  # a failure is logged, or raised to the sends and flushes it held
+
+    def _retry_commit(self) -> None:
+        self._retry = None
+        if self._conn is None:
+            return
+        with contextlib.suppress(StateError):
+            self.commit()  # a failure arms the next retry
 
     def commit(self) -> None:
-        """Write every pending transition now, in one transaction, and wake :meth:`flush`."""
+        """Write every pending transition now, in one transaction, and wake :meth:`flush`.
+
+        On failure nothing is half-written: the sends it carried are refused (their callers
+        get :class:`StoreWriteError`), the other transitions stay pending and are retried
+        with backoff on the clock, and :class:`StoreWriteError` is raised.
+        """
         ops = self._ops
+        sends = self._sends
         waiters = self._waiters
-        if not ops:
+        if not ops and not sends:
             self._wake(waiters, None)
             return
         conn = self._conn
         if conn is None:
             raise StateError(f"queue state {self.path} is closed")
         self._ops = []
+        self._sends = []
         self._waiters = []
         try:
             conn.execute("BEGIN")
             _write(conn, ops)
+            for send in sends:
+                conn.executemany(_INSERT, send.rows)
             conn.execute("COMMIT")
-        except Exception as exc:  # sqlite3.Error, or a value sqlite3 cannot bind
+        except Exception as exc:  # sqlite3.Error, OSError, or a value sqlite3 cannot bind
+            self._failed(conn, ops, sends, waiters, exc)
+        self.commits += 1
+        for send in sends:  # durable now: the messages join their queues
+            MemoryQueueStore.enqueue(send.queue, send.messages, send.now)
+            try:
+                send.added()
+            except Exception:  # the broker's bookkeeping; never leave a sender hanging
+                log.exception("queue %r: after a send", send.queue.name)
+            if not send.future.done():
+                send.future.set_result(None)
+        self._wake(waiters, None)
+        if not self._writable:
+            self._writable = True
+            self._backoff = RETRY_FIRST
+            self._cancel_retry()
+            log.warning("queue state %s is writable again; delivery resumes", self.path)
+            if self._on_writable is not None:
+                self._on_writable()
+
+    def _failed(
+        self,
+        conn: sqlite3.Connection,
+        ops: list[_Op],
+        sends: list[_Send],
+        waiters: list[asyncio.Future[None]],
+        exc: Exception,
+    ) -> NoReturn:
+        try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._ops = ops + self._ops  # nothing was applied: keep it for the next commit
-            error = StateError(f"cannot write queue state to {self.path}: {exc}")
-            self._wake(waiters, error)
-            raise error from exc
-        self.commits += 1
-        self._wake(waiters, None)
+        except sqlite3.Error:
+            pass  # SQLite rolled back on its own (e.g. after SQLITE_FULL)
+        self.failed_commits += 1
+        error = StoreWriteError(f"cannot write queue state to {self.path}: {exc}")
+        for send in sends:  # never queued: nothing of them stays in memory or on disk
+            if not send.future.done():
+                send.future.set_exception(error)
+        self._wake(waiters, error)
+        if ops:
+            # Already applied in memory: keep them, in order, ahead of anything logged since,
+            # and retry until the disk takes them. Until then no delivery starts.
+            self._ops = ops + self._ops
+            if self._writable:
+                self._writable = False
+                log.error("%s; retrying, delivery paused", error)
+            if self._retry is None and self._conn is not None:
+                self._retry = self.clock.call_later(self._backoff, self._retry_commit)
+                self._backoff = min(self._backoff * 2, RETRY_MAX)
+        elif not sends and not waiters:
+            log.error("%s", error)
+        raise error from exc
+
+    def _cancel_retry(self) -> None:
+        retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
 
     @staticmethod
     def _wake(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -466,14 +614,19 @@ class SqliteStore(MessageStore):
         waiters.clear()
 
     def close(self) -> None:
-        """Commit what is pending and close the file (idempotent)."""
+        """Commit what is pending and close the file (idempotent). If that last commit
+        fails, the file keeps the state of the last commit that succeeded (see
+        ``docs/persistence.md``) and :class:`StoreWriteError` is raised."""
         if self._conn is None:
             return
+        self._cancel_retry()
         try:
             self.commit()
         finally:
             conn, self._conn = self._conn, None
             conn.close()
+            self._ops = []
+            self._cancel_retry()
 
     @property
     def closed(self) -> bool:
@@ -482,8 +635,8 @@ class SqliteStore(MessageStore):
 
     @property
     def pending(self) -> int:
-        """Transitions logged but not committed yet."""
-        return len(self._ops)
+        """Transitions logged but not committed yet (sends waiting for their commit too)."""
+        return len(self._ops) + len(self._sends)
 
     def __repr__(self) -> str:
         return f"<SqliteStore {str(self.path)!r} queues={sorted(self._queues)}>"

@@ -23,10 +23,11 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final, Protocol
 
+from cfemu.errors import StateError
 from cfemu.queues._codec import Payload
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "MemoryStore",
     "MessageStore",
     "QueueStore",
+    "StoreWriteError",
     "StoredMessage",
 ]
 
@@ -45,6 +47,14 @@ DELAYED: Final = 0
 READY: Final = 1
 IN_FLIGHT: Final = 2
 DONE: Final = 3
+
+
+class StoreWriteError(StateError):
+    """A store could not write a transition durably (disk full, I/O error, read-only file).
+
+    Raised by :meth:`MessageStore.add` (the messages were *not* queued) and by
+    :meth:`MessageStore.flush` (the transitions stay pending and are retried).
+    """
 
 
 class StoredMessage:
@@ -133,8 +143,12 @@ class QueueStore(Protocol):
         READY/DELAYED (``retried``: ``(message, due)``)."""
         ...
 
-    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
-        """IN_FLIGHT → READY without counting the attempt (a delivery aborted on shutdown)."""
+    def unlease(
+        self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
+    ) -> None:
+        """IN_FLIGHT → READY without counting the attempt (a delivery aborted on shutdown, or
+        whose lease could not be written). ``front``: back at the head of the ready messages,
+        keeping their place (else at the tail, ready since ``now``)."""
         ...
 
     # --- reads -----------------------------------------------------------------------------
@@ -197,7 +211,31 @@ class MessageStore(Protocol):
         ...
 
     async def flush(self) -> None:
-        """Return once every transition made so far is durable (no-op in memory)."""
+        """Return once every transition made so far is durable (no-op in memory); raises
+        :class:`StoreWriteError` when that commit failed (the transitions stay pending)."""
+        ...
+
+    async def add(
+        self,
+        queue: QueueStore,
+        messages: Sequence[StoredMessage],
+        now: float,
+        added: Callable[[], None],
+    ) -> None:
+        """Queue new messages (a ``send``): once they are durable they join ``queue`` (as
+        :meth:`QueueStore.enqueue` would) and ``added`` runs, then this returns. If they cannot
+        be written it raises :class:`StoreWriteError` and nothing of them remains."""
+        ...
+
+    @property
+    def writable(self) -> bool:
+        """False while transitions already made could not be written (the broker starts no
+        delivery then); the store retries, and calls the :meth:`notify_writable` callback
+        once they are."""
+        ...
+
+    def notify_writable(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the store writes again after failing."""
         ...
 
 
@@ -326,14 +364,19 @@ class MemoryQueueStore(QueueStore):
             if self._indexed > 2 * self._live + 1024:
                 self._compact()
 
-    def unlease(self, messages: Iterable[StoredMessage], now: float) -> None:
-        for msg in messages:
-            if self._in_flight.pop(msg.id, None) is None:
-                continue
+    def unlease(
+        self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
+    ) -> None:
+        back = [msg for msg in messages if self._in_flight.pop(msg.id, None) is not None]
+        for msg in back:
             msg.attempts -= 1
             msg.state = READY
-            msg.ready_at = now
-            self._ready.append(msg)
+            if not front:
+                msg.ready_at = now
+        if front:
+            self._ready.extendleft(reversed(back))
+        else:
+            self._ready.extend(back)
 
     def _compact(self) -> None:
         live = [msg for group in self._groups for msg in group[0] if msg.state != DONE]
@@ -403,6 +446,9 @@ class MemoryQueueStore(QueueStore):
 class MemoryStore(MessageStore):
     """In-memory :class:`MessageStore` (cfemu's default; state ends with the process)."""
 
+    writable = True
+    """Always: memory never fails to write."""
+
     def __init__(self) -> None:
         self._queues: dict[str, MemoryQueueStore] = {}
 
@@ -417,3 +463,16 @@ class MemoryStore(MessageStore):
 
     async def flush(self) -> None:
         return None
+
+    async def add(
+        self,
+        queue: QueueStore,
+        messages: Sequence[StoredMessage],
+        now: float,
+        added: Callable[[], None],
+    ) -> None:
+        queue.enqueue(messages, now)
+        added()
+
+    def notify_writable(self, callback: Callable[[], None]) -> None:
+        return None  # never unwritable

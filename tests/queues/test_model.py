@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
@@ -32,7 +34,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from cfemu.queues import ConsumerSettings, MessageBatch
+from cfemu.queues import Broker, ConsumerSettings, MessageBatch
 from tests.queues.harness import Harness
 
 MAIN = "main"
@@ -447,3 +449,29 @@ QueueMachine.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 TestQueueModel = QueueMachine.TestCase
+
+
+class PersistedQueueMachine(QueueMachine):
+    """The same model against the SQLite store: its sends join the queue in their commit, its
+    leases are awaited before the handler runs; the semantics must not change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        h = self.h
+        h.broker = Broker(
+            h.clock, h.tracker, h.faults, self.logger, store_path=Path(self.folder.name) / "q"
+        )
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            self.folder.cleanup()
+
+
+PersistedQueueMachine.TestCase.settings = settings(
+    QueueMachine.TestCase.settings,
+    max_examples=int(os.environ.get("CFEMU_MODEL_EXAMPLES_PERSISTED", "25")),
+)
+TestPersistedQueueModel = PersistedQueueMachine.TestCase
