@@ -10,6 +10,7 @@ point                     target               raised where
 ``"queue.send"``          queue name           ``send``/``sendBatch`` before enqueuing
 ``"d1.statement"``        database binding     before a statement or batch runs
 ``"ai.run"``              model name           ``env.AI.run`` before inference
+``"kv.op"``               KV binding           every KV ``get``/``put``/``delete``/``list``
 ``"queue.consumer"``      queue name           see :meth:`Faults.take_consumer_crash`
 ========================  ===================  =============================================
 """
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-__all__ = ["FaultRule", "Faults", "InjectedCrashError"]
+__all__ = ["FaultRule", "Faults", "InjectedCrashError", "InjectedKvFaultError"]
 
 ErrorFactory = Callable[[], BaseException]
 
@@ -260,6 +261,36 @@ class Faults:
             skip=skip,
         )
 
+    def kv_op(
+        self,
+        binding: str | None = None,
+        *,
+        times: int | None = None,
+        rate: float | None = None,
+        error: str = "503 Service Unavailable",
+        skip: int = 0,
+    ) -> FaultRule:
+        """Make operations on the KV binding ``binding`` (any if None) fail.
+
+        ``error`` is the KV service's answer, ``"<status> <text>"``; the Worker sees
+        ``KvError("KV <METHOD> failed: <error>")`` (``GET``, ``GET_BULK``, ``PUT`` or
+        ``DELETE``; ``list`` is a ``GET``) and nothing is written. Production's rate limit
+        of writes to one key answers ``429 Too Many Requests``.
+        """
+        status_text, _, text = error.partition(" ")
+        try:
+            status = int(status_text)
+        except ValueError:
+            raise ValueError(f"error must be '<status> <text>', got {error!r}") from None
+        return self._arm(
+            "kv.op",
+            binding,
+            lambda: InjectedKvFaultError(status, text),
+            times=times,
+            rate=rate,
+            skip=skip,
+        )
+
     def consumer_crash(
         self,
         queue: str | None = None,
@@ -288,8 +319,18 @@ _TARGET_KIND = {
     "queue.consumer": "queue",
     "d1.statement": "D1 binding",
     "ai.run": "model",
+    "kv.op": "KV binding",
 }
 
 
 class InjectedCrashError(RuntimeError):
     """The error an injected consumer crash raises inside the handler."""
+
+
+class InjectedKvFaultError(Exception):
+    """An armed KV fault; the KV binding turns it into ``KvError("KV <METHOD> failed: ...")``."""
+
+    def __init__(self, status: int, status_text: str) -> None:
+        self.status = status
+        self.status_text = status_text
+        super().__init__(f"{status} {status_text}")

@@ -175,6 +175,34 @@ class InferenceUpstreamError(AiError):
     code = "INFERENCE_UPSTREAM_ERROR"
 
 
+# --- Workers KV ----------------------------------------------------------------------------
+class KvError(CfemuError):
+    """A Workers KV operation failed, with Cloudflare's wording.
+
+    ``str(err)`` is e.g. ``KV PUT failed: 413 Value length of 26214401 exceeds limit of
+    26214400.``; ``status`` is the HTTP status of the KV service's answer (0 when the
+    runtime refused the call before sending it).
+    """
+
+    code = "KV_ERROR"
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class KvTypeError(KvError, TypeError):
+    """A ``TypeError`` Cloudflare's runtime throws from a KV binding (empty key, bad type)."""
+
+    code = "KV_TYPE_ERROR"
+
+
+class KvSyntaxError(KvError, ValueError):
+    """``get(key, type="json")`` of a value that is not JSON (JavaScript's ``SyntaxError``)."""
+
+    code = "KV_SYNTAX_ERROR"
+
+
 # --- persistence -------------------------------------------------------------------------------
 class StateError(CfemuError):
     """Persisted state cannot be used: another process holds it, or its format is unknown."""
@@ -194,6 +222,9 @@ __all__ = [
     "D1TypeError",
     "DrainError",
     "InferenceUpstreamError",
+    "KvError",
+    "KvSyntaxError",
+    "KvTypeError",
     "MigrationError",
     "NotEmulatedError",
     "QueueError",

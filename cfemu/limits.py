@@ -82,3 +82,16 @@ D1_SERVED_BY: Final = "cfemu.db"
 #: Range of integers D1 accepts as bind values (JavaScript numbers in a signed 64-bit slot).
 D1_MIN_INTEGER: Final = -(2**63)
 D1_MAX_INTEGER: Final = 2**63 - 1
+
+# --- Workers KV (spec: kv-assets-workflows-ai.md §1.2) -----------------------------------------
+KV_MAX_KEY_BYTES: Final = 512
+KV_MAX_VALUE_BYTES: Final = 25 * 1024 * 1024  # 26214400
+KV_MAX_METADATA_BYTES: Final = 1024
+#: ``expirationTtl`` and ``expiration`` must be at least this many seconds in the future.
+KV_MIN_EXPIRATION_TTL: Final = 60
+#: ``cacheTtl``: the limits page says 30 s, the read page 60 s (unconfirmed); cfemu uses 30.
+KV_MIN_CACHE_TTL: Final = 30
+KV_MAX_LIST_LIMIT: Final = 1000
+KV_MAX_BULK_KEYS: Final = 100
+#: Bulk get: the values returned may add up to at most 25 MB.
+KV_MAX_BULK_BYTES: Final = 25 * 1024 * 1024

@@ -114,6 +114,8 @@ _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
     ("d1_databases",): frozenset({"migrations_pattern", "remote", "database_internal_env"}),
     ("queues", "producers"): frozenset({"remote"}),
     ("ai",): frozenset({"remote", "staging"}),
+    ("kv_namespaces",): frozenset({"remote"}),
+    ("assets",): frozenset({"experimental_serve_directly"}),
     ("dev",): frozenset(
         {
             "container_engine",
@@ -136,7 +138,6 @@ IGNORED = frozenset({"$schema"})
 #: ``table`` (one table) or ``keys`` (the keys of a table). wrangler checks that binding names
 #: are unique across all of these and the emulated kinds (vars, D1, queues, AI).
 _OTHER_BINDINGS: tuple[tuple[str, str, str, str], ...] = (
-    ("kv_namespaces", "KV namespace", "list", "binding"),
     ("r2_buckets", "R2 bucket", "list", "binding"),
     ("services", "service", "list", "binding"),
     ("analytics_engine_datasets", "Analytics Engine dataset", "list", "binding"),
@@ -154,7 +155,6 @@ _OTHER_BINDINGS: tuple[tuple[str, str, str, str], ...] = (
     ("browser", "Browser Rendering", "table", "binding"),
     ("images", "Images", "table", "binding"),
     ("version_metadata", "version metadata", "table", "binding"),
-    ("assets", "assets", "table", "binding"),
     ("text_blobs", "text blob", "keys", ""),
     ("data_blobs", "data blob", "keys", ""),
     ("wasm_modules", "Wasm module", "keys", ""),

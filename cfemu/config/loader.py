@@ -139,8 +139,14 @@ def _check_bindings(model: ConfigFile, data: dict[str, Any], file: Path, prefix:
         (p.binding, "queue producer", f"{prefix('queues')}queues.producers[{i}].binding")
         for i, p in enumerate(model.queues.producers)
     ]
+    claims += [
+        (k.binding, "KV namespace", f"{prefix('kv_namespaces')}kv_namespaces[{i}].binding")
+        for i, k in enumerate(model.kv_namespaces)
+    ]
     if model.ai is not None:
         claims.append((model.ai.binding, "AI", f"{prefix('ai')}ai.binding"))
+    if model.assets is not None and model.assets.binding is not None:
+        claims.append((model.assets.binding, "assets", f"{prefix('assets')}assets.binding"))
     claims += [
         (name, kind, prefix(str(loc[0])) + format_key_path(loc))
         for name, kind, loc in other_binding_names(data)
@@ -237,8 +243,10 @@ def _resolve(data: dict[str, Any], file: Path, environment: str | None) -> Worke
         secrets_files=secrets_files,
         required_secrets=required,
         d1_databases=model.d1_databases,
+        kv_namespaces=model.kv_namespaces,
         queues=model.queues,
         ai=model.ai,
+        assets=model.assets,
         triggers=model.triggers,
         dev=model.dev,
         unknown_keys=unknown_keys,

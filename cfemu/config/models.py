@@ -52,8 +52,10 @@ from cfemu.limits import (
 __all__ = [
     "DEFAULT_WORKER_NAME",
     "AiConfig",
+    "AssetsConfig",
     "D1DatabaseConfig",
     "DevConfig",
+    "KvNamespaceConfig",
     "QueueConsumerConfig",
     "QueueProducerConfig",
     "QueuesConfig",
@@ -92,6 +94,51 @@ class D1DatabaseConfig(_Section):
     def migrations_path(self, base_dir: Path | str) -> Path:
         """The migrations folder, resolved against ``base_dir`` (the config's folder)."""
         return Path(base_dir) / self.migrations_dir
+
+
+class KvNamespaceConfig(_Section):
+    """One ``[[kv_namespaces]]`` entry: ``env.<binding>`` is the namespace ``id``."""
+
+    binding: BindingName
+    id: str | None = None
+    preview_id: str | None = None
+    """Accepted (wrangler's remote preview namespace); local state is keyed by ``id``."""
+
+    @property
+    def storage_key(self) -> str:
+        """What Workers share this namespace by: ``id``, else the binding name."""
+        return self.id or self.binding
+
+
+#: ``[assets] html_handling`` values (spec: kv-assets-workflows-ai.md §2.4).
+HtmlHandling = Literal["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]
+#: ``[assets] not_found_handling`` values (spec §2.5).
+NotFoundHandling = Literal["single-page-application", "404-page", "none"]
+
+
+class AssetsConfig(_Section):
+    """The ``[assets]`` table: a folder of static files served before (or by) the Worker."""
+
+    directory: str
+    binding: BindingName | None = None
+    html_handling: HtmlHandling = "auto-trailing-slash"
+    not_found_handling: NotFoundHandling = "none"
+    run_worker_first: bool | list[str] = False
+
+    @field_validator("run_worker_first")
+    @classmethod
+    def _check_rules(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, list):
+            from cfemu.config._routes import check_run_worker_first
+
+            problem = check_run_worker_first(value)
+            if problem:
+                raise fail(problem)
+        return value
+
+    def directory_path(self, base_dir: Path | str) -> Path:
+        """The asset folder, resolved against ``base_dir`` (the config's folder)."""
+        return Path(base_dir) / self.directory
 
 
 class QueueProducerConfig(_Section):
@@ -184,8 +231,10 @@ class ConfigFile(_Section):
     vars: dict[str, Any] = Field(default_factory=dict)
     secrets: SecretsConfig | None = None
     d1_databases: list[D1DatabaseConfig] = Field(default_factory=list)
+    kv_namespaces: list[KvNamespaceConfig] = Field(default_factory=list)
     queues: QueuesConfig = Field(default_factory=QueuesConfig)
     ai: AiConfig | None = None
+    assets: AssetsConfig | None = None
     triggers: TriggersConfig = Field(default_factory=TriggersConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
 
@@ -221,8 +270,11 @@ class WorkerConfig(BaseModel):
     required_secrets: list[str] | None = None
     """``secrets.required`` if the file declares it."""
     d1_databases: list[D1DatabaseConfig] = Field(default_factory=list)
+    kv_namespaces: list[KvNamespaceConfig] = Field(default_factory=list)
     queues: QueuesConfig = Field(default_factory=QueuesConfig)
     ai: AiConfig | None = None
+    assets: AssetsConfig | None = None
+    """``[assets]``; its ``directory`` is as written (see :meth:`AssetsConfig.directory_path`)."""
     triggers: TriggersConfig = Field(default_factory=TriggersConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     unknown_keys: list[str] = Field(default_factory=list)
@@ -238,11 +290,15 @@ class WorkerConfig(BaseModel):
         return self.path.parent
 
     def binding_names(self) -> list[str]:
-        """Every name this config puts on ``env``: vars, secrets, D1, producers, AI."""
+        """Every name this config puts on ``env``: vars, secrets, D1, KV, producers, AI,
+        assets."""
         names = list(self.vars)
         names += [s for s in self.secrets if s not in self.vars]
         names += [d.binding for d in self.d1_databases]
+        names += [k.binding for k in self.kv_namespaces]
         names += [p.binding for p in self.queues.producers]
         if self.ai is not None:
             names.append(self.ai.binding)
+        if self.assets is not None and self.assets.binding is not None:
+            names.append(self.assets.binding)
         return names

@@ -387,9 +387,9 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         name = "app"
         workers_dev = true
         naem = "typo"
-        [[kv_namespaces]]
+        [[r2_buckets]]
         binding = "KV"
-        id = "abc"
+        bucket_name = "abc"
         [ai]
         binding = "AI"
         remote = true
@@ -410,16 +410,16 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
     assert config.unknown_keys == [
         "workers_dev",
         "naem",
-        "kv_namespaces",
+        "r2_buckets",
         "d1_databases[0].migrations_pattern",
         "queues.consumers[0].surprise",
         "ai.remote",
         "dev.inspector_port",
     ]
     assert message.startswith(f"{path}: cfemu does not emulate these keys yet and ignores them: ")
-    assert "workers_dev, kv_namespaces, d1_databases[0].migrations_pattern, ai.remote" in message
+    assert "workers_dev, r2_buckets, d1_databases[0].migrations_pattern, ai.remote" in message
     assert "wrangler does not know either (typo?): naem, queues.consumers[0].surprise" in message
-    assert config.raw["kv_namespaces"] == [{"binding": "KV", "id": "abc"}]
+    assert config.raw["r2_buckets"] == [{"binding": "KV", "bucket_name": "abc"}]
     assert config.ai is not None and config.ai.model_extra == {"remote": True}
     assert config.warnings == [message.removeprefix(f"{path}: ")]
 
