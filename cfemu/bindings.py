@@ -176,4 +176,5 @@ SERVICES: tuple[ServiceKind, ...] = (
     ),
     ServiceKind("d1", "cfemu.d1.service:D1Service", lambda c: bool(c.d1_databases)),
     ServiceKind("ai", "cfemu.ai.service:AiService", lambda c: c.ai is not None, always=True),
+    ServiceKind("kv", "cfemu.kv.service:KvService", lambda c: bool(c.kv_namespaces)),
 )
