@@ -9,9 +9,9 @@ enqueues nothing — a rejected ``sendBatch`` none of its messages.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from functools import partial
-from itertools import repeat
+from itertools import islice, repeat
 from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,19 @@ _urandom = os.urandom
 def _new_id() -> str:
     """A message id: 32 lowercase hex characters, like Cloudflare's."""
     return _urandom(16).hex()
+
+
+def _too_many(messages: Iterable[Any]) -> QueueSendError:
+    """The queue service's refusal of a batch over 100 messages. Its count is the real one
+    for a sized collection; of a generator only the 101 messages looked at are known."""
+    count = (
+        str(len(messages)) if isinstance(messages, Sized) else f"at least {_MAX_BATCH_MESSAGES + 1}"
+    )
+    return QueueSendError(
+        f"Queue sendBatch failed: batch message count of {count} exceeds limit of "
+        f"{_MAX_BATCH_MESSAGES}",
+        status=413,
+    )
 
 
 def _delay(value: object, prefix: str) -> int:
@@ -131,7 +144,9 @@ class QueueProducer:
         """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
         atomically: if any is rejected, none is enqueued."""
         try:
-            items = list(messages)
+            # Look at no more than one message past the limit: a huge (or endless)
+            # generator is refused without being consumed or serialized.
+            items = list(islice(messages, _MAX_BATCH_MESSAGES + 1))
         except TypeError:
             raise QueueTypeError(
                 "sendBatch() expects an iterable of messages, but received: "
@@ -139,6 +154,8 @@ class QueueProducer:
             ) from None
         if not items:
             raise QueueTypeError("sendBatch() requires at least one message")
+        if len(items) > _MAX_BATCH_MESSAGES:
+            raise _too_many(messages)
         delay_option: object = delaySeconds
         if delay_option is not None and isinstance(delay_option, Mapping):
             delay_option = delay_option.get("delaySeconds")  # sendBatch(msgs, {options})
@@ -155,13 +172,6 @@ class QueueProducer:
         if batch is None:
             batch = _general_batch(items, now, now_ms, default_due)
         records, total, largest = batch
-        count = len(records)
-        if count > _MAX_BATCH_MESSAGES:
-            raise QueueSendError(
-                f"Queue sendBatch failed: batch message count of {count} exceeds limit of "
-                f"{_MAX_BATCH_MESSAGES}",
-                status=413,
-            )
         if largest > _MAX_MESSAGE:
             raise QueueSendError(
                 f"Queue sendBatch failed: message in batch has length {largest} bytes which "

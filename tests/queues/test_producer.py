@@ -181,6 +181,32 @@ async def test_batch_count_limit(h: Harness) -> None:
     assert depth(h) == 100
 
 
+async def test_batch_count_limit_looks_at_no_more_than_101_messages(h: Harness) -> None:
+    producer = h.broker.producer("q")
+    looked_at = 0
+
+    class Unserializable:  # a message that would fail to serialize, were it reached
+        pass
+
+    def million() -> Any:
+        nonlocal looked_at
+        for i in range(1_000_000):
+            looked_at += 1
+            yield {"body": i if i < 150 else Unserializable()}
+
+    with pytest.raises(QueueSendError) as info:
+        await producer.sendBatch(million())
+    assert str(info.value) == (
+        "Queue sendBatch failed: batch message count of at least 101 exceeds limit of 100"
+    )
+    assert info.value.status == 413
+    assert looked_at == 101
+    # A sized collection reports its real count, and nothing of it is serialized.
+    with pytest.raises(QueueSendError, match="count of 500 exceeds"):
+        await producer.sendBatch([{"body": Unserializable()}] * 500)
+    assert depth(h) == 0
+
+
 async def test_message_in_batch_size_limit(h: Harness) -> None:
     producer = h.broker.producer("q")
     with pytest.raises(QueueSendError) as info:
