@@ -304,6 +304,22 @@ class D1Database:
         except Exception as exc:
             raise D1DumpError(str(exc)) from exc
 
+    @property
+    def max_query_seconds(self) -> float | None:
+        """D1's query duration limit in real seconds (30; cfemu's own API, ``None``: none).
+
+        A query (a statement, a ``batch()``, an ``exec()``) still running past it is
+        interrupted and rolled back: ``D1_ERROR: D1 DB storage operation exceeded timeout
+        which caused object to be reset.`` Tests set a small value instead of waiting.
+        """
+        return self._engine.deadline.limit
+
+    @max_query_seconds.setter
+    def max_query_seconds(self, value: float | None) -> None:
+        if value is not None and not value > 0:
+            raise ValueError(f"max_query_seconds must be > 0 or None, got {value!r}")
+        self._engine.deadline.limit = value
+
     def close(self) -> None:
         """Close the database (cfemu's own API; idempotent)."""
         self._engine.close()

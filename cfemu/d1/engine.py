@@ -29,10 +29,11 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict
 from cfemu.clock import Clock, RealClock
 from cfemu.d1 import _sql
+from cfemu.d1._deadline import PROGRESS_STEPS, TIMEOUT_MESSAGE, QueryDeadline
 from cfemu.d1.guard import BOOLEAN_PRAGMAS, TRANSACTION_MESSAGE, Guard, apply_limits
 from cfemu.d1.values import SqlValue, row_objects
 from cfemu.errors import D1Error, D1ExecError
-from cfemu.limits import D1_MAX_SQL_BYTES, D1_SERVED_BY
+from cfemu.limits import D1_MAX_QUERY_SECONDS, D1_MAX_SQL_BYTES, D1_SERVED_BY
 
 __all__ = ["Engine", "Outcome", "Plan", "make_plan", "translate_error"]
 
@@ -178,6 +179,8 @@ def translate_error(exc: Exception, guard: Guard | None = None) -> D1Error:
         primary = _PRIMARY_CODES.get(code & 0xFF) or getattr(exc, "sqlite_errorname", "")
         if denial is not None and denial.transaction and primary == "SQLITE_AUTH":
             err = D1Error(TRANSACTION_MESSAGE)
+        elif primary == "SQLITE_INTERRUPT":  # only the query deadline interrupts
+            err = D1Error(TIMEOUT_MESSAGE)
         else:
             err = D1Error(f"{message}: {primary}")
         if denial is not None:
@@ -260,6 +263,9 @@ class Engine:
         self.dump_thread_threshold = DUMP_THREAD_THRESHOLD
         apply_limits(self.conn)
         self.conn.set_authorizer(self.guard)
+        #: D1's query duration limit (real seconds; ``max_query_seconds`` to change it).
+        self.deadline = QueryDeadline(D1_MAX_QUERY_SECONDS)
+        self.conn.set_progress_handler(self.deadline, PROGRESS_STEPS)
         if path is not None:
             self.trusted("PRAGMA journal_mode = WAL")
             self.trusted("PRAGMA synchronous = NORMAL")
@@ -467,6 +473,7 @@ class Engine:
             # A write may return undecodable TEXT (RETURNING) only after it has changed
             # the database: decode leniently up front so it cannot fail then.
             conn.text_factory = lenient_text
+        self.deadline.start()
         start = now()
         try:
             desc, rows = self._step(plan, params)
@@ -493,6 +500,7 @@ class Engine:
             self._nscan_seen.pop(text, None)
             raise translate_error(exc, self.guard) from None
         finally:
+            self.deadline.stop()
             if not readonly:
                 conn.text_factory = str
             if plan.resets_pragmas:
@@ -583,6 +591,7 @@ class Engine:
         conn.text_factory = lenient_text  # rows are few in a batch; see ``lenient_text``
         try:
             self.begin()  # inside: a failure (SQLITE_BUSY) must restore what is set above
+            self.deadline.start()  # the limit covers the whole batch (spec: d1.md §1)
             total = conn.total_changes
             clock = now()
             for statement in statements:
@@ -656,6 +665,7 @@ class Engine:
             self.rollback()
             raise
         finally:
+            self.deadline.stop()
             conn.text_factory = str
             if collecting:
                 gc.enable()
@@ -685,6 +695,7 @@ class Engine:
         self.forget_scan_plans()  # exec() usually changes the schema
         try:
             self.begin()
+            self.deadline.start()
             for failing in runnable:
                 line = failing[1]
                 plan = self.plan(line)
@@ -708,6 +719,7 @@ class Engine:
             self.rollback()
             raise
         finally:
+            self.deadline.stop()
             self.conn.text_factory = str
             if resets:
                 self.reset_pragmas()

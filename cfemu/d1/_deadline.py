@@ -1,0 +1,59 @@
+"""D1's query duration limit, enforced through SQLite's progress handler.
+
+spec: d1.md §6 ("Query duration: 30 s, also the whole batch"). D1 ends a query (a single
+statement, a ``batch()`` or an ``exec()``) that runs longer than that, and the Worker sees
+``D1_ERROR: D1 DB storage operation exceeded timeout which caused object to be reset.``
+(the wording production returns, seen in Cloudflare's D1 debugging guide and production
+reports; the spec has no string for it). cfemu asks SQLite to call :class:`QueryDeadline`
+every :data:`PROGRESS_STEPS` virtual-machine instructions; once the query has run past
+the limit, measured on the real monotonic clock (D1's limit is the query's wall time,
+whatever the emulator's clock says), the handler interrupts it. SQLite then fails the
+statement with ``SQLITE_INTERRUPT`` and rolls its transaction back, so the database is left
+as it was before the query.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+__all__ = ["PROGRESS_STEPS", "TIMEOUT_MESSAGE", "QueryDeadline"]
+
+#: SQLite VM instructions between two checks of the clock (a few hundred microseconds of
+#: work): cheap enough to be invisible, frequent enough to stop a query within a millisecond
+#: or so of its limit. A point query runs fewer instructions and is never checked at all.
+PROGRESS_STEPS: Final = 20_000
+#: What D1 answers for a query that ran past its duration limit (after ``D1_ERROR: ``).
+TIMEOUT_MESSAGE: Final = "D1 DB storage operation exceeded timeout which caused object to be reset."
+
+_monotonic = time.monotonic
+_NEVER: Final = float("inf")
+
+
+class QueryDeadline:
+    """SQLite progress handler ending the running query ``limit`` real seconds after
+    :meth:`start`; ``limit`` ``None`` means no limit."""
+
+    __slots__ = ("expired", "limit", "started")
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.started = _NEVER
+        #: Whether the last query was interrupted by this deadline.
+        self.expired = False
+
+    def start(self) -> None:
+        """A query begins: its time runs from now."""
+        self.started = _monotonic()
+        self.expired = False
+
+    def stop(self) -> None:
+        """The query ended: cfemu's own statements between queries are never interrupted."""
+        self.started = _NEVER
+
+    def __call__(self) -> int:
+        limit = self.limit
+        if limit is not None and _monotonic() - self.started > limit:
+            self.expired = True
+            return 1  # non-zero: SQLite interrupts the statement
+        return 0
