@@ -19,10 +19,7 @@ pytestmark = pytest.mark.anyio
 
 TIMEOUT = "D1_ERROR: D1 DB storage operation exceeded timeout which caused object to be reset."
 #: Never finishes on its own: counts an endless recursive sequence.
-ENDLESS = (
-    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
-    "SELECT count(*) FROM n"
-)
+ENDLESS = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
 ENDLESS_INSERT = (
     "INSERT INTO t (v) WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
     "SELECT x FROM n"
