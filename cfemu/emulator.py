@@ -390,16 +390,33 @@ class Emulator:
             raise ConfigError(f"binding {binding!r} is not a D1 database")
         return value
 
-    def client(self, worker: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` whose requests go straight to the Worker's ``fetch``."""
+    def client(
+        self, worker: str | None = None, *, trust_forwarded: bool = False, **kwargs: Any
+    ) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` whose requests go straight to the Worker's ``fetch``
+        (``trust_forwarded``: honour ``Forwarded``/``X-Forwarded-*``)."""
         target = self._worker(worker)
         kwargs.setdefault("base_url", "http://localhost")
-        return httpx.AsyncClient(transport=WorkerTransport(target), **kwargs)
+        transport = WorkerTransport(target, trust_forwarded=trust_forwarded)
+        return httpx.AsyncClient(transport=transport, **kwargs)
 
-    def asgi(self, worker: str | None = None, *, test_scheduled: bool = False) -> Any:
-        """An ASGI application serving the Worker, for uvicorn or any ASGI server."""
+    def asgi(
+        self,
+        worker: str | None = None,
+        *,
+        test_scheduled: bool = False,
+        trust_forwarded: bool = False,
+        body_timeout: float | None = None,
+    ) -> Any:
+        """An ASGI application serving the Worker, for uvicorn or any ASGI server (options:
+        :class:`~cfemu.runtime.transport.WorkerASGIApp`)."""
         target = self._worker(worker)
-        return asgi_app(target, test_scheduled=test_scheduled)
+        return asgi_app(
+            target,
+            test_scheduled=test_scheduled,
+            trust_forwarded=trust_forwarded,
+            body_timeout=body_timeout,
+        )
 
     def _config_of(self, worker: str | None) -> WorkerConfig:
         if worker is None:

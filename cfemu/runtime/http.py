@@ -6,18 +6,23 @@ and raises ``TypeError: Unsupported type in Response: <type>`` otherwise;
 ``Response.json(data)`` builds a JSON response while ``await response.json()`` reads one;
 ``.headers`` is an ``http.client.HTTPMessage`` (repeated headers kept); a body can be read
 once, a second read raises ``OSError("Body already used")``.
+
+Headers are :class:`~cfemu.runtime.headers.Headers`, validated as workerd validates them:
+every way a header enters (``Headers``, ``Request``/``Response`` ``headers=``, the
+transports) goes through it, so no Worker can put a line break on the wire.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from http import HTTPMethod, HTTPStatus
 from typing import Any, TypeAlias
 
 from cfemu._js import JsDict, to_js_dict
 from cfemu.runtime.body import ArrayBuffer, Blob, FormData, decode_form, encode_form
+from cfemu.runtime.headers import Headers, HeadersInit
 
 __all__ = [
     "BODY_USED",
@@ -31,8 +36,6 @@ __all__ = [
 
 #: A body the SDK accepts for a Request or Response.
 Body: TypeAlias = "str | bytes | FormData"
-#: What ``headers=`` accepts: a dict, a list of ``(name, value)`` pairs or a :class:`Headers`.
-HeadersInit: TypeAlias = "Mapping[str, str] | list[tuple[str, str]] | Headers"
 
 _Bytes = bytes  # ``bytes`` is shadowed by the ``bytes()`` methods inside the classes below
 
@@ -42,92 +45,6 @@ BODY_USED = "Body already used"
 _NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _TEXT_PLAIN = "text/plain;charset=UTF-8"
-
-
-class Headers:
-    """HTTP headers as JavaScript's ``Headers`` keeps them: ordered pairs, names lowercased.
-
-    ``get`` joins repeated values with ``", "``; :meth:`items` yields every pair (so several
-    ``Set-Cookie`` headers survive). The SDK's ``headers=`` arguments accept it like a
-    ``js.Headers``; the ``.headers`` properties return an ``http.client.HTTPMessage`` made
-    from it.
-    """
-
-    __slots__ = ("_pairs",)
-
-    def __init__(self, init: HeadersInit | None = None) -> None:
-        self._pairs: list[tuple[str, str]] = []
-        if init is None:
-            return
-        if isinstance(init, Headers):
-            self._pairs = list(init._pairs)
-            return
-        pairs: Iterable[tuple[str, str]]
-        if isinstance(init, Mapping):
-            pairs = init.items()
-        elif isinstance(init, list):
-            pairs = init
-        else:
-            raise TypeError("Received unexpected type for headers argument")
-        for name, value in pairs:
-            self.append(name, value)
-
-    def append(self, name: str, value: str) -> None:
-        """Add a value, keeping the existing ones."""
-        self._pairs.append((name.lower(), str(value).strip()))
-
-    def set(self, name: str, value: str) -> None:
-        """Replace every value of ``name`` with ``value``."""
-        self.delete(name)
-        self.append(name, value)
-
-    def delete(self, name: str) -> None:
-        """Remove every value of ``name``."""
-        key = name.lower()
-        self._pairs = [(k, v) for k, v in self._pairs if k != key]
-
-    def has(self, name: str) -> bool:
-        """Whether ``name`` has a value."""
-        key = name.lower()
-        return any(k == key for k, _ in self._pairs)
-
-    def get(self, name: str) -> str | None:
-        """Every value of ``name`` joined by ``", "``, or ``None``."""
-        key = name.lower()
-        values = [v for k, v in self._pairs if k == key]
-        return ", ".join(values) if values else None
-
-    def getSetCookie(self) -> list[str]:
-        """Every ``Set-Cookie`` value, separately."""
-        return [v for k, v in self._pairs if k == "set-cookie"]
-
-    def items(self) -> list[tuple[str, str]]:
-        """Every ``(name, value)`` pair in order, names lowercased."""
-        return list(self._pairs)
-
-    def to_message(self) -> http.client.HTTPMessage:
-        """The headers as an ``http.client.HTTPMessage`` (what the SDK's ``.headers`` is)."""
-        message = http.client.HTTPMessage()
-        for name, value in self._pairs:
-            message[name] = value
-        return message
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.has(name)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(list(self._pairs))
-
-    def __len__(self) -> int:
-        return len(self._pairs)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Headers) and self._pairs == other._pairs
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"Headers({self._pairs!r})"
 
 
 def _status_code(status: HTTPStatus | int | None) -> int:

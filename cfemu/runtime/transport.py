@@ -9,10 +9,18 @@ Both take an optional ``dispatch``: the coroutine function that turns a
 emulator can route or wrap requests. ``test_scheduled=True`` adds wrangler's
 ``--test-scheduled`` endpoint: ``/__scheduled?cron=...`` (and Python Workers'
 ``/cdn-cgi/handler/scheduled``) runs the Worker's ``scheduled`` handler.
+
+Both check what a front end checks (:mod:`cfemu.runtime.frontend`): a bad ``Host``, request
+target or header gets ``400 Bad Request`` before the Worker runs, and ``request.url`` is
+built from the validated parts only; ``trust_forwarded=True`` lets ``Forwarded`` /
+``X-Forwarded-Proto`` / ``X-Forwarded-Host`` set its scheme and host. Response headers go
+out as UTF-8, as workerd sends them. The ASGI app takes a ``body_timeout``: a request body
+that stalls longer than that between two chunks gets ``408 Request Timeout``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -20,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from cfemu.clock import Clock
+from cfemu.runtime.frontend import BadRequestError, request_url
 from cfemu.runtime.http import FetchResponse, Request, Response
 from cfemu.runtime.worker import Worker, payload_too_large
 
@@ -29,6 +39,7 @@ __all__ = [
     "WorkerASGIApp",
     "WorkerTransport",
     "asgi_app",
+    "bad_request",
     "scheduled_dispatch",
 ]
 
@@ -74,18 +85,19 @@ def _choose_dispatch(worker: Worker, dispatch: Dispatch | None, test_scheduled: 
     return scheduled_dispatch(worker, base) if test_scheduled else base
 
 
-def _response_headers(response: FetchResponse) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in response._headers.items() if k not in _HOP_HEADERS]
-
-
-def _framed(method: str, response: FetchResponse) -> tuple[list[tuple[str, str]], bytes]:
+def _framed(method: str, response: FetchResponse) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and payload as a server sends them: ``content-length`` is the body's size
-    (none for 1xx/204/304), and a HEAD response carries the size but not the body."""
-    headers = _response_headers(response)
+    (none for 1xx/204/304), and a HEAD response carries the size but not the body. Header
+    values are UTF-8, as workerd writes them."""
+    headers = [
+        (k.encode("ascii"), v.encode("utf-8"))
+        for k, v in response._headers.items()
+        if k not in _HOP_HEADERS
+    ]
     body = response.raw_body() or b""
     status = response.status
     if status >= 200 and status not in (204, 304):
-        headers.append(("content-length", str(len(body))))
+        headers.append((b"content-length", str(len(body)).encode("ascii")))
     if method == "HEAD" or status in (204, 304):
         body = b""
     return headers, body
@@ -113,17 +125,39 @@ def _declared_too_large(headers: Iterable[tuple[str, str]], limit: int) -> bool:
     return False
 
 
+def bad_request(reason: str) -> Response:
+    """The ``400 Bad Request`` a front end answers to a malformed request."""
+    return Response(f"400 Bad Request: {reason}", 400)
+
+
+def _incoming(
+    method: str, url: str, headers: list[tuple[str, str]], body: bytes
+) -> Request | Response:
+    """The Worker's request, or a 400 for a header no Worker may receive."""
+    try:
+        return Request.incoming(method, url, headers, body)
+    except TypeError as exc:  # an invalid header name or value (cfemu.runtime.headers)
+        return bad_request(str(exc))
+
+
 class WorkerTransport(httpx.AsyncBaseTransport):
     """An httpx transport that calls the Worker's ``fetch`` in-process (no socket).
 
     ``httpx.AsyncClient(transport=WorkerTransport(worker), base_url="http://worker")``
-    sends requests straight to ``Default.fetch``.
+    sends requests straight to ``Default.fetch``. It checks the request as a front end
+    would (see the module's docstring); ``trust_forwarded`` honours forwarding headers.
     """
 
     def __init__(
-        self, worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+        self,
+        worker: Worker,
+        *,
+        dispatch: Dispatch | None = None,
+        test_scheduled: bool = False,
+        trust_forwarded: bool = False,
     ) -> None:
         self.worker = worker
+        self.trust_forwarded = trust_forwarded
         self._dispatch = _choose_dispatch(worker, dispatch, test_scheduled)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -142,8 +176,7 @@ class WorkerTransport(httpx.AsyncBaseTransport):
             if body is None:
                 response = payload_too_large(limit)
             else:
-                incoming = Request.incoming(request.method, str(request.url), headers, body)
-                response = await self._dispatch(incoming)
+                response = await self._answer(request, headers, body)
         out_headers, payload = _framed(request.method, response)
         return httpx.Response(
             response.status,
@@ -151,6 +184,25 @@ class WorkerTransport(httpx.AsyncBaseTransport):
             content=payload,
             extensions={"reason_phrase": response.status_text.encode()},
         )
+
+    async def _answer(
+        self, request: httpx.Request, headers: list[tuple[str, str]], body: bytes
+    ) -> FetchResponse:
+        url = request.url
+        try:
+            full_url = request_url(
+                url.scheme,
+                url.raw_path.decode("ascii"),
+                headers,
+                default_host=url.netloc.decode("ascii"),
+                trust_forwarded=self.trust_forwarded,
+            )
+        except BadRequestError as exc:
+            return bad_request(str(exc))
+        incoming = _incoming(request.method, full_url, headers, body)
+        if isinstance(incoming, Response):
+            return incoming
+        return await self._dispatch(incoming)
 
 
 async def _aiter_sync(stream: Any) -> Any:
@@ -165,12 +217,25 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class WorkerASGIApp:
-    """An ASGI 3 application serving a Worker (HTTP; lifespan events are acknowledged)."""
+    """An ASGI 3 application serving a Worker (HTTP; lifespan events are acknowledged).
+
+    ``trust_forwarded`` honours forwarding headers; ``body_timeout`` (seconds, on the
+    Worker's clock) bounds the wait for each chunk of a request body: past it the request
+    gets ``408 Request Timeout`` and the connection is closed.
+    """
 
     def __init__(
-        self, worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+        self,
+        worker: Worker,
+        *,
+        dispatch: Dispatch | None = None,
+        test_scheduled: bool = False,
+        trust_forwarded: bool = False,
+        body_timeout: float | None = None,
     ) -> None:
         self.worker = worker
+        self.trust_forwarded = trust_forwarded
+        self.body_timeout = body_timeout
         self._dispatch = _choose_dispatch(worker, dispatch, test_scheduled)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,36 +253,94 @@ class WorkerASGIApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.worker.max_request_body_bytes
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        try:
+            url = _url_of(scope, headers, self.trust_forwarded)
+        except BadRequestError as exc:
+            await _respond(send, scope["method"], bad_request(str(exc)), close=True)
+            return
+        if _declared_too_large(headers, limit):
+            await _respond(send, scope["method"], payload_too_large(limit))
+            return
+        if self.body_timeout is not None:
+            receive = _timed(receive, self.worker.clock, self.body_timeout)
+        try:
+            body = await _read_limited(_asgi_body(receive), limit)
+        except _DisconnectedError:
+            return  # the client left mid-body: a truncated request never reaches fetch
+        except _BodyTimeoutError:
+            timeout = Response("408 Request Timeout: the request body stalled", 408)
+            await _respond(send, scope["method"], timeout, close=True)
+            return
         response: FetchResponse
-        body = None
-        if not _declared_too_large(headers, limit):
-            try:
-                body = await _read_limited(_asgi_body(receive), limit)
-            except _DisconnectedError:
-                return  # the client left mid-body: a truncated request never reaches fetch
         if body is None:
             response = payload_too_large(limit)
         else:
-            url = _url_of(scope, headers)
-            incoming = Request.incoming(scope["method"], url, headers, body)
-            response = await self._dispatch(incoming)
-        headers_out, payload = _framed(scope["method"], response)
-        out_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers_out]
-        await send(
-            {"type": "http.response.start", "status": response.status, "headers": out_headers}
-        )
-        await send({"type": "http.response.body", "body": payload})
+            incoming = _incoming(scope["method"], url, headers, body)
+            if isinstance(incoming, Request):
+                response = await self._dispatch(incoming)
+            else:
+                response = incoming
+        await _respond(send, scope["method"], response)
+
+
+async def _respond(send: Send, method: str, response: FetchResponse, close: bool = False) -> None:
+    headers, payload = _framed(method, response)
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def asgi_app(
-    worker: Worker, *, dispatch: Dispatch | None = None, test_scheduled: bool = False
+    worker: Worker,
+    *,
+    dispatch: Dispatch | None = None,
+    test_scheduled: bool = False,
+    trust_forwarded: bool = False,
+    body_timeout: float | None = None,
 ) -> WorkerASGIApp:
     """An ASGI application serving ``worker`` (give it to uvicorn or any ASGI server)."""
-    return WorkerASGIApp(worker, dispatch=dispatch, test_scheduled=test_scheduled)
+    return WorkerASGIApp(
+        worker,
+        dispatch=dispatch,
+        test_scheduled=test_scheduled,
+        trust_forwarded=trust_forwarded,
+        body_timeout=body_timeout,
+    )
 
 
 class _DisconnectedError(Exception):
     """The ASGI client disconnected before sending the whole request body."""
+
+
+class _BodyTimeoutError(Exception):
+    """No chunk of the request body arrived within the body timeout."""
+
+
+def _timed(receive: Receive, clock: Clock, seconds: float) -> Receive:
+    """``receive`` that raises :class:`_BodyTimeoutError` if a message takes over ``seconds``."""
+
+    async def timed_receive() -> Message:
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = clock.call_later(seconds, expire)
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            if expired and task.uncancel() == 0:
+                raise _BodyTimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+
+    return timed_receive
 
 
 async def _asgi_body(receive: Receive) -> Any:
@@ -232,16 +355,19 @@ async def _asgi_body(receive: Receive) -> Any:
             return
 
 
-def _url_of(scope: Scope, headers: list[tuple[str, str]]) -> str:
-    scheme = scope.get("scheme", "http")
-    host = next((v for k, v in headers if k.lower() == "host"), None)
-    if host is None:
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}" if server else "localhost"
+def _url_of(scope: Scope, headers: list[tuple[str, str]], trust_forwarded: bool) -> str:
+    server = scope.get("server")
+    default_host = f"{server[0]}:{server[1]}" if server else "localhost"
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")
-    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    return request_url(
+        scope.get("scheme", "http"),
+        path + (f"?{query}" if query else ""),
+        headers,
+        default_host=default_host,
+        trust_forwarded=trust_forwarded,
+    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
