@@ -174,7 +174,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         lambda c: bool(c.queues.producers or c.queues.consumers),
         always=True,
     ),
-    ServiceKind("d1", "cfemu.d1.service:D1Service", lambda c: bool(c.d1_databases)),
+    ServiceKind("d1", "cfemu.d1.service:D1Service", lambda c: bool(c.d1_databases), always=True),
     ServiceKind("ai", "cfemu.ai.service:AiService", lambda c: c.ai is not None, always=True),
     ServiceKind("kv", "cfemu.kv.service:KvService", lambda c: bool(c.kv_namespaces)),
 )

@@ -51,6 +51,15 @@ def register(subparsers: Any) -> None:
         help="add or override a var (repeatable)",
     )
     p.add_argument(
+        "--api-token",
+        help="the bearer token the Cloudflare API at /client/v4 requires (default: any)",
+    )
+    p.add_argument(
+        "--no-api",
+        action="store_true",
+        help="do not serve Cloudflare's REST API (/client/v4) beside the Worker",
+    )
+    p.add_argument(
         "--test-scheduled",
         action="store_true",
         help="expose /__scheduled?cron=... to trigger the scheduled handler",
@@ -131,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
                 extra_vars=extra_vars,
                 test_scheduled=args.test_scheduled,
                 ai=ai,
+                api=not args.no_api,
+                api_token=args.api_token,
             )
         )
     return 0
@@ -146,8 +157,11 @@ async def serve(
     extra_vars: dict[str, str] | None = None,
     test_scheduled: bool = False,
     ai: AiSettings | None = None,
+    api: bool = True,
+    api_token: str | None = None,
 ) -> None:
-    """Start an emulator on the real clock and serve its primary Worker with uvicorn."""
+    """Start an emulator on the real clock and serve its primary Worker with uvicorn
+    (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``)."""
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator
 
@@ -164,12 +178,21 @@ async def serve(
         emulator.start_crons()
         for line in describe(emulator):
             print(line)
-        server = make_server(emulator, ip=ip, port=port, test_scheduled=test_scheduled)
+        server = make_server(
+            emulator,
+            ip=ip,
+            port=port,
+            test_scheduled=test_scheduled,
+            api=api,
+            api_token=api_token,
+        )
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():
             await emulator.clock.sleep(0.01)
         if server.started:
             print(f"⎔ Ready on http://{ip}:{port}", flush=True)
+            if api:
+                print(f"⎔ Cloudflare API on http://{ip}:{port}/client/v4", flush=True)
         try:
             await serving
         except SystemExit:  # uvicorn exits when it cannot listen
@@ -187,12 +210,20 @@ def make_server(
     ip: str = DEFAULT_DEV_IP,
     port: int = DEFAULT_DEV_PORT,
     test_scheduled: bool = False,
+    api: bool = True,
+    api_token: str | None = None,
 ) -> Any:
-    """A ``uvicorn.Server`` serving the emulator's primary Worker (not started)."""
+    """A ``uvicorn.Server`` serving the emulator's primary Worker (not started), and
+    Cloudflare's REST API at ``/client/v4`` unless ``api=False``."""
     import uvicorn
 
+    app = emulator.asgi(test_scheduled=test_scheduled)
+    if api:
+        from cfemu.api import api_app, with_api
+
+        app = with_api(app, api_app(emulator, token=api_token))
     config = uvicorn.Config(
-        emulator.asgi(test_scheduled=test_scheduled),
+        app,
         host=ip,
         port=port,
         lifespan="off",

@@ -18,7 +18,7 @@ from typing import Any
 from cfemu._faults import Faults
 from cfemu._js import JsDict
 from cfemu.clock import Clock
-from cfemu.d1.engine import Engine, Outcome
+from cfemu.d1.engine import NO_STATEMENTS, Engine, Outcome
 from cfemu.d1.values import (
     SqlValue,
     column_names,
@@ -27,7 +27,7 @@ from cfemu.d1.values import (
     row_objects,
     to_sql,
 )
-from cfemu.errors import D1ColumnNotFoundError, D1DumpError, D1SessionError
+from cfemu.errors import D1ColumnNotFoundError, D1DumpError, D1Error, D1SessionError
 
 __all__ = [
     "D1Database",
@@ -319,6 +319,47 @@ class D1Database:
         if value is not None and not value > 0:
             raise ValueError(f"max_query_seconds must be > 0 or None, got {value!r}")
         self._engine.deadline.limit = value
+
+    # --- cfemu's own API (the REST API and tools use it; Workers do not see it) ---------
+    def size_bytes(self) -> int:
+        """The database's size in bytes (what D1 reports as ``size_after``/``file_size``)."""
+        return self._engine.size()
+
+    def table_count(self) -> int:
+        """How many tables users created (SQLite's and D1's internal tables excluded)."""
+        rows = self._engine.trusted(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
+        )
+        count = rows[0][0]
+        return count if isinstance(count, int) else 0
+
+    async def raw_batch(
+        self, statements: Iterable[D1PreparedStatement]
+    ) -> list[tuple[list[str], list[list[Any]], JsDict]]:
+        """Run ``statements`` in one transaction, as :meth:`batch` does, returning each
+        statement's column names (duplicates kept, present even with no rows), rows as
+        lists, and ``meta`` - the shape of D1's REST ``raw`` endpoint."""
+        engine = self._engine
+        items = _statements(statements)
+        if not items:
+            raise D1Error(NO_STATEMENTS)
+        engine.check_faults()
+        engine.begin()
+        try:
+            outcomes = [engine.run(s._sql, s._params) for s in items]
+            engine.commit()
+        except BaseException:
+            engine.rollback()
+            raise
+        return [
+            (
+                column_names(o.description),
+                [[from_sql(v) for v in row] for row in o.rows],
+                engine.meta(o),
+            )
+            for o in outcomes
+        ]
 
     def close(self) -> None:
         """Close the database (cfemu's own API; idempotent)."""

@@ -12,7 +12,6 @@ import cfemu.emulator
 from cfemu import Emulator, VirtualClock
 from cfemu.bindings import NOT_MINE, SERVICES, BindingService, NotMine, ServiceKind
 from cfemu.config import WorkerConfig
-from cfemu.d1.service import D1Service
 from cfemu.errors import CfemuError
 
 pytestmark = pytest.mark.anyio
@@ -106,8 +105,12 @@ async def test_fault_targets_and_busy_parts_come_from_the_kind(tmp_path: Path) -
         assert "thermometer warming up" in emulator._busy_summary()
 
 
-async def test_a_kind_no_config_uses_is_not_built(tmp_path: Path) -> None:
+async def test_a_kind_no_config_uses_is_not_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = ServiceKind("thermometers", f"{__name__}:ThermometerService", lambda c: False)
+    monkeypatch.setattr(cfemu.emulator, "SERVICES", (*SERVICES, entry))
     emulator = Emulator.from_config(_worker(tmp_path), clock=VirtualClock())
-    assert "d1" not in emulator.services
-    with pytest.raises(CfemuError, match="no 'd1' bindings in this emulator's configs"):
-        emulator.service(D1Service)
+    assert "thermometers" not in emulator.services
+    with pytest.raises(CfemuError, match="no 'thermometers' bindings in this emulator's configs"):
+        emulator.service(ThermometerService)

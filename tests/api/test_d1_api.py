@@ -1,0 +1,135 @@
+"""D1 over the Cloudflare API, driven by the official ``cloudflare`` SDK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cloudflare
+import pytest
+from cloudflare import AsyncCloudflare
+
+from cfemu import Emulator, VirtualClock
+
+from .conftest import ACCOUNT, project, sdk
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_row_written_over_the_api_is_read_by_the_worker(
+    emulator: Emulator, cf: AsyncCloudflare
+) -> None:
+    page = await cf.d1.database.query(
+        "notes-id",
+        account_id=ACCOUNT,
+        sql="INSERT INTO notes (body) VALUES (?) RETURNING id",
+        params=["hello"],
+    )
+    [result] = page.result
+    assert result.success and result.results == [{"id": 1}]
+    assert result.meta is not None and result.meta.rows_written == 1
+    assert result.meta.changed_db is True
+    async with emulator.client() as client:
+        assert (await client.get("/")).json() == {"notes": 1}
+
+
+async def test_query_results_carry_d1_meta_as_the_binding_gives_it(
+    emulator: Emulator, cf: AsyncCloudflare
+) -> None:
+    await emulator.env.DB.prepare("INSERT INTO notes (body) VALUES ('a'), ('b')").run()
+    page = await cf.d1.database.query("notes-id", account_id=ACCOUNT, sql="SELECT * FROM notes")
+    [result] = page.result
+    binding = await emulator.env.DB.prepare("SELECT * FROM notes").all()
+    assert result.results == [dict(r) for r in binding.results]
+    assert result.meta is not None
+    assert set(binding.meta) <= set(result.meta.model_dump(exclude_none=True)) | {"served_by"}
+    assert result.meta.rows_read == binding.meta.rows_read == 2
+
+
+async def test_several_statements_in_one_sql_give_one_result_each(
+    emulator: Emulator, cf: AsyncCloudflare
+) -> None:
+    page = await cf.d1.database.query(
+        "notes-db",  # wrangler looks databases up by name too
+        account_id=ACCOUNT,
+        sql="INSERT INTO notes (body) VALUES ('x'); SELECT body FROM notes;",
+    )
+    assert [r.results for r in page.result] == [[], [{"body": "x"}]]
+
+
+async def test_a_batch_runs_in_one_transaction(emulator: Emulator, cf: AsyncCloudflare) -> None:
+    with pytest.raises(cloudflare.BadRequestError) as caught:
+        await cf.d1.database.query(
+            "notes-id",
+            account_id=ACCOUNT,
+            batch=[
+                {"sql": "INSERT INTO notes (body) VALUES (?)", "params": ["kept?"]},
+                {"sql": "INSERT INTO nowhere VALUES (1)"},
+            ],
+        )
+    assert caught.value.status_code == 400
+    [error] = caught.value.errors
+    assert (error.code, error.message) == (7500, "no such table: nowhere: SQLITE_ERROR")
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert (await emulator.env.DB.prepare("SELECT count(*) AS n FROM notes").first())["n"] == 0
+
+
+async def test_raw_gives_columns_even_without_rows_and_keeps_duplicates(
+    cf: AsyncCloudflare,
+) -> None:
+    page = await cf.d1.database.raw(
+        "notes-id", account_id=ACCOUNT, sql="SELECT id, body, id FROM notes"
+    )
+    [result] = page.result
+    assert result.results is not None
+    assert (result.results.columns, result.results.rows) == (["id", "body", "id"], [])
+    assert result.meta is not None and result.meta.rows_read == 0
+
+
+async def test_create_list_get_and_delete_databases(cf: AsyncCloudflare) -> None:
+    created = await cf.d1.database.create(account_id=ACCOUNT, name="scratch")
+    assert created.name == "scratch" and created.uuid and created.created_at is not None
+    with pytest.raises(cloudflare.BadRequestError) as caught:
+        await cf.d1.database.create(account_id=ACCOUNT, name="scratch")
+    assert caught.value.errors[0].code == 7502
+    names = [db.name async for db in cf.d1.database.list(account_id=ACCOUNT)]
+    assert names == ["notes-db", "scratch"]
+    fetched = await cf.d1.database.get(created.uuid, account_id=ACCOUNT)
+    assert (fetched.name, fetched.num_tables) == ("scratch", 0)
+    await cf.d1.database.query(created.uuid, account_id=ACCOUNT, sql="CREATE TABLE t (a)")
+    assert (await cf.d1.database.get(created.uuid, account_id=ACCOUNT)).num_tables == 1
+    await cf.d1.database.delete(created.uuid, account_id=ACCOUNT)
+    with pytest.raises(cloudflare.NotFoundError) as missing:
+        await cf.d1.database.get(created.uuid, account_id=ACCOUNT)
+    assert missing.value.errors[0].code == 7404
+
+
+async def test_list_pages_until_an_empty_page(cf: AsyncCloudflare) -> None:
+    for n in range(11):
+        await cf.d1.database.create(account_id=ACCOUNT, name=f"db-{n:02}")
+    first = await cf.d1.database.list(account_id=ACCOUNT, per_page=10)
+    assert len(first.result) == 10
+    everything = [db.name async for db in cf.d1.database.list(account_id=ACCOUNT, per_page=10)]
+    assert len(everything) == 12 and everything[-1] == "db-10"
+    matching = [db.name async for db in cf.d1.database.list(account_id=ACCOUNT, name="DB-0")]
+    assert len(matching) == 10
+
+
+async def test_a_database_a_worker_binds_cannot_be_deleted(cf: AsyncCloudflare) -> None:
+    with pytest.raises(cloudflare.BadRequestError, match="bound by a Worker"):
+        await cf.d1.database.delete("notes-id", account_id=ACCOUNT)
+
+
+async def test_databases_created_over_the_api_survive_a_restart(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    state = tmp_path / "state"
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        cf = sdk(emu)
+        created = await cf.d1.database.create(account_id=ACCOUNT, name="kept")
+        await cf.d1.database.query(
+            created.uuid, account_id=ACCOUNT, sql="CREATE TABLE t (a); INSERT INTO t VALUES (7)"
+        )
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        cf = sdk(emu)
+        page = await cf.d1.database.query(created.uuid, account_id=ACCOUNT, sql="SELECT a FROM t")
+        assert page.result[0].results == [{"a": 7}]
+        assert (await cf.d1.database.get("kept", account_id=ACCOUNT)).uuid == created.uuid
