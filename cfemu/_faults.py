@@ -202,7 +202,9 @@ class Faults:
 
         ``error`` is the queue service's status text; Cloudflare's real ones are
         ``Too Many Requests`` (throughput exceeded) and ``Storage Limit Exceeded``. The Worker
-        sees ``QueueSendError("Queue send failed: <error>")`` and nothing is enqueued.
+        sees ``QueueSendError("Queue send failed: <error>")`` (``Queue sendBatch failed:``
+        from ``sendBatch``; ``<error> (<code>)`` from compatibility date 2026-03-12, with
+        code 10250, 10251 or else 15000) and nothing is enqueued.
         By default the next call fails; ``times=N`` fails the next N calls; ``rate=0.2``
         fails each call with probability 0.2 (seeded), at most ``times`` times if given.
         ``skip=M`` lets M calls through first. A queue that does not exist is a ValueError.
@@ -210,10 +212,13 @@ class Faults:
         from cfemu.errors import QueueSendError
 
         status = 429 if error == "Too Many Requests" else 507 if "Storage" in error else 500
+        code = {429: 10250, 507: 10251}.get(status, 15000)  # spec: queues.md §8 error codes
         return self._arm(
             "queue.send",
             queue,
-            lambda: QueueSendError(f"Queue send failed: {error}", status=status),
+            lambda: QueueSendError(
+                f"Queue send failed: {error}", status=status, cause=error, code=code
+            ),
             times=times,
             rate=rate,
             skip=skip,

@@ -16,6 +16,7 @@ from cfemu._faults import Faults
 from cfemu._tasks import TaskTracker
 from cfemu.bindings import SERVICES, BindingService, NotMine, ServiceContext
 from cfemu.clock import Clock, RealClock, TimerHandle, VirtualClock
+from cfemu.compat import compat_for
 from cfemu.config import WorkerConfig, load_config
 from cfemu.cron import CronSchedule, parse_cron
 from cfemu.errors import CfemuError, ConfigError, DrainError, WorkerError
@@ -221,6 +222,7 @@ class Emulator:
                     tracker=self.tracker,
                     dev_mode=self.dev_mode,
                     max_request_body_bytes=self.max_request_body_bytes,
+                    compat=compat_for(config),
                 )
             self.workers[config.name] = worker
         for service in services:

@@ -66,8 +66,19 @@ class QueueSendError(QueueError):
 
     code = "QUEUE_SEND_FAILED"
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        cause: str | None = None,
+        code: int | None = None,
+    ) -> None:
         self.status = status
+        #: The queue service's cause text (``message length of ... exceeds ...``), if known.
+        self.cause = cause
+        #: The queue service's error code (``10204``), if known.
+        self.error_code = code
         super().__init__(message)
 
 

@@ -44,10 +44,11 @@ _dumps = orjson.dumps
 _loads = orjson.loads
 
 
-def resolve_type(content_type: object) -> str:
-    """Validate a ``contentType`` option the way workerd does (case-insensitively)."""
+def resolve_type(content_type: object, default: str = DEFAULT_CONTENT_TYPE) -> str:
+    """Validate a ``contentType`` option the way workerd does (case-insensitively);
+    ``None`` gives ``default`` (``"v8"`` before compatibility date 2024-03-18)."""
     if content_type is None:
-        return DEFAULT_CONTENT_TYPE
+        return default
     if content_type in CONTENT_TYPES:  # fast path: already canonical
         return str(content_type)
     lowered = str(content_type).lower()

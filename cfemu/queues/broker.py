@@ -28,6 +28,7 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, TimerHandle
+from cfemu.compat import Compat
 from cfemu.errors import QueueError, QueueSendError, StateError
 from cfemu.queues._codec import decode
 from cfemu.queues._invoke import run_consumer
@@ -368,7 +369,12 @@ class _QueueCore:
                 exc,
             )
             # spec: queues.md §8 — a failed write is the queue service's 500.
-            raise QueueSendError(f"{failure}: Internal Server Error", status=500) from exc
+            raise QueueSendError(
+                f"{failure}: Internal Server Error",
+                status=500,
+                cause="Internal Server Error",
+                code=15000,
+            ) from exc
 
     def _sent(self, count: int, now: float) -> None:
         """The store queued ``count`` new messages (they are durable)."""
@@ -832,15 +838,19 @@ class Broker:
         self._consumer_names[queue] = name
         core.attach(settings, handler)
 
-    def producer(self, queue: str, delivery_delay: int = 0) -> QueueProducer:
-        """The ``env`` binding that sends to ``queue`` (declared if new)."""
+    def producer(
+        self, queue: str, delivery_delay: int = 0, compat: Compat | None = None
+    ) -> QueueProducer:
+        """The ``env`` binding that sends to ``queue`` (declared if new). ``compat`` is the
+        sending Worker's compatibility (default content type, error wording; default: the
+        newest)."""
         _check_range("delivery_delay", delivery_delay, 0, limits.MAX_DELAY_SECONDS)
         if not float(delivery_delay).is_integer():
             raise ValueError(
                 f"delivery_delay must be a whole number of seconds, got {delivery_delay}"
             )
         self.declare_queue(queue)
-        return QueueProducer(self._cores[queue], delivery_delay)
+        return QueueProducer(self._cores[queue], delivery_delay, compat)
 
     def start(self) -> None:
         """Deliver whatever is already queued (consumers attached before start, restored

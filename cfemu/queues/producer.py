@@ -4,6 +4,12 @@ Validation follows workerd then the queue service, in that order (spec: queues.m
 client-side ``TypeError``s first (missing body, unknown content type, a body the content
 type cannot carry), then the service's limits (``Queue send failed: ...``). A rejected call
 enqueues nothing — a rejected ``sendBatch`` none of its messages.
+
+Two compatibility flags change the binding (:mod:`cfemu.compat`): ``queues_json_messages``
+(2024-03-18) makes ``"json"`` the default content type instead of ``"v8"``, and
+``queue_expose_error_codes`` (2026-03-12) words a rejection ``<cause> (<code>)`` instead of
+``Queue send failed: <cause>``. Both calls resolve to the queue's metrics after the write,
+as workerd returns them: ``{"metadata": {"metrics": {...}}}``.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from cfemu import limits
 from cfemu._js import JsDict
+from cfemu.compat import Compat
 from cfemu.errors import QueueSendError, QueueTypeError
 from cfemu.queues._codec import (
     _JSON_OPTIONS,
-    DEFAULT_CONTENT_TYPE,
     JSON,
+    V8,
     _dumps,
     encode,
     resolve_type,
@@ -45,20 +52,42 @@ def _new_id() -> str:
     return _urandom(16).hex()
 
 
-def _too_many(messages: Iterable[Any]) -> QueueSendError:
+def _too_many(messages: Iterable[Any], codes: bool) -> QueueSendError:
     """The queue service's refusal of a batch over 100 messages. Its count is the real one
     for a sized collection; of a generator only the 101 messages looked at are known."""
     count = (
         str(len(messages)) if isinstance(messages, Sized) else f"at least {_MAX_BATCH_MESSAGES + 1}"
     )
-    return QueueSendError(
-        f"Queue sendBatch failed: batch message count of {count} exceeds limit of "
-        f"{_MAX_BATCH_MESSAGES}",
+    return service_error(
+        "sendBatch",
+        f"batch message count of {count} exceeds limit of {_MAX_BATCH_MESSAGES}",
         status=413,
+        code=BATCH_TOO_MANY,
+        codes=codes,
     )
 
 
-def _delay(value: object, prefix: str) -> int:
+#: Queue service error codes (spec: queues.md §8; Cloudflare's Queues error-code table).
+DELAY_INVALID = 10202
+MESSAGE_TOO_LARGE = 10204
+BATCH_TOO_LARGE = 10205
+BATCH_TOO_MANY = 10206
+UNKNOWN_ERROR = 15000
+
+
+def service_error(
+    operation: str, cause: str, *, status: int, code: int, codes: bool
+) -> QueueSendError:
+    """A rejection by the queue service, worded as workerd words it for ``operation``.
+
+    ``codes`` (flag ``queue_expose_error_codes``): ``<cause> (<code>)``; otherwise
+    ``Queue send failed: <cause>`` / ``Queue sendBatch failed: <cause>``.
+    """
+    message = f"{cause} ({code})" if codes else f"Queue {operation} failed: {cause}"
+    return QueueSendError(message, status=status, cause=cause, code=code)
+
+
+def _delay(value: object, operation: str, codes: bool) -> int:
     """Validate a send delay (integer seconds, 0..43200)."""
     if type(value) is int and 0 <= value <= _MAX_DELAY:
         return value
@@ -68,10 +97,13 @@ def _delay(value: object, prefix: str) -> int:
         )
     if value == value and float(value).is_integer() and 0 <= value <= _MAX_DELAY:
         return int(value)
-    raise QueueSendError(
-        f"{prefix}: message delay {value} is invalid: delaySeconds must be an integer "
+    raise service_error(
+        operation,
+        f"message delay {value} is invalid: delaySeconds must be an integer "
         f"between {limits.MIN_DELAY_SECONDS} and {_MAX_DELAY}",
         status=400,
+        code=DELAY_INVALID,
+        codes=codes,
     )
 
 
@@ -83,11 +115,17 @@ class QueueProducer:
     ``delivery_delay`` > 0, and an explicit ``0`` overrides a default.
     """
 
-    __slots__ = ("_core", "_delivery_delay")
+    __slots__ = ("_codes", "_core", "_default_type", "_delivery_delay")
 
-    def __init__(self, core: _QueueCore, delivery_delay: int = 0) -> None:
+    def __init__(
+        self, core: _QueueCore, delivery_delay: int = 0, compat: Compat | None = None
+    ) -> None:
         self._core = core
         self._delivery_delay = int(delivery_delay)
+        # spec: queues.md §1 "Content types", §8; the newest behaviour without a compat.
+        json_default = compat is None or compat.enabled("queues_json_messages")
+        self._default_type = JSON if json_default else V8
+        self._codes = compat is None or compat.enabled("queue_expose_error_codes")
 
     @property
     def queue_name(self) -> str:
@@ -99,10 +137,12 @@ class QueueProducer:
         body: Any,
         contentType: str | Mapping[str, Any] | None = None,
         delaySeconds: int | None = None,
-    ) -> None:
-        """Send one message. Raises ``TypeError`` (:class:`~cfemu.errors.QueueTypeError`) for a
-        missing body or a body the content type cannot carry, and
-        :class:`~cfemu.errors.QueueSendError` (``Queue send failed: ...``) over the limits."""
+    ) -> JsDict:
+        """Send one message; resolves to ``{"metadata": {"metrics": {...}}}``.
+
+        Raises ``TypeError`` (:class:`~cfemu.errors.QueueTypeError`) for a missing body or a
+        body the content type cannot carry, and :class:`~cfemu.errors.QueueSendError`
+        (``Queue send failed: ...``) over the limits."""
         content_type: object = contentType
         delay_option: object = delaySeconds
         if content_type is not None and isinstance(content_type, Mapping):
@@ -114,35 +154,68 @@ class QueueProducer:
                 delay_option = options.get("delaySeconds")
         if body is None:
             raise QueueTypeError("Message body cannot be undefined")
-        ctype = DEFAULT_CONTENT_TYPE if content_type is None else resolve_type(content_type)
+        ctype = self._default_type if content_type is None else resolve_type(content_type)
         payload, size = encode(body, ctype)
         delay = (
             self._delivery_delay
             if delay_option is None
-            else _delay(delay_option, "Queue send failed")
+            else _delay(delay_option, "send", self._codes)
         )
         if size > _MAX_MESSAGE:
-            raise QueueSendError(
-                f"Queue send failed: message length of {size} bytes exceeds limit of "
-                f"{_MAX_MESSAGE}",
+            raise service_error(
+                "send",
+                f"message length of {size} bytes exceeds limit of {_MAX_MESSAGE}",
                 status=413,
+                code=MESSAGE_TOO_LARGE,
+                codes=self._codes,
             )
         core = self._core
         if core.broker.faults:
-            core.check_send_fault()
+            self._check_fault("send")
         clock = core.clock
         now = clock.now()
-        await core.send(
-            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),), now
+        await self._write(
+            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),),
+            now,
+            "send",
         )
+        return JsDict(metadata=JsDict(metrics=core.metrics()))
+
+    async def _write(
+        self, records: tuple[StoredMessage, ...] | list[StoredMessage], now: float, operation: str
+    ) -> None:
+        """Queue ``records``; a store failure is the service's error, worded for the call."""
+        try:
+            await self._core.send(records, now)
+        except QueueSendError as exc:
+            raise service_error(
+                operation,
+                exc.cause or "Internal Server Error",
+                status=exc.status,
+                code=exc.error_code or UNKNOWN_ERROR,
+                codes=self._codes,
+            ) from exc.__cause__
+
+    def _check_fault(self, operation: str) -> None:
+        try:
+            self._core.check_send_fault()
+        except QueueSendError as exc:  # an injected fault: worded for this call and flag
+            raise service_error(
+                operation,
+                exc.cause or str(exc),
+                status=exc.status,
+                code=exc.error_code or UNKNOWN_ERROR,
+                codes=self._codes,
+            ) from None
 
     async def sendBatch(
         self,
         messages: Iterable[Mapping[str, Any]],
         delaySeconds: int | Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> JsDict:
         """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
-        atomically: if any is rejected, none is enqueued."""
+        atomically: if any is rejected, none is enqueued. Resolves to
+        ``{"metadata": {"metrics": {...}}}``."""
         try:
             # Look at no more than one message past the limit: a huge (or endless)
             # generator is refused without being consumed or serialized.
@@ -155,38 +228,46 @@ class QueueProducer:
         if not items:
             raise QueueTypeError("sendBatch() requires at least one message")
         if len(items) > _MAX_BATCH_MESSAGES:
-            raise _too_many(messages)
+            raise _too_many(messages, self._codes)
         delay_option: object = delaySeconds
         if delay_option is not None and isinstance(delay_option, Mapping):
             delay_option = delay_option.get("delaySeconds")  # sendBatch(msgs, {options})
+        codes = self._codes
         default_delay = (
             self._delivery_delay
             if delay_option is None
-            else _delay(delay_option, "Queue sendBatch failed")
+            else _delay(delay_option, "sendBatch", codes)
         )
         core = self._core
         now = core.clock.now()
         now_ms = int(now * 1000)
         default_due = now + default_delay
-        batch = _fast_json_batch(items, now_ms, default_due)
+        default_type = self._default_type
+        batch = _fast_json_batch(items, now_ms, default_due) if default_type == JSON else None
         if batch is None:
-            batch = _general_batch(items, now, now_ms, default_due)
+            batch = _general_batch(items, now, now_ms, default_due, default_type, codes)
         records, total, largest = batch
         if largest > _MAX_MESSAGE:
-            raise QueueSendError(
-                f"Queue sendBatch failed: message in batch has length {largest} bytes which "
-                f"exceeds single message size limit of {_MAX_MESSAGE}",
+            raise service_error(
+                "sendBatch",
+                f"message in batch has length {largest} bytes which exceeds single message "
+                f"size limit of {_MAX_MESSAGE}",
                 status=413,
+                code=MESSAGE_TOO_LARGE,
+                codes=codes,
             )
         if total > _MAX_BATCH_BYTES:
-            raise QueueSendError(
-                f"Queue sendBatch failed: batch size of {total} bytes exceeds limit of "
-                f"{_MAX_BATCH_BYTES}",
+            raise service_error(
+                "sendBatch",
+                f"batch size of {total} bytes exceeds limit of {_MAX_BATCH_BYTES}",
                 status=413,
+                code=BATCH_TOO_LARGE,
+                codes=codes,
             )
         if core.broker.faults:
-            core.check_send_fault()
-        await core.send(records, now, "Queue sendBatch failed")
+            self._check_fault("sendBatch")
+        await self._write(records, now, "sendBatch")
+        return JsDict(metadata=JsDict(metrics=core.metrics()))
 
     async def metrics(self) -> JsDict:
         """``{backlogCount, backlogBytes, oldestMessageTimestamp}`` of the queue.
@@ -249,7 +330,14 @@ def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None
     return records, sum(sizes), max(sizes)
 
 
-def _general_batch(items: list[Any], now: float, now_ms: int, default_due: float) -> _Batch:
+def _general_batch(
+    items: list[Any],
+    now: float,
+    now_ms: int,
+    default_due: float,
+    default_type: str = JSON,
+    codes: bool = True,
+) -> _Batch:
     """``sendBatch``'s per-message validation and serialization, for any input."""
     records: list[StoredMessage] = []
     ids = _urandom(16 * len(items)).hex()
@@ -264,14 +352,12 @@ def _general_batch(items: list[Any], now: float, now_ms: int, default_due: float
         body = item.get("body")
         if body is None:
             raise QueueTypeError("Message body cannot be undefined")
-        ctype = resolve_type(item.get("contentType"))
+        ctype = resolve_type(item.get("contentType"), default_type)
         payload, size = encode(body, ctype)
         total += size
         largest = max(largest, size)
         msg_delay = item.get("delaySeconds")
-        due = (
-            default_due if msg_delay is None else now + _delay(msg_delay, "Queue sendBatch failed")
-        )
+        due = default_due if msg_delay is None else now + _delay(msg_delay, "sendBatch", codes)
         start = 32 * index
         records.append(StoredMessage(ids[start : start + 32], now_ms, ctype, payload, size, due))
     return records, total, largest

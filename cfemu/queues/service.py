@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
+from cfemu.compat import compat_for
 from cfemu.errors import ConfigError, WorkerError
 from cfemu.queues.broker import Broker, ConsumerSettings
 
@@ -60,7 +61,9 @@ class QueueService(BindingService):
         """One producer binding per ``[[queues.producers]]`` entry."""
         broker = self._broker()
         return {
-            p.binding: broker.producer(p.queue, delivery_delay=p.delivery_delay)
+            p.binding: broker.producer(
+                p.queue, delivery_delay=p.delivery_delay, compat=compat_for(config)
+            )
             for p in config.queues.producers
         }
 

@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cfemu.clock import Clock, RealClock
+from cfemu.compat import Compat, resolve
 from cfemu.errors import WorkerError
 
 if TYPE_CHECKING:
@@ -52,11 +53,16 @@ __all__ = [
     "ModuleSpace",
     "current",
     "current_clock",
+    "current_compat",
     "ensure_finder",
     "import_scope",
     "require_state",
     "run_in",
 ]
+
+
+#: The compatibility of a Worker loaded without a config: the newest date.
+_NEWEST = resolve(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,7 @@ class DispatchState:
     clock: Clock
     ctx: ExecutionContext | None = None
     outbound: httpx.AsyncBaseTransport | None = None
+    compat: Compat = _NEWEST
 
     def with_env(self, env: Env) -> DispatchState:
         """A copy with another ``env`` (for ``workers.patch_env``)."""
@@ -84,6 +91,16 @@ def current_clock() -> Clock:
     """The running Worker's clock, or the real clock outside any Worker."""
     state = current.get()
     return state.clock if state is not None else _REAL_CLOCK
+
+
+def current_compat() -> Compat:
+    """The running Worker's compatibility date and flags (the newest outside any Worker).
+
+    For the Pyodide-side stand-ins: ``current_compat().js_null_is_none`` tells whether JS
+    ``null`` reaches this Worker as ``None`` (Pyodide 0.26) or as ``jsnull``.
+    """
+    state = current.get()
+    return state.compat if state is not None else _NEWEST
 
 
 #: ``sys.modules`` name -> the cfemu module installed under it while the scope is active.

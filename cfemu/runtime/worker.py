@@ -1,10 +1,9 @@
-"""Loading a Python Worker and dispatching events to its ``Default`` entrypoint.
+"""Loading a Python Worker and dispatching events to its handlers.
 
-spec: workers-and-config.md §1-2. A Worker module exports ``class Default(WorkerEntrypoint)``
-(module-level ``on_fetch`` handlers are disabled since compatibility date 2025-08-14). Each
-event gets a fresh ``Default(ctx, env)``. ``fetch`` is called "relaxed" (``fetch(self)`` is
-legal); ``queue`` and ``scheduled`` get the event followed by ``env`` and ``ctx``, which are
-``None`` for class entrypoints as on Cloudflare, as many of the three as the method accepts.
+spec: workers-and-config.md §1-2, python-runtime.md §5. Which functions handle which event
+depends on the compatibility date (:mod:`cfemu.runtime.handlers`): a ``Default``
+entrypoint class, or (before 2025-08-14) module-level ``on_fetch``/``on_queue``/
+``on_scheduled``. Each event gets a fresh ``Default(ctx, env)``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import re
 import sys
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +28,7 @@ import httpx
 from cfemu._contain import contained
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, RealClock
+from cfemu.compat import Compat, resolve
 from cfemu.errors import WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from cfemu.runtime._scope import (
@@ -43,13 +42,13 @@ from cfemu.runtime._scope import (
 from cfemu.runtime.context import ExecutionContext, ScheduledController
 from cfemu.runtime.entrypoints import WorkerEntrypoint
 from cfemu.runtime.env import Env
+from cfemu.runtime.handlers import EVENTS, Handler, HandlerSet, discover
 from cfemu.runtime.http import FetchResponse, Request, Response
 
 __all__ = ["HANDLER_NAMES", "Worker", "payload_too_large"]
 
-#: The events cfemu dispatches, by the name of the entrypoint method handling them.
-HANDLER_NAMES = ("fetch", "queue", "scheduled")
-_LEGACY_HANDLERS = ("on_fetch", "on_queue", "on_scheduled")
+#: The events cfemu dispatches, by Cloudflare's handler name.
+HANDLER_NAMES = EVENTS
 _MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _module_ids = itertools.count(1)
 
@@ -62,67 +61,10 @@ def payload_too_large(limit: int) -> Response:
     return Response(f"Payload Too Large: request bodies are limited to {limit} bytes", 413)
 
 
-@dataclass(frozen=True, slots=True)
-class _Handler:
-    name: str
-    nargs: int  # positional arguments to pass: the event, then env and ctx (None)
-
-
-def _accepted_positional(cls: type, name: str) -> int:
-    """How many positional arguments (after ``self``) the entrypoint method accepts."""
-    try:
-        raw = inspect.getattr_static(cls, name)
-    except AttributeError:
-        raw = None
-    bound_free = isinstance(raw, staticmethod | classmethod)
-    try:
-        params = list(inspect.signature(getattr(cls, name)).parameters.values())
-    except (TypeError, ValueError):
-        return 3
-    if not bound_free and params:
-        params = params[1:]  # self
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return 3
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
-def _check_async(cls: type, name: str, worker: str) -> None:
-    try:
-        raw = inspect.getattr_static(cls, name)
-    except AttributeError:
-        return
-    func = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
-    if not callable(func):
-        raise WorkerError(f"Worker {worker!r}: Default.{name} is not a method ({func!r})")
-    if (
-        inspect.isfunction(func)
-        and not inspect.iscoroutinefunction(func)
-        and not hasattr(func, "__wrapped__")
-    ):
-        raise WorkerError(
-            f"Worker {worker!r}: Default.{name}() is a regular function; Cloudflare awaits "
-            f"its handlers, so declare it `async def {name}(...)`"
-        )
-
-
-def _describe_missing_default(module: ModuleType) -> str:
-    found: list[str] = []
-    legacy = [n for n in _LEGACY_HANDLERS if callable(getattr(module, n, None))]
-    if legacy:
-        found.append(
-            "module-level " + ", ".join(f"{n}()" for n in legacy) + " (global handlers are "
-            "disabled since compatibility date 2025-08-14, python_no_global_handlers)"
-        )
-    entrypoints = sorted(
-        n
-        for n, v in vars(module).items()
-        if isinstance(v, type) and issubclass(v, WorkerEntrypoint) and v is not WorkerEntrypoint
-    )
-    if entrypoints:
-        found.append("WorkerEntrypoint subclasses " + ", ".join(entrypoints))
-    if not found:
-        return "; it defines no WorkerEntrypoint subclass"
-    return "; found " + " and ".join(found)
+def _describe_nothing(found: HandlerSet) -> str:
+    if not found.ignored:
+        return "; it defines no WorkerEntrypoint subclass and no handler"
+    return "; found " + " and ".join(found.ignored)
 
 
 class Worker:
@@ -138,10 +80,11 @@ class Worker:
         name: str,
         main: str,
         module: ModuleType,
-        entrypoint: type[WorkerEntrypoint],
+        handlers: HandlerSet,
         env: Env,
         clock: Clock,
         tracker: TaskTracker,
+        compat: Compat | None = None,
         dev_mode: bool = False,
         max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
         outbound: httpx.AsyncBaseTransport | None = None,
@@ -154,10 +97,13 @@ class Worker:
         self.name = name
         self.main = main
         self.module = module
-        self.entrypoint = entrypoint
+        #: The ``Default`` entrypoint class, or ``None`` for module-level (legacy) handlers.
+        self.entrypoint = handlers.entrypoint
         self.env = env
         self.clock = clock
         self.tracker = tracker
+        #: The Worker's compatibility date and flags (what its handlers and bindings follow).
+        self.compat = compat if compat is not None else resolve(None)
         self.dev_mode = dev_mode
         self.max_request_body_bytes = max_request_body_bytes
         self.outbound = outbound
@@ -165,15 +111,9 @@ class Worker:
         self.import_paths = import_paths
         #: The Worker's own sibling modules, kept apart from other Workers' (see ModuleSpace).
         self.modules = modules if modules is not None else ModuleSpace(None)
-        self._handlers: dict[str, _Handler] = {}
-        for handler in HANDLER_NAMES:
-            if getattr(entrypoint, handler, None) is None:
-                continue
-            _check_async(entrypoint, handler, name)
-            # fetch is called "relaxed", queue/scheduled with all arguments (spec §2.2): either
-            # way a method gets the event, then env and ctx (None), as many as it accepts.
-            accepted = _accepted_positional(entrypoint, handler)
-            self._handlers[handler] = _Handler(handler, min(accepted, 3))
+        self._handlers: Mapping[str, Handler] = handlers.handlers
+        for warning in handlers.warnings:
+            self.logger.warning("Worker %r: %s", name, warning)
 
     # --- loading ---------------------------------------------------------------------------
     @classmethod
@@ -189,17 +129,20 @@ class Worker:
         max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES,
         outbound: httpx.AsyncBaseTransport | None = None,
         logger: logging.Logger | None = None,
+        compat: Compat | None = None,
     ) -> Worker:
-        """Import the Worker module ``main`` and find its ``Default`` entrypoint.
+        """Import the Worker module ``main`` and find its handlers.
 
         ``main`` is a ``.py`` file (its folder becomes importable, so sibling modules import
         as on Cloudflare) or a dotted module name. While the module is imported, ``import
         workers`` is cfemu's stand-in and ``workers.env`` is ``env``. ``outbound`` is the
-        httpx transport ``workers.fetch`` uses (default: the network). Raises
-        :class:`~cfemu.errors.WorkerError` when the module cannot be imported or has no
-        usable ``Default`` class.
+        httpx transport ``workers.fetch`` uses (default: the network). ``compat`` (default:
+        the newest compatibility date) decides which functions are handlers
+        (:mod:`cfemu.runtime.handlers`). Raises :class:`~cfemu.errors.WorkerError` when the
+        module cannot be imported or has no handler and no entrypoint class at all.
         """
         env = env if isinstance(env, Env) else Env(env)
+        compat = compat if compat is not None else resolve(None)
         main_str = str(main)
         is_file = isinstance(main, Path) or main_str.endswith(".py") or "/" in main_str
         if is_file:
@@ -218,7 +161,9 @@ class Worker:
                 f"Worker {name!r}: main must be a .py file or a dotted module name, got "
                 f"{main_str!r}"
             )
-        state = DispatchState(worker_name=name, env=env, clock=clock, outbound=outbound)
+        state = DispatchState(
+            worker_name=name, env=env, clock=clock, outbound=outbound, compat=compat
+        )
         token = current.set(state)
         try:
             with import_scope.active(import_paths), modules.installed():
@@ -230,12 +175,9 @@ class Worker:
         if is_file and path.stem in modules.names:
             modules.modules[path.stem] = module  # a sibling's `import entry` gets this one
         entrypoint = getattr(module, "Default", None)
-        if entrypoint is None:
-            raise WorkerError(
-                f"Worker {name!r} ({main_str}): the module must export "
-                f"`class Default(WorkerEntrypoint)`{_describe_missing_default(module)}"
-            )
-        if not (isinstance(entrypoint, type) and issubclass(entrypoint, WorkerEntrypoint)):
+        if entrypoint is not None and not (
+            isinstance(entrypoint, type) and issubclass(entrypoint, WorkerEntrypoint)
+        ):
             hint = ""
             if isinstance(entrypoint, type) and any(
                 b.__name__ == "WorkerEntrypoint" for b in entrypoint.__mro__
@@ -248,14 +190,23 @@ class Worker:
                 f"Worker {name!r} ({main_str}): `Default` must be a class deriving from "
                 f"workers.WorkerEntrypoint, found {entrypoint!r}{hint}"
             )
+        found = discover(module, compat)
+        if found.entrypoint is None and not found.handlers and not found.classes:
+            # Cloudflare would deploy it and fail every event with "Handler does not export a
+            # fetch() function."; a module exporting nothing at all is refused here instead.
+            raise WorkerError(
+                f"Worker {name!r} ({main_str}): the module exports no handler: define "
+                f"`class Default(WorkerEntrypoint)`{_describe_nothing(found)}"
+            )
         return cls(
             name=name,
             main=main_str,
             module=module,
-            entrypoint=entrypoint,
+            handlers=found,
             env=env,
             clock=clock,
             tracker=tracker,
+            compat=compat,
             dev_mode=dev_mode,
             max_request_body_bytes=max_request_body_bytes,
             outbound=outbound,
@@ -286,7 +237,7 @@ class Worker:
             name=name,
             main="",
             module=module,
-            entrypoint=entrypoint,
+            handlers=HandlerSet({}, entrypoint),
             env=env if isinstance(env, Env) else Env(env),
             clock=RealClock() if clock is None else clock,
             tracker=TaskTracker() if tracker is None else tracker,
@@ -296,11 +247,12 @@ class Worker:
     # --- dispatch --------------------------------------------------------------------------
     @property
     def handlers(self) -> frozenset[str]:
-        """The events ``Default`` handles (of ``fetch``, ``queue``, ``scheduled``)."""
+        """The events the Worker exports a handler for (of ``fetch``, ``queue``,
+        ``scheduled``, ``test``)."""
         return frozenset(self._handlers)
 
     def has_handler(self, name: str) -> bool:
-        """Whether ``Default`` defines the handler method ``name``."""
+        """Whether the Worker exports a handler for the event ``name``."""
         return name in self._handlers
 
     def _context(self) -> ExecutionContext:
@@ -312,38 +264,52 @@ class Worker:
             modules=self.modules,
         )
 
-    def _handler(self, name: str) -> _Handler:
+    def _handler(self, name: str) -> Handler:
         handler = self._handlers.get(name)
         if handler is None:
             raise WorkerError(f"Handler does not export a {name}() function.")
         return handler
 
-    async def _invoke(self, handler: _Handler, ctx: ExecutionContext, event: object) -> Any:
+    async def _invoke(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
         """Run the handler; whatever it raises, ``BaseException`` included, is contained
         (see :mod:`cfemu._contain`) and raised as an ``Exception``."""
         try:
             return await self._call(handler, ctx, event)
         except BaseException as exc:
-            error = contained(exc, self.name, f"{handler.name}()")
+            error = contained(exc, self.name, f"{handler.label}()")
             if error is exc:
                 raise
             raise error from exc
 
-    async def _call(self, handler: _Handler, ctx: ExecutionContext, event: object) -> Any:
+    async def _call(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
         token = current.set(
-            DispatchState(self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound)
+            DispatchState(
+                self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound, compat=self.compat
+            )
         )
         try:
             with import_scope.active(self.import_paths):
                 with self.modules.installed():
-                    instance = self.entrypoint(ctx, self.env)
-                    args = (event, None, None)[: handler.nargs]
-                    result = getattr(instance, handler.name)(*args)
+                    if handler.missing is not None:
+                        error = TypeError(handler.missing)
+                        if handler.note:
+                            error.add_note(f"cfemu: {handler.note}")
+                        raise error
+                    if handler.on_class:
+                        assert self.entrypoint is not None
+                        func = getattr(self.entrypoint(ctx, self.env), handler.name)
+                        args: tuple[object, ...] = (event, None, None)
+                    else:
+                        func = getattr(self.module, handler.name)
+                        args = (event, self.env, ctx)
+                    try:
+                        result = func(*args[: handler.nargs])
+                    except TypeError as exc:
+                        if handler.note:  # a strict call to a method taking too few arguments
+                            exc.add_note(f"cfemu: {handler.note}")
+                        raise
                 if not inspect.isawaitable(result):
-                    raise WorkerError(
-                        f"Worker {self.name!r}: Default.{handler.name}() returned "
-                        f"{type(result).__name__}, not a coroutine; declare it `async def`"
-                    )
+                    return result  # a plain `def` handler: workerd accepts sync handlers too
                 if inspect.iscoroutine(result):
                     return await run_in(self.modules, result)
                 return await result
@@ -365,6 +331,10 @@ class Worker:
         try:
             result = await self._invoke(self._handler("fetch"), ctx, request)
             if not isinstance(result, FetchResponse):
+                # Cloudflare unwraps a pyodide FetchResponse (spec: python-runtime.md §5).
+                inner = getattr(result, "js_response", None)
+                if isinstance(inner, FetchResponse):
+                    return inner
                 raise WorkerError(
                     f"Worker {self.name!r}: fetch() must return a workers.Response, got "
                     f"{type(result).__name__}"
@@ -425,6 +395,21 @@ class Worker:
             ctx.cancel_pending()
             raise
         return controller
+
+    async def test(self) -> None:
+        """Run the Worker's ``test`` handler (``wrangler``'s test event) and wait for its work.
+
+        The handler gets ``None`` as its controller (as the SDK converts it); raises what it
+        raised, or ``Handler does not export a test() function.``.
+        """
+        handler = self._handler("test")
+        ctx = self._context()
+        try:
+            await self._invoke(handler, ctx, None)
+            await ctx.settle()
+        except asyncio.CancelledError:
+            ctx.cancel_pending()
+            raise
 
     def __repr__(self) -> str:
         return f"Worker(name={self.name!r}, main={self.main!r}, handlers={sorted(self._handlers)})"

@@ -11,6 +11,7 @@ import pytest
 
 from cfemu._faults import FaultRule
 from cfemu._js import JsDict
+from cfemu.compat import resolve
 from cfemu.errors import QueueError, QueueSendError, QueueTypeError
 from cfemu.queues import MessageBatch
 from tests.queues.harness import Harness, Recorder
@@ -151,12 +152,16 @@ async def test_sendbatch_accepts_any_iterable_of_mappings(h: Harness) -> None:
 
 
 # --- limits --------------------------------------------------------------------------------
+#: Before queue_expose_error_codes (2026-03-12) errors read "Queue send failed: <cause>".
+BEFORE_ERROR_CODES = resolve("2026-03-11")
+
+
 def json_string_of_size(n: int) -> str:
     return "x" * (n - 2)  # the JSON encoding adds two quotes
 
 
 async def test_message_size_limit_is_on_the_serialized_size(h: Harness) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     await producer.send(json_string_of_size(128_000))  # exactly at the limit: accepted
     await producer.send("y" * 128_000, contentType="text")
     with pytest.raises(QueueSendError) as info:
@@ -171,7 +176,7 @@ async def test_message_size_limit_is_on_the_serialized_size(h: Harness) -> None:
 
 
 async def test_batch_count_limit(h: Harness) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     await producer.sendBatch([{"body": i} for i in range(100)])
     with pytest.raises(QueueSendError) as info:
         await producer.sendBatch([{"body": i} for i in range(101)])
@@ -208,7 +213,7 @@ async def test_batch_count_limit_looks_at_no_more_than_101_messages(h: Harness) 
 
 
 async def test_message_in_batch_size_limit(h: Harness) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     with pytest.raises(QueueSendError) as info:
         await producer.sendBatch([{"body": 1}, {"body": json_string_of_size(128_001)}])
     assert str(info.value) == (
@@ -219,7 +224,7 @@ async def test_message_in_batch_size_limit(h: Harness) -> None:
 
 
 async def test_batch_total_size_limit(h: Harness) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     await producer.sendBatch([{"body": json_string_of_size(128_000)}] * 2)  # 256000: accepted
     with pytest.raises(QueueSendError) as info:
         await producer.sendBatch(
@@ -233,7 +238,7 @@ async def test_batch_total_size_limit(h: Harness) -> None:
 
 @pytest.mark.parametrize("bad", [-1, 43_201, 1.5, float("nan")])
 async def test_delay_out_of_range(h: Harness, bad: float) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     with pytest.raises(QueueSendError) as info:
         await producer.send(1, delaySeconds=bad)  # type: ignore[arg-type]
     assert str(info.value) == (

@@ -98,16 +98,14 @@ def test_import_error_in_the_worker_is_wrapped(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, ValueError)
 
 
-def test_no_default_class_names_what_was_found(tmp_path: Path) -> None:
+def test_no_handler_at_all_names_what_was_found_and_why(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
-        from workers import WorkerEntrypoint
-
         async def on_fetch(request, env):
             pass
 
-        class Api(WorkerEntrypoint):
+        def fetch(request, env):
             pass
         """,
     )
@@ -115,8 +113,9 @@ def test_no_default_class_names_what_was_found(tmp_path: Path) -> None:
         load(path)
     message = str(info.value)
     assert "`class Default(WorkerEntrypoint)`" in message
-    assert "on_fetch()" in message and "2025-08-14" in message
-    assert "WorkerEntrypoint subclasses Api" in message
+    assert "on_fetch() (ignored: python_no_global_handlers is on" in message
+    assert "2025-08-14" in message
+    assert "module-level fetch() (a plain module function is never a handler" in message
 
 
 def test_no_default_and_nothing_else(tmp_path: Path) -> None:
@@ -131,7 +130,7 @@ def test_default_must_derive_from_worker_entrypoint(tmp_path: Path) -> None:
         load(path)
 
 
-def test_sync_handler_is_a_load_error(tmp_path: Path) -> None:
+async def test_sync_handler_methods_run(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
@@ -140,13 +139,19 @@ def test_sync_handler_is_a_load_error(tmp_path: Path) -> None:
         class Default(WorkerEntrypoint):
             def fetch(self, request):
                 return Response("sync")
+
+            def queue(self, batch, env, ctx):
+                batch.messages[0].ack()
         """,
     )
-    with pytest.raises(WorkerError, match=r"Default\.fetch\(\) is a regular function.*async def"):
-        load(path)
+    worker = load(path)
+    assert await (await worker.fetch(Request("http://w/"))).text() == "sync"
+    batch = FakeBatch(messages=[FakeMessage("a")])
+    await worker.queue(batch)
+    assert batch.messages[0].acked
 
 
-async def test_sync_wrapper_returning_non_awaitable_fails_at_dispatch(tmp_path: Path) -> None:
+async def test_decorated_handler_returning_a_plain_value_is_accepted(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
@@ -156,18 +161,19 @@ async def test_sync_wrapper_returning_non_awaitable_fails_at_dispatch(tmp_path: 
         def decorate(fn):
             @functools.wraps(fn)
             def wrapper(*args):
+                args[1].messages[0].ack()
                 return None
             return wrapper
 
         class Default(WorkerEntrypoint):
             @decorate
-            async def queue(self, batch):
+            async def queue(self, batch, env, ctx):
                 pass
         """,
     )
-    worker = load(path)
-    with pytest.raises(WorkerError, match=r"Default\.queue\(\) returned NoneType, not a corout"):
-        await worker.queue(FakeBatch())
+    batch = FakeBatch(messages=[FakeMessage("a")])
+    await load(path).queue(batch)
+    assert batch.messages[0].acked
 
 
 # --- fetch -------------------------------------------------------------------------------
@@ -343,8 +349,7 @@ class Default(WorkerEntrypoint):
 @pytest.mark.parametrize(
     ("signature", "extra", "expected"),
     [
-        ("self, batch", "None", None),
-        ("self, batch, env", "env", None),
+        ("self, batch, env, ctx", "(env, ctx)", (None, None)),
         ("self, batch, env=None, ctx=None", "(env, ctx)", (None, None)),
         ("self, batch, *args", "args", (None, None)),
     ],
@@ -433,14 +438,14 @@ async def test_scheduled_gets_a_controller_with_the_clock_time() -> None:
     assert seen[-1] == ("scheduled", "0 0 * * *", int(when.timestamp() * 1000))
 
 
-async def test_scheduled_no_retry_and_one_arg_handler(tmp_path: Path) -> None:
+async def test_scheduled_no_retry(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
         from workers import WorkerEntrypoint
 
         class Default(WorkerEntrypoint):
-            async def scheduled(self, controller):
+            async def scheduled(self, controller, env=None, ctx=None):
                 controller.noRetry()
         """,
     )

@@ -35,7 +35,7 @@ async def test_next_two_sends_fail_with_too_many_requests_then_pass(
     emulator.faults.queue_send("jobs", times=2)
     answers = [await _post(client, f"j{i}") for i in range(3)]
     assert [a.status_code for a in answers] == [503, 503, 202]
-    assert answers[0].text == "busy: Queue send failed: Too Many Requests"
+    assert answers[0].text == "busy: Too Many Requests (10250)"  # queue_expose_error_codes
     await emulator.drain()
     assert await _done(emulator) == {"j2": 1}  # a failed send enqueued nothing
     stats = emulator.queues["jobs"].stats()
@@ -48,7 +48,7 @@ async def test_storage_limit_exceeded(emulator: Emulator, client: httpx.AsyncCli
     answer = await _post(client, "big")
     assert (answer.status_code, answer.text) == (
         503,
-        "busy: Queue send failed: Storage Limit Exceeded",
+        "busy: Storage Limit Exceeded (10251)",
     )
 
 

@@ -23,7 +23,7 @@ class Default(WorkerEntrypoint):
         rows = await self.env.DB.prepare("SELECT job FROM done ORDER BY job").all()
         return Response.json([row["job"] for row in rows["results"]])
 
-    async def queue(self, batch):
+    async def queue(self, batch, env=None, ctx=None):
         for msg in batch.messages:
             job = msg.body["job"]
             if batch.queue == "jobs-dlq":
