@@ -187,7 +187,7 @@ async def test_batch_count_limit(h: Harness) -> None:
 
 
 async def test_batch_count_limit_looks_at_no_more_than_101_messages(h: Harness) -> None:
-    producer = h.broker.producer("q")
+    producer = h.broker.producer("q", compat=BEFORE_ERROR_CODES)
     looked_at = 0
 
     class Unserializable:  # a message that would fail to serialize, were it reached
