@@ -107,11 +107,23 @@ def current_compat() -> Compat:
 _ALIASES = {
     "workers": "cfemu.runtime.workers_module",
     "workers.asgi": "cfemu.runtime.workers_module.asgi",
+    "workers.wsgi": "cfemu.runtime.workers_module.wsgi",
+    "workers.rpc": "cfemu.runtime.workers_module.rpc",
+    "workers.gateway": "cfemu.runtime.workers_module.gateway",
+    # Cloudflare's runtime also ships a top-level ``asgi`` (the same module as workers.asgi).
+    "asgi": "cfemu.runtime.workers_module.asgi",
+    # Pyodide's modules (spec: python-runtime.md §3-4).
+    "js": "cfemu.runtime.js_module",
+    "pyodide": "cfemu.runtime.pyodide_module",
+    "pyodide.ffi": "cfemu.runtime.pyodide_module.ffi",
+    "pyodide.http": "cfemu.runtime.pyodide_module.http",
+    "pyodide.code": "cfemu.runtime.pyodide_module.code",
 }
 
 
 class ImportScope:
-    """Reference-counted installation of the ``workers`` stand-in (and Worker folders).
+    """Reference-counted installation of the stand-in modules (``workers``, ``js``,
+    ``pyodide``, ``asgi``...) and of Worker folders.
 
     :meth:`active` may be entered by many tasks at once (concurrent requests, ``waitUntil``
     work): the first entry installs, the last exit restores ``sys.modules`` exactly as it

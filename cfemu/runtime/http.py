@@ -69,12 +69,24 @@ def _encode_body(body: object, headers: Headers, kind: str) -> bytes | None:
         return body.encode()
     if isinstance(body, bytes):
         return body
+    data: bytes | None
+    content_type: str | None
     if isinstance(body, FormData):
         data, content_type = encode_form(body)
-        if not headers.has("content-type"):
-            headers.set("content-type", content_type)
-        return data
-    raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
+    elif _is_js_body(body):  # a js.ArrayBuffer, Uint8Array, URLSearchParams, ReadableStream
+        from cfemu.runtime.js_module.web import js_body
+
+        data, content_type = js_body(body)
+    else:
+        raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
+    if content_type and not headers.has("content-type"):
+        headers.set("content-type", content_type)
+    return data
+
+
+def _is_js_body(body: object) -> bool:
+    """Whether ``body`` is one of cfemu's JavaScript body values (``js.Uint8Array``...)."""
+    return getattr(type(body), "__cfemu_body__", False) is True
 
 
 class _Body:
@@ -164,6 +176,10 @@ class Request(_Body):
         redirect: str | None = None,
         cf: Mapping[str, Any] | None = None,
     ) -> None:
+        if hasattr(input, "__cfemu_request__"):  # a js.Request
+            if method or headers is not None or body is not None or redirect or cf is not None:
+                raise ValueError("Expected no options when constructing Request from a js.Request")
+            input = input.__cfemu_request__()
         if isinstance(input, Request):
             base_method, url, base_headers = input._method, input._url, input._headers
             base_body, base_cf, base_redirect = input._body, input._cf, input._redirect
@@ -406,7 +422,19 @@ class Response(FetchResponse):
         headers: HeadersInit | None = None,
         web_socket: object | None = None,
     ) -> None:
-        if body is not None and not isinstance(body, str | bytes | FormData):
+        unwrap = getattr(body, "__cfemu_response__", None)
+        if unwrap is not None:  # a js.Response is wrapped as it is
+            if status or status_text or headers is not None:
+                raise ValueError(
+                    "Expected no options when constructing Response from a js.Response"
+                )
+            inner = unwrap()
+            for slot in ("_status", "_status_text", "_headers", "_body", "_body_used", "_url"):
+                setattr(self, slot, getattr(inner, slot))
+            self._redirected = inner._redirected
+            return
+        value: object = body
+        if not (value is None or isinstance(value, str | bytes | FormData) or _is_js_body(value)):
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         if web_socket is not None:
             from cfemu.errors import NotEmulatedError

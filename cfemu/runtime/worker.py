@@ -330,6 +330,9 @@ class Worker:
         ctx = self._context()
         try:
             result = await self._invoke(self._handler("fetch"), ctx, request)
+            unwrap = getattr(result, "__cfemu_response__", None)
+            if unwrap is not None:  # a js.Response (cfemu.runtime.js_module)
+                result = unwrap()
             if not isinstance(result, FetchResponse):
                 # Cloudflare unwraps a pyodide FetchResponse (spec: python-runtime.md §5).
                 inner = getattr(result, "js_response", None)

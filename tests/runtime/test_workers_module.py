@@ -214,8 +214,12 @@ def test_not_emulated_classes_can_be_subclassed_but_not_created(cls: type) -> No
 
 
 def test_import_from_javascript_other_modules_are_not_emulated() -> None:
-    with pytest.raises(NotEmulatedError, match="cloudflare:sockets"):
-        workers.import_from_javascript("cloudflare:sockets")
+    sockets = workers.import_from_javascript("cloudflare:sockets")  # imports, as on Cloudflare
+    with pytest.raises(NotEmulatedError, match="cloudflare:sockets connect"):
+        sockets.connect("example.com:443")
+    # outside a request: the SDK's exact wording for the global scope
+    with pytest.raises(ImportError, match=r"^Failed to import 'node:fs': Only 'cloudflare:wo"):
+        workers.import_from_javascript("node:fs")
 
 
 def test_websocket_responses_are_not_emulated() -> None:

@@ -10,7 +10,9 @@ env of the Worker running in the current context (``from workers import env`` wo
 Worker module's top level), and ``wait_until(coro)`` hands work to the current event's
 ``ctx.waitUntil``. Not emulated (they import, and raise
 :class:`~cfemu.errors.NotEmulatedError` when used): ``DurableObject``, ``WorkflowEntrypoint``,
-``import_from_javascript`` for anything but ``"cloudflare:workers"``, WebSockets.
+``import_from_javascript`` for anything but ``"cloudflare:workers"``/``"cloudflare:sockets"``,
+WebSockets. ``workers.asgi``, ``workers.wsgi`` and ``workers.rpc`` are submodules, as in the
+SDK.
 """
 
 from __future__ import annotations
@@ -64,23 +66,27 @@ class FetchKwargs(TypedDict, total=False):
     fetcher: Callable[..., Any] | None
 
 
-def handler(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Legacy decorator for module-level ``on_fetch`` handlers; a pass-through in cfemu.
+def _sdk_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A ``js.Request`` first argument becomes a :class:`Request`, as the SDK converts it."""
+    if args and hasattr(args[0], "__cfemu_request__"):
+        return (args[0].__cfemu_request__(), *args[1:])
+    return args
 
-    On Cloudflare it converted JavaScript arguments to the SDK's Python types; cfemu's
-    ``Request`` and ``Env`` are Python already.
-    """
+
+def handler(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for legacy module-level ``on_fetch`` handlers: a ``js.Request`` argument
+    becomes a ``workers.Request`` (cfemu's env is Python already)."""
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            return await func(*args, **kwargs)
+            return await func(*_sdk_args(args), **kwargs)
 
         return async_wrapper
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
+        return func(*_sdk_args(args), **kwargs)
 
     return wrapper
 
@@ -118,21 +124,46 @@ def patch_env(
         _scope.current.reset(token)
 
 
-def _cloudflare_workers_module() -> SimpleNamespace:
-    namespace = SimpleNamespace(waitUntil=_wait_until)
-    state = _scope.require_state("import_from_javascript('cloudflare:workers')")
-    namespace.env = state.env
-    return namespace
+class JavaScriptImportError(NotEmulatedError, ImportError):
+    """``import_from_javascript`` of a module cfemu does not have (an ``ImportError``, as
+    Cloudflare's SDK raises, and a :class:`~cfemu.errors.NotEmulatedError`)."""
+
+
+def _not_emulated(what: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotEmulatedError(f"{what}: not emulated by cfemu")
+
+    return refuse
 
 
 def import_from_javascript(module_name: str) -> Any:
-    """Import a JavaScript module: only ``"cloudflare:workers"`` (``env``, ``waitUntil``)
-    exists in cfemu; anything else raises :class:`~cfemu.errors.NotEmulatedError`."""
+    """Import a JavaScript module, as Cloudflare's SDK does.
+
+    ``"cloudflare:workers"`` (``env``, ``waitUntil``) works everywhere, and
+    ``"cloudflare:sockets"`` imports (its ``connect`` raises ``NotEmulatedError``). Any other
+    module raises ``ImportError`` with the SDK's wording: at a module's top level, "Only
+    'cloudflare:workers' and 'cloudflare:sockets' are available in the global scope."; inside
+    a request, that cfemu has no such JavaScript module.
+    """
     if module_name == "cloudflare:workers":
-        return _cloudflare_workers_module()
-    raise NotEmulatedError(
-        f"import_from_javascript({module_name!r}): cfemu runs Python Workers in CPython and "
-        "has no JavaScript modules (only 'cloudflare:workers' is provided)"
+        state = _scope.require_state("import_from_javascript('cloudflare:workers')")
+        return SimpleNamespace(
+            env=state.env,
+            waitUntil=_wait_until,
+            withEnv=_not_emulated("cloudflare:workers withEnv()"),
+        )
+    if module_name == "cloudflare:sockets":
+        return SimpleNamespace(connect=_not_emulated("cloudflare:sockets connect()"))
+    running = _scope.current.get()
+    if running is None or running.ctx is None:
+        raise JavaScriptImportError(
+            f"Failed to import '{module_name}': Only 'cloudflare:workers' and "
+            "'cloudflare:sockets' are available in the global scope."
+        )
+    raise JavaScriptImportError(
+        f"Failed to import '{module_name}': cfemu runs Python Workers in CPython and has no "
+        f"JavaScript module {module_name!r} (only 'cloudflare:workers' and "
+        "'cloudflare:sockets')"
     )
 
 
@@ -149,6 +180,8 @@ def __dir__() -> list[str]:
 
 
 from cfemu.runtime.workers_module import asgi as asgi  # noqa: E402  (workers.asgi, as in the SDK)
+from cfemu.runtime.workers_module import rpc as rpc  # noqa: E402
+from cfemu.runtime.workers_module import wsgi as wsgi  # noqa: E402
 
 __all__ = [
     "Blob",

@@ -8,13 +8,21 @@ support WebSockets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cfemu.runtime.entrypoints import WorkerEntrypoint
 from cfemu.runtime.http import FetchResponse, Headers, Request, Response
+from cfemu.runtime.workers_module.gateway import BaseOptions
 
-__all__ = ["entrypoint", "fetch"]
+__all__ = ["Options", "entrypoint", "fetch"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(BaseOptions):
+    """Options of the ASGI adapter (``encode_body``, see ``workers.gateway``)."""
+
 
 _ASGI = {"spec_version": "2.3", "version": "3.0"}
 
@@ -40,9 +48,15 @@ def _scope_for(request: Request, env: Any) -> dict[str, Any]:
     }
 
 
-async def fetch(app: Any, req: Request, env: Any, ctx: Any = None) -> Response:
-    """Run ``app`` for ``req`` and return its response as a :class:`Response`."""
-    del ctx
+async def fetch(
+    app: Any, req: Request, env: Any, ctx: Any = None, *, options: Options | None = None
+) -> Response:
+    """Run ``app`` for ``req`` (a ``Request`` or a ``js.Request``) and return its response
+    as a :class:`Response`."""
+    del ctx, options
+    unwrap = getattr(req, "__cfemu_request__", None)
+    if unwrap is not None:
+        req = unwrap()
     body = req.raw_body() or b""
     sent_request = False
     status = 500
@@ -73,11 +87,11 @@ async def fetch(app: Any, req: Request, env: Any, ctx: Any = None) -> Response:
     return FetchResponse._build(status, headers, b"".join(chunks))
 
 
-def entrypoint(app: Any) -> type[WorkerEntrypoint]:
+def entrypoint(app: Any, *, options: Options | None = None) -> type[WorkerEntrypoint]:
     """A ``Default`` entrypoint class serving ``app``: ``Default = asgi.entrypoint(app)``."""
 
     class Default(WorkerEntrypoint):
         async def fetch(self, request: Request) -> Response:
-            return await fetch(app, request, self.env, self.ctx)
+            return await fetch(app, request, self.env, self.ctx, options=options)
 
     return Default
