@@ -8,6 +8,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfemu.cli._http_server import HttpOptions, add_http_options, http_options, uvicorn_config
 from cfemu.errors import CfemuError, ConfigError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 
@@ -64,6 +65,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="expose /__scheduled?cron=... to trigger the scheduled handler",
     )
+    add_http_options(p)
     ai = p.add_argument_group("Workers AI (env.AI)")
     ai.add_argument(
         "--ai-mode",
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 ai=ai,
                 api=not args.no_api,
                 api_token=args.api_token,
+                http=http_options(args),
             )
         )
     return 0
@@ -159,6 +162,7 @@ async def serve(
     ai: AiSettings | None = None,
     api: bool = True,
     api_token: str | None = None,
+    http: HttpOptions | None = None,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn
     (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``)."""
@@ -185,6 +189,7 @@ async def serve(
             test_scheduled=test_scheduled,
             api=api,
             api_token=api_token,
+            http=http,
         )
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():
@@ -212,24 +217,24 @@ def make_server(
     test_scheduled: bool = False,
     api: bool = True,
     api_token: str | None = None,
+    http: HttpOptions | None = None,
 ) -> Any:
     """A ``uvicorn.Server`` serving the emulator's primary Worker (not started), and
-    Cloudflare's REST API at ``/client/v4`` unless ``api=False``."""
+    Cloudflare's REST API at ``/client/v4`` unless ``api=False``, with the HTTP options
+    (forwarding trust, header and body timeouts) of ``http``."""
     import uvicorn
 
-    app = emulator.asgi(test_scheduled=test_scheduled)
+    options = http or HttpOptions()
+    app = emulator.asgi(
+        test_scheduled=test_scheduled,
+        trust_forwarded=options.trust_forwarded,
+        body_timeout=options.body_timeout,
+    )
     if api:
         from cfemu.api import api_app, with_api
 
         app = with_api(app, api_app(emulator, token=api_token))
-    config = uvicorn.Config(
-        app,
-        host=ip,
-        port=port,
-        lifespan="off",
-        log_level="warning",
-    )
-    return uvicorn.Server(config)
+    return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
 
 
 def describe(emulator: Any) -> list[str]:

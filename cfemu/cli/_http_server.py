@@ -1,0 +1,162 @@
+"""The HTTP server options of ``cfemu dev``: forwarding trust and read timeouts.
+
+uvicorn on its own waits forever for a client that connects and never finishes its request
+headers (it only times out idle keep-alive connections), so a few hundred slow sockets could
+hold ``cfemu dev`` open indefinitely. ``cfemu dev`` serves with a subclass of uvicorn's h11
+protocol that closes a connection whose request headers are not complete within
+``--header-timeout`` seconds (answering ``408 Request Timeout`` when part of a request had
+arrived), and gives the ASGI app a ``--body-timeout`` between two chunks of a request body.
+Cloudflare's own edge timeouts are not published; these defaults are cfemu's choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from cfemu.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
+    "HttpOptions",
+    "add_http_options",
+    "http_options",
+    "uvicorn_config",
+]
+
+#: Seconds a client has to send its complete request headers.
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: Seconds a request body may stall between two chunks.
+DEFAULT_BODY_TIMEOUT = 10.0
+
+_TIMEOUT_408 = b"408 Request Timeout: the request headers took too long"
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """How ``cfemu dev`` serves HTTP: forwarding trust and read timeouts (seconds)."""
+
+    trust_forwarded: bool = False
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+
+
+def add_http_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--trust-forwarded``, ``--header-timeout`` and ``--body-timeout`` to ``parser``."""
+    group = parser.add_argument_group("HTTP server")
+    group.add_argument(
+        "--trust-forwarded",
+        action="store_true",
+        help="let Forwarded / X-Forwarded-Proto / X-Forwarded-Host set request.url's scheme "
+        "and host (only behind a proxy you control)",
+    )
+    group.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete by then (%(default)s)",
+    )
+    group.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="answer 408 when a request body stalls this long between chunks (%(default)s)",
+    )
+
+
+def http_options(args: argparse.Namespace) -> HttpOptions:
+    """The options :func:`add_http_options` added, checked (a ConfigError if invalid)."""
+    for option, value in (
+        ("--header-timeout", args.header_timeout),
+        ("--body-timeout", args.body_timeout),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{option}: must be a number of seconds above 0, got {value!r}")
+    return HttpOptions(
+        trust_forwarded=args.trust_forwarded,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+    )
+
+
+def uvicorn_config(app: Any, *, host: str, port: int, options: HttpOptions) -> Any:
+    """A ``uvicorn.Config`` serving ``app`` with ``options``' header timeout.
+
+    uvicorn's own proxy-header handling is off: forwarding headers are cfemu's business
+    (``trust_forwarded`` on the app), so a client cannot change ``scope["scheme"]``.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        proxy_headers=False,
+        http=_protocol(options.header_timeout),
+    )
+
+
+def _protocol(header_timeout: float) -> type[Any]:
+    """uvicorn's h11 protocol, closing connections whose request headers are too slow."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        """An h11 protocol with a deadline for each request's headers."""
+
+        _header_timer: asyncio.TimerHandle | None = None
+        _partial = False
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._between_requests():
+                self._partial = True
+                if self._header_timer is None:
+                    self._arm()  # the next request's headers start now
+            super().data_received(data)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if not self._between_requests():
+                self._partial = False
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _between_requests(self) -> bool:
+            return self.cycle is None or bool(self.cycle.response_complete)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(header_timeout, self._expired)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expired(self) -> None:
+            self._header_timer = None
+            if self.transport.is_closing() or not self._between_requests():
+                return
+            if self._partial and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                self.transport.write(
+                    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                    % (len(_TIMEOUT_408), _TIMEOUT_408)
+                )
+            self.transport.close()
+
+    return HeaderTimeoutProtocol
