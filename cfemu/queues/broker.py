@@ -45,6 +45,7 @@ from cfemu.queues.store import (
 )
 
 if TYPE_CHECKING:
+    from cfemu.queues.pull import PullConsumer, PullSettings
     from cfemu.queues.sqlite_store import SqliteStore
 
 __all__ = [
@@ -294,6 +295,8 @@ class _QueueCore:
         "max_concurrency",
         "moved_in",
         "name",
+        "paused",
+        "pull",
         "retried",
         "retry_delay",
         "sent",
@@ -322,12 +325,18 @@ class _QueueCore:
         self.sent = self.moved_in = self.delivered = self.acked = self.retried = 0
         self.dead_lettered = self.dropped = self.batches = self.failed_batches = 0
         self.faults = 0
+        #: Delivery paused (``pause``): messages are accepted and kept, nothing is delivered.
+        self.paused = False
+        #: The queue's HTTP pull consumer (``cfemu.queues.pull``), if it has one.
+        self.pull: PullConsumer | None = None
         self.first_at: float | None = None
         self.last_settled_at: float | None = None
         self.view = QueueView(self)
 
     # --- configuration -----------------------------------------------------------------------
-    def attach(self, settings: ConsumerSettings, handler: QueueHandler) -> None:
+    def attach(self, settings: ConsumerSettings, handler: QueueHandler | None) -> None:
+        """Attach the consumer: a push ``handler``, or ``None`` for an HTTP pull consumer
+        (its settings - retries, dead-letter queue, retry delay - still apply)."""
         self.settings = settings
         self.handler = handler
         self.max_batch = settings.max_batch_size
@@ -394,7 +403,7 @@ class _QueueCore:
     def pump(self) -> None:
         """Promote due messages, flush every batch that is due, and (re)arm the timers."""
         broker = self.broker
-        if self.handler is None or broker.closed or not broker.store.writable:
+        if self.handler is None or self.paused or broker.closed or not broker.store.writable:
             return  # (an unwritable store: resumed by Broker._resume once it writes again)
         store = self.store
         now = self.clock.now()
@@ -749,7 +758,7 @@ class _QueueCore:
         store = self.store
         if store.in_flight_count:
             return False
-        if self.handler is None:
+        if self.handler is None or self.paused:
             return True  # nothing can be delivered: messages stay queued, visibly
         return not (store.ready_count or store.delayed_count)
 
@@ -827,7 +836,7 @@ class Broker:
         """Attach the consumer of ``queue`` (one per queue). ``name`` (the consuming Worker)
         only improves error messages. Its dead-letter queue is declared too."""
         core = self._core(queue)
-        if core.handler is not None:
+        if core.handler is not None or core.pull is not None:
             first = self._consumer_names.get(queue)
             who = f': "{first}" and "{name}"' if first and name else ""
             raise QueueError(f'Multiple consumers defined for queue "{queue}"{who}')
@@ -837,6 +846,62 @@ class Broker:
             self.declare_queue(settings.dead_letter_queue)
         self._consumer_names[queue] = name
         core.attach(settings, handler)
+
+    def set_pull_consumer(self, queue: str, settings: PullSettings) -> PullConsumer:
+        """Give ``queue`` an HTTP pull consumer (``QueueError`` if it has a consumer)."""
+        from cfemu.queues.pull import PullConsumer
+
+        core = self._core(queue)
+        if core.handler is not None or core.pull is not None:
+            raise QueueError(f'Queue "{queue}" already has a consumer')
+        if settings.dead_letter_queue == queue:
+            raise QueueError(f'Dead letter queue for queue "{queue}" cannot be itself')
+        if settings.dead_letter_queue is not None:
+            self.declare_queue(settings.dead_letter_queue)
+        consumer = core.pull = PullConsumer(core, settings)
+        core.attach(settings.consumer_settings(), None)
+        return consumer
+
+    def pull_consumer(self, queue: str) -> PullConsumer | None:
+        """The HTTP pull consumer of ``queue``, if it has one."""
+        core = self._cores.get(queue)
+        return None if core is None else core.pull
+
+    def remove_pull_consumer(self, queue: str) -> None:
+        """Remove ``queue``'s pull consumer; its leased messages go back to the queue, that
+        delivery counted as a failed attempt."""
+        core = self._cores.get(queue)
+        if core is None or core.pull is None:
+            raise QueueError(f'Queue "{queue}" has no pull consumer')
+        core.pull.close()
+        core.pull = None
+        core._interrupted(list(core.store.iter_in_flight()))
+        core.settings = None
+        core.max_attempts = limits.DEFAULT_MAX_RETRIES + 1
+        core.retry_delay = 0
+
+    def pause(self, queue: str) -> None:
+        """Pause delivery: ``queue`` keeps accepting messages, nothing is delivered or
+        pulled until :meth:`resume` (batches already in flight finish)."""
+        self._core(queue).paused = True
+
+    def resume(self, queue: str) -> None:
+        """Resume delivery of a paused queue."""
+        core = self._core(queue)
+        core.paused = False
+        core.pump()
+
+    def purge(self, queue: str) -> int:
+        """Delete every ready and delayed message of ``queue`` (messages in flight finish
+        their delivery); returns how many were deleted."""
+        core = self._core(queue)
+        store = core.store
+        with self.store.transaction():
+            store.promote(float("inf"))
+            records = store.lease(store.ready_count)
+            store.settle(records, [], self.clock.now())
+        core.pump()
+        return len(records)
 
     def producer(
         self, queue: str, delivery_delay: int = 0, compat: Compat | None = None
@@ -886,6 +951,8 @@ class Broker:
         self.closed = True
         for core in self._cores.values():
             core.cancel_timers()
+            if core.pull is not None:
+                core.pull.close()
         running = [d.task for d in self._deliveries if d.task is not None]
         if running and grace_seconds > 0:
             await asyncio.wait(running, timeout=grace_seconds)
