@@ -208,6 +208,8 @@ class Emulator:
         services = list(self.services.values())
         for service in services:
             await service.start()
+        if self._lock is not None:
+            self._lock.record_files()  # the files the services opened now hold data
         for config in self.configs:
             env = Env(self._bindings_for(config))
             main = config.main_path

@@ -13,10 +13,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, ConfigError, MigrationError
+
+if TYPE_CHECKING:
+    from cfemu.d1 import D1Database
 
 __all__ = ["register"]
 
@@ -82,6 +85,23 @@ class _Target:
     file: Path
     migrations_dir: Path
     migrations_table: str
+    folder: Path
+
+    def open(self) -> D1Database:
+        """Check the state folder (format, damage) and open the database in it."""
+        from cfemu.d1 import open_database
+        from cfemu.state import check_state_folder, opening_state
+
+        check_state_folder(self.folder, create=True)
+        with opening_state(self.file, f"D1 database {self.name!r}"):
+            return open_database(self.file, binding=self.name)
+
+    def close(self, db: D1Database) -> None:
+        """Close the database and record its file in the folder's marker."""
+        from cfemu.state import record_state_files
+
+        db.close()
+        record_state_files(self.folder)
 
 
 def _target(args: argparse.Namespace) -> _Target:
@@ -104,6 +124,7 @@ def _target(args: argparse.Namespace) -> _Target:
                 file=database_file(persist_to, entry.storage_key),
                 migrations_dir=entry.migrations_path(base),
                 migrations_table=entry.migrations_table,
+                folder=Path(persist_to),
             )
     raise ConfigError(
         f"Couldn't find a D1 DB with the name or binding '{wanted}' in your wrangler config",
@@ -123,16 +144,16 @@ def _migrations_create(args: argparse.Namespace) -> int:
 
 
 def _migrations_list(args: argparse.Namespace) -> int:
-    from cfemu.d1 import open_database, pending_migrations
+    from cfemu.d1 import pending_migrations
 
     target = _target(args)
-    db = open_database(target.file, binding=target.name)
+    db = target.open()
     try:
         pending = asyncio.run(
             pending_migrations(db, target.migrations_dir, table=target.migrations_table)
         )
     finally:
-        db.close()
+        target.close(db)
     if not pending:
         print("✅ No migrations to apply!")
         return 0
@@ -142,10 +163,10 @@ def _migrations_list(args: argparse.Namespace) -> int:
 
 
 def _migrations_apply(args: argparse.Namespace) -> int:
-    from cfemu.d1 import apply_migrations, open_database, pending_migrations
+    from cfemu.d1 import apply_migrations, pending_migrations
 
     target = _target(args)
-    db = open_database(target.file, binding=target.name)
+    db = target.open()
     try:
         pending = asyncio.run(
             pending_migrations(db, target.migrations_dir, table=target.migrations_table)
@@ -168,13 +189,12 @@ def _migrations_apply(args: argparse.Namespace) -> int:
             print(_table(["Name", "Status"], rows))
             raise
     finally:
-        db.close()
+        target.close(db)
     print(_table(["Name", "Status"], [[name, "✅"] for name in applied]))
     return 0
 
 
 def _execute(args: argparse.Namespace) -> int:
-    from cfemu.d1 import open_database
     from cfemu.d1._sql import split_statements
 
     if args.command is not None and args.file is not None:
@@ -190,13 +210,13 @@ def _execute(args: argparse.Namespace) -> int:
         sql = args.command
     target = _target(args)
     statements = split_statements(sql)
-    db = open_database(target.file, binding=target.name)
+    db = target.open()
     try:
         if not args.json:
             print(f"🌀 Executing on local database {target.name} ({target.storage_key}) ...")
         results = asyncio.run(db.batch([db.prepare(s) for s in statements]))
     finally:
-        db.close()
+        target.close(db)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return 0
@@ -212,7 +232,6 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from cfemu.d1 import open_database
     from cfemu.d1.export import export_sql
 
     if args.no_schema and args.no_data:
@@ -220,7 +239,7 @@ def _export(args: argparse.Namespace) -> int:
     target = _target(args)
     if not target.file.exists():
         raise CfemuError(f"no local database for {target.name} yet ({target.file})")
-    db = open_database(target.file, binding=target.name)
+    db = target.open()
     try:
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +249,7 @@ def _export(args: argparse.Namespace) -> int:
             ):
                 out.write(statement + "\n")
     finally:
-        db.close()
+        target.close(db)
     print(f"🌀 Exported {target.name} to {output}")
     return 0
 

@@ -45,6 +45,11 @@ def register(subparsers: Any) -> None:
         "--in-memory", action="store_true", help="keep all state in memory (nothing persisted)"
     )
     p.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the state folder's queues, D1 databases and other state, then start",
+    )
+    p.add_argument(
         "--var",
         action="append",
         default=[],
@@ -129,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     persist_to: Path | None = None
     if not args.in_memory:
         persist_to = args.persist_to or default_state_folder(paths[0])
+        if args.reset:
+            from cfemu.state import reset_state_folder
+
+            deleted = reset_state_folder(persist_to)
+            print(f"Reset {persist_to}: deleted {', '.join(deleted) or 'nothing'}")
     extra_vars = parse_vars(args.var)
     ai = ai_settings(args)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly

@@ -101,6 +101,7 @@ def _namespace_list(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace) -> tuple[KvNamespace, str]:
     from cfemu.clock import RealClock
     from cfemu.kv import namespace_file, open_namespace
+    from cfemu.state import check_state_folder, opening_state, record_state_files
 
     if args.binding and args.namespace_id:
         raise CfemuError("Arguments binding and namespace-id are mutually exclusive")
@@ -121,10 +122,13 @@ def _open(args: argparse.Namespace) -> tuple[KvNamespace, str]:
                 key_path="kv_namespaces",
             )
     assert namespace_id is not None
-    path = namespace_file(_state(args, config), namespace_id)
-    return open_namespace(path, clock=RealClock(), binding=args.binding or namespace_id), (
-        namespace_id
-    )
+    folder = _state(args, config)
+    check_state_folder(folder, create=True)  # a newer format or damaged folder is refused
+    path = namespace_file(folder, namespace_id)
+    with opening_state(path, f"KV namespace {namespace_id!r}"):
+        kv = open_namespace(path, clock=RealClock(), binding=args.binding or namespace_id)
+    record_state_files(folder)
+    return kv, namespace_id
 
 
 def _key_list(args: argparse.Namespace) -> int:

@@ -107,15 +107,18 @@ def _context(args: argparse.Namespace) -> _Context:
 @contextmanager
 def _reading(ctx: _Context) -> Iterator[sqlite3.Connection | None]:
     from cfemu.queues.sqlite_store import open_state_file
+    from cfemu.state import check_state_folder, opening_state
 
+    check_state_folder(ctx.folder, create=False)  # a newer format, a damaged folder: refused
     if not ctx.state_file.exists():
         yield None
         return
-    conn = open_state_file(ctx.state_file, create=False)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    with opening_state(ctx.state_file, "queue state"):
+        conn = open_state_file(ctx.state_file, create=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 def _now() -> float:
@@ -282,10 +285,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     from cfemu.queues.sqlite_store import open_state_file, purge_queue
-    from cfemu.state import StateLock
+    from cfemu.state import StateLock, check_state_folder, opening_state
 
     ctx = _context(args)
     name: str = args.queue
+    check_state_folder(ctx.folder, create=False)  # format and damage, before the lock
     if not ctx.state_file.exists():
         raise CfemuError(f"no queue state in {ctx.folder}: nothing to purge")
     try:
@@ -297,23 +301,24 @@ def _purge(args: argparse.Namespace) -> int:
             f"memory too; stop it first."
         ) from None
     try:
-        conn = open_state_file(ctx.state_file, create=False)
-        try:
-            count = conn.execute(
-                "SELECT count(*) FROM messages WHERE queue = ?", (name,)
-            ).fetchone()[0]
-            if not count:
-                print(f"Queue {name} has no messages in {ctx.state_file}.")
-                return 0
-            if not args.yes and not _confirm(
-                f"Delete {count} message{'s' if count != 1 else ''} of queue {name} "
-                f"(ready, delayed and in flight)? [y/N] "
-            ):
-                print("Not purged.")
-                return 1
-            deleted = purge_queue(conn, name)
-        finally:
-            conn.close()
+        with opening_state(ctx.state_file, "queue state"):
+            conn = open_state_file(ctx.state_file, create=False)
+            try:
+                count = conn.execute(
+                    "SELECT count(*) FROM messages WHERE queue = ?", (name,)
+                ).fetchone()[0]
+                if not count:
+                    print(f"Queue {name} has no messages in {ctx.state_file}.")
+                    return 0
+                if not args.yes and not _confirm(
+                    f"Delete {count} message{'s' if count != 1 else ''} of queue {name} "
+                    f"(ready, delayed and in flight)? [y/N] "
+                ):
+                    print("Not purged.")
+                    return 1
+                deleted = purge_queue(conn, name)
+            finally:
+                conn.close()
     finally:
         lock.release()
     print(f"Purged {deleted} message{'s' if deleted != 1 else ''} from queue {name}.")

@@ -34,6 +34,7 @@ from cfemu.d1.guard import BOOLEAN_PRAGMAS, TRANSACTION_MESSAGE, Guard, apply_li
 from cfemu.d1.values import SqlValue, row_objects
 from cfemu.errors import D1Error, D1ExecError
 from cfemu.limits import D1_MAX_QUERY_SECONDS, D1_MAX_SQL_BYTES, D1_SERVED_BY
+from cfemu.state import WAY_OUT
 
 __all__ = ["Engine", "Outcome", "Plan", "make_plan", "translate_error"]
 
@@ -168,8 +169,14 @@ def make_plan(sql: str) -> Plan:
 _NO_PLAN: Final = make_plan("")
 
 
-def translate_error(exc: Exception, guard: Guard | None = None) -> D1Error:
-    """A ``sqlite3`` error as D1 reports it locally: ``<message>: SQLITE_<CODE>``."""
+def translate_error(
+    exc: Exception, guard: Guard | None = None, path: Path | None = None
+) -> D1Error:
+    """A ``sqlite3`` error as D1 reports it locally: ``<message>: SQLITE_<CODE>``.
+
+    A damaged database file (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) cannot happen on D1;
+    locally the message names the file at ``path`` and what to do.
+    """
     message = str(exc)
     code: int | None = getattr(exc, "sqlite_errorcode", None)
     denial = None
@@ -181,6 +188,10 @@ def translate_error(exc: Exception, guard: Guard | None = None) -> D1Error:
             err = D1Error(TRANSACTION_MESSAGE)
         elif primary == "SQLITE_INTERRUPT":  # only the query deadline interrupts
             err = D1Error(TIMEOUT_MESSAGE)
+        elif primary in ("SQLITE_CORRUPT", "SQLITE_NOTADB") and path is not None:
+            err = D1Error(
+                f"{message}: {primary} (cfemu: the database file {path} is damaged. {WAY_OUT})"
+            )
         else:
             err = D1Error(f"{message}: {primary}")
         if denial is not None:
@@ -484,7 +495,7 @@ class Engine:
             return self.run(_scrub(sql), tuple(_scrub(p) for p in params))
         except sqlite3.OperationalError as exc:
             if not (readonly and str(exc).startswith(_UNDECODABLE)):
-                raise translate_error(exc, self.guard) from None
+                raise translate_error(exc, self.guard, self.path) from None
             # A read changed nothing: run it again, decoding as JavaScript does.
             conn.text_factory = lenient_text
             if scans:
@@ -493,12 +504,12 @@ class Engine:
                 desc, rows = self._step(plan, params)
             except sqlite3.Error as again:
                 self._nscan_seen.pop(text, None)
-                raise translate_error(again, self.guard) from None
+                raise translate_error(again, self.guard, self.path) from None
             finally:
                 conn.text_factory = str
         except sqlite3.Error as exc:
             self._nscan_seen.pop(text, None)
-            raise translate_error(exc, self.guard) from None
+            raise translate_error(exc, self.guard, self.path) from None
         finally:
             self.deadline.stop()
             if not readonly:
@@ -659,7 +670,7 @@ class Engine:
         except sqlite3.Error as exc:
             self._nscan_seen.clear()
             self.rollback()
-            raise translate_error(exc, self.guard) from None
+            raise translate_error(exc, self.guard, self.path) from None
         except BaseException:
             self._nscan_seen.clear()
             self.rollback()
@@ -708,7 +719,7 @@ class Engine:
             self.commit()
         except (D1Error, sqlite3.Error) as exc:
             self.rollback()
-            cause = exc if isinstance(exc, D1Error) else translate_error(exc, self.guard)
+            cause = exc if isinstance(exc, D1Error) else translate_error(exc, self.guard, self.path)
             # spec: d1.md §2.2 - D1 reports the first line whatever line failed.
             err = D1ExecError(f"Error in line 1: {lines[0]}: {cause.cause_message}")
             err.add_note(f"cfemu: the statement that failed is on line {failing[0]}: {failing[1]}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
 from cfemu.d1.database import D1Database, database_file, open_database
+from cfemu.state import opening_state
 
 if TYPE_CHECKING:
     from cfemu.config import D1DatabaseConfig, WorkerConfig
@@ -164,9 +165,10 @@ class D1Service(BindingService):
         if found is None:
             persist_to = self.ctx.persist_to
             path = None if persist_to is None else database_file(persist_to, key)
-            found = open_database(
-                path, binding=db.binding, clock=self.ctx.clock, faults=self.ctx.faults
-            )
+            with opening_state(path or key, f"D1 database {db.binding!r}"):
+                found = open_database(
+                    path, binding=db.binding, clock=self.ctx.clock, faults=self.ctx.faults
+                )
             self.databases[key] = found
         return found
 

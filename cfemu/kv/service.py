@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
 from cfemu.kv.namespace import KvNamespace
 from cfemu.kv.store import KvStore, namespace_file
+from cfemu.state import opening_state
 
 if TYPE_CHECKING:
     from cfemu.config import KvNamespaceConfig, WorkerConfig
@@ -35,7 +36,9 @@ class KvService(BindingService):
         found = self.stores.get(key)
         if found is None:
             persist_to = self.ctx.persist_to
-            found = KvStore(None if persist_to is None else namespace_file(persist_to, key))
+            path = None if persist_to is None else namespace_file(persist_to, key)
+            with opening_state(path or key, f"KV namespace {entry.binding!r}"):
+                found = KvStore(path)
             self.stores[key] = found
         return found
 

@@ -10,6 +10,7 @@ from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, Servi
 from cfemu.compat import compat_for
 from cfemu.errors import ConfigError, WorkerError
 from cfemu.queues.broker import Broker, ConsumerSettings
+from cfemu.state import opening_state
 
 if TYPE_CHECKING:
     from cfemu.config import WorkerConfig
@@ -37,13 +38,15 @@ class QueueService(BindingService):
     async def start(self) -> None:
         """Open the broker (and ``queues.sqlite`` under the state folder) and declare
         every queue the configs name."""
-        broker = self.broker = Broker(
-            self.ctx.clock,
-            self.ctx.tracker,
-            faults=self.ctx.faults,
-            logger=logging.getLogger("cfemu.queues"),
-            store_path=self.ctx.state_path("queues.sqlite"),
-        )
+        store_path = self.ctx.state_path("queues.sqlite")
+        with opening_state(store_path or "queues.sqlite", "queue state"):
+            broker = self.broker = Broker(
+                self.ctx.clock,
+                self.ctx.tracker,
+                faults=self.ctx.faults,
+                logger=logging.getLogger("cfemu.queues"),
+                store_path=store_path,
+            )
         for config in self.ctx.configs:
             for consumer in config.queues.consumers:
                 broker.declare_queue(consumer.queue)

@@ -222,6 +222,7 @@ async def test_a_second_emulator_on_the_same_folder_refuses_and_leaves_the_state
 async def test_queue_state_from_a_newer_cfemu_is_refused(project: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
+    (state / "cfemu-state.json").write_text('{"format": 1}')  # the folder is cfemu's
     with sqlite3.connect(state / "queues.sqlite") as conn:
         conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
