@@ -127,11 +127,16 @@ class Emulator:
         dev_mode: bool = False,
         extra_vars: Mapping[str, Any] | None = None,
         faults_seed: int = 0,
+        strict: bool = False,
     ) -> Self:
-        """An emulator for the Worker configured by one wrangler config file."""
+        """An emulator for the Worker configured by one wrangler config file.
+
+        ``strict=True`` makes a key wrangler does not know (a typo) an error, not a warning.
+        """
         return cls.from_configs(
             [path],
             environment=environment,
+            strict=strict,
             persist_to=persist_to,
             clock=clock,
             ai=ai,
@@ -152,13 +157,15 @@ class Emulator:
         dev_mode: bool = False,
         extra_vars: Mapping[str, Any] | None = None,
         faults_seed: int = 0,
+        strict: bool = False,
     ) -> Self:
         """An emulator for several Workers sharing queues and D1 databases by name.
 
         The first config is the primary Worker (:attr:`env`, :meth:`client`). A message one
         Worker produces is consumed by the Worker whose config declares the consumer.
+        ``strict=True`` makes a key wrangler does not know (a typo) an error.
         """
-        configs = [load_config(p, environment=environment) for p in paths]
+        configs = [load_config(p, environment=environment, strict=strict) for p in paths]
         return cls(
             configs,
             persist_to=persist_to,

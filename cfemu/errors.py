@@ -42,12 +42,19 @@ class ConfigError(CfemuError):
         self.line = line
         self.column = column
         self.reason = message
-        where = str(self.file) if self.file is not None else "<config>"
-        if line is not None:
-            where += f":{line}" + (f":{column}" if column is not None else "")
-        if key_path:
-            where += f": {key_path}"
-        super().__init__(f"{where}: {message}")
+        super().__init__(config_location(self.file, line, column, key_path) + message)
+
+
+def config_location(
+    file: Path | None, line: int | None, column: int | None, key_path: str | None
+) -> str:
+    """``wrangler.toml:12:1: queues.consumers[0].max_retries: `` (the parts that are known)."""
+    where = str(file) if file is not None else ""
+    if file is not None and line is not None:
+        where += f":{line}" + (f":{column}" if column is not None else "")
+    if key_path:
+        where += f": {key_path}" if where else key_path
+    return f"{where}: " if where else ""
 
 
 # --- queues ----------------------------------------------------------------------------------

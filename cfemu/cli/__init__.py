@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from cfemu.errors import CfemuError
 
@@ -43,10 +45,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A command group without a sub-command prints its own help.
         (getattr(args, "parser", None) or parser).print_help(sys.stdout)
         return 0
-    try:
-        return handler(args)
-    except CfemuError as exc:
-        print(f"✘ [ERROR] {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return handler(args)
+        except CfemuError as exc:
+            print(f"✘ [ERROR] {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Config warnings as one line in wrangler's style; others as Python prints them."""
+    from cfemu.config import ConfigWarning
+
+    if issubclass(category, ConfigWarning):
+        print(f"▲ [WARNING] {message}", file=sys.stderr, flush=True)
+        return
+    text: Any = warnings.formatwarning(message, category, filename, lineno, line)
+    print(text, end="", file=file or sys.stderr)

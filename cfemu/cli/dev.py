@@ -66,6 +66,11 @@ def register(subparsers: Any) -> None:
         help="do not serve Cloudflare's REST API (/client/v4) beside the Worker",
     )
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a config key wrangler does not know (a typo) is an error, not a warning",
+    )
+    p.add_argument(
         "--test-scheduled",
         action="store_true",
         help="expose /__scheduled?cron=... to trigger the scheduled handler",
@@ -155,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                 api=not args.no_api,
                 api_token=args.api_token,
                 http=http_options(args),
+                strict=args.strict,
             )
         )
     return 0
@@ -173,6 +179,7 @@ async def serve(
     api: bool = True,
     api_token: str | None = None,
     http: HttpOptions | None = None,
+    strict: bool = False,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn
     (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``)."""
@@ -187,6 +194,7 @@ async def serve(
         dev_mode=True,
         extra_vars=extra_vars,
         ai=ai,
+        strict=strict,
     )
     async with emulator:
         emulator.start_crons()

@@ -24,6 +24,7 @@ __all__ = [
     "merge_environment",
     "not_inherited_warning",
     "other_binding_names",
+    "wrangler_keys_at",
 ]
 
 TOP_LEVEL_ONLY = frozenset(
@@ -187,6 +188,14 @@ def other_binding_names(section: dict[str, Any]) -> list[tuple[str, str, tuple[s
     return found
 
 
+def wrangler_keys_at(parent: tuple[str | int, ...]) -> frozenset[str]:
+    """The keys wrangler knows inside the table at ``parent`` that cfemu does not model."""
+    keys = tuple(part for part in parent if isinstance(part, str))
+    if not keys:
+        return TOP_LEVEL_ONLY | NON_INHERITABLE | INHERITABLE
+    return _NESTED_WRANGLER_KEYS.get(keys, frozenset())
+
+
 def is_wrangler_key(loc: tuple[str | int, ...]) -> bool:
     """Whether wrangler knows the key at ``loc`` (a path of keys and list indexes)."""
     keys = tuple(part for part in loc if isinstance(part, str))
@@ -206,28 +215,32 @@ def not_inherited_warning(field: str, environment: str) -> str:
 
 def merge_environment(
     top: dict[str, Any], section: dict[str, Any], environment: str
-) -> tuple[dict[str, Any], set[str], list[str]]:
+) -> tuple[dict[str, Any], set[str], list[tuple[tuple[str | int, ...], str]]]:
     """Resolve ``[env.<environment>]`` against the top level.
 
     Returns the effective section, the keys that came from the environment itself (so that
-    errors in them are reported as ``env.<environment>.<key>``) and the warnings to emit.
+    errors in them are reported as ``env.<environment>.<key>``) and the warnings to emit,
+    each with the key path it is about.
     ``name`` is left out unless the environment sets it; the caller derives
     ``<name>-<env>`` after validation.
     """
     effective: dict[str, Any] = {}
     from_env: set[str] = set()
-    messages: list[str] = []
+    messages: list[tuple[tuple[str | int, ...], str]] = []
     for key, value in top.items():
         if key in NON_INHERITABLE:
             if key not in section:
-                messages.append(not_inherited_warning(key, environment))
+                messages.append((("env", environment), not_inherited_warning(key, environment)))
         elif key != "name":
             effective[key] = value
     for key, value in section.items():
         if key in TOP_LEVEL_ONLY or key == "env":
             messages.append(
-                f'"env.{environment}.{key}" is ignored: "{key}" is only read from the top '
-                "level of the configuration"
+                (
+                    ("env", environment, key),
+                    f'"env.{environment}.{key}" is ignored: "{key}" is only read from the top '
+                    "level of the configuration",
+                )
             )
             continue
         if key in IGNORED:

@@ -16,7 +16,7 @@ from typing import Any
 
 from cfemu.errors import ConfigError
 
-__all__ = ["parse_config_file", "parse_config_text", "strip_jsonc"]
+__all__ = ["parse_config_file", "parse_config_text", "read_config_text", "strip_jsonc"]
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -185,9 +185,8 @@ def parse_config_text(text: str, *, file: Path, fmt: str) -> dict[str, Any]:
     return data
 
 
-def parse_config_file(path: Path) -> dict[str, Any]:
-    """Read and parse the config file at ``path``."""
-    fmt = config_format(path)
+def read_config_text(path: Path) -> str:
+    """The text of the config file at ``path``; a ConfigError if it is missing or not UTF-8."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -195,9 +194,14 @@ def parse_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file: {exc.strerror or exc}", file=path) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         prefix = raw[: exc.start].decode("utf-8", "replace")
         line, column = line_column(prefix, len(prefix))
         raise ConfigError("file is not valid UTF-8", file=path, line=line, column=column) from None
-    return parse_config_text(text, file=path, fmt=fmt)
+
+
+def parse_config_file(path: Path) -> dict[str, Any]:
+    """Read and parse the config file at ``path``."""
+    fmt = config_format(path)
+    return parse_config_text(read_config_text(path), file=path, fmt=fmt)

@@ -8,8 +8,11 @@ pydantic exception escapes.
 
 from __future__ import annotations
 
+import difflib
 import os
 import warnings
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,15 @@ from cfemu.config._environments import (
     is_wrangler_key,
     merge_environment,
     other_binding_names,
+    wrangler_keys_at,
 )
 from cfemu.config._errors import Prefix, config_error_from, format_key_path
-from cfemu.config._parse import parse_config_file
+from cfemu.config._locate import Loc, SourceMap, parse_key_path
+from cfemu.config._parse import config_format, parse_config_text, read_config_text
 from cfemu.config._types import describe, json_value_error
 from cfemu.config.dev_vars import load_dev_vars
 from cfemu.config.models import DEFAULT_WORKER_NAME, ConfigFile, WorkerConfig
-from cfemu.errors import ConfigError
+from cfemu.errors import ConfigError, config_location
 
 __all__ = ["CONFIG_FILE_NAMES", "ConfigWarning", "find_config", "load_config"]
 
@@ -36,7 +41,77 @@ CONFIG_FILE_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 
 class ConfigWarning(UserWarning):
     """A config problem that is not fatal: an unemulated or unknown key, a binding that an
-    environment does not inherit, a missing required secret."""
+    environment does not inherit, a missing required secret.
+
+    Like :class:`~cfemu.errors.ConfigError`, it names ``file:line:col`` and the key path
+    (``file``, ``line``, ``column``, ``key_path``, ``reason``), and Python reports it at that
+    line of the config file rather than in cfemu's source.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Path | None = None,
+        key_path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.file = file
+        self.key_path = key_path
+        self.line = line
+        self.column = column
+        self.reason = message
+        super().__init__(config_location(file, line, column, key_path) + message)
+
+
+#: Warnings already shown in this process, so a config loaded again warns once.
+_shown: dict[Any, Any] = {}
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A non-fatal finding of the loader, before it is placed in the file."""
+
+    key_path: str | None
+    message: str
+    unknown: bool = False  # a key wrangler does not know either: an error with strict=True
+
+
+class _Source:
+    """The config text, scanned for key positions only when a problem needs one."""
+
+    def __init__(self, file: Path, text: str, fmt: str) -> None:
+        self.file = file
+        self.text = text
+        self.fmt = fmt
+
+    @cached_property
+    def map(self) -> SourceMap:
+        return SourceMap(self.text, self.fmt)
+
+    def position(self, key_path: str | None) -> tuple[int | None, int | None]:
+        if not key_path:
+            return None, None
+        found = self.map.position(parse_key_path(key_path))
+        return found if found is not None else (None, None)
+
+    def error(self, exc: ConfigError) -> ConfigError:
+        """``exc`` with the line and column of its key path, when it names this file."""
+        if exc.line is not None or exc.key_path is None or exc.file != self.file:
+            return exc
+        line, column = self.position(exc.key_path)
+        if line is None:
+            return exc
+        return ConfigError(
+            exc.reason, file=exc.file, key_path=exc.key_path, line=line, column=column
+        )
+
+    def warning(self, problem: _Problem) -> ConfigWarning:
+        line, column = self.position(problem.key_path)
+        return ConfigWarning(
+            problem.message, file=self.file, key_path=problem.key_path, line=line, column=column
+        )
 
 
 def find_config(start: Path | str = ".") -> Path:
@@ -61,25 +136,57 @@ def find_config(start: Path | str = ".") -> Path:
     )
 
 
-def load_config(path: Path | str, *, environment: str | None = None) -> WorkerConfig:
+def load_config(
+    path: Path | str, *, environment: str | None = None, strict: bool = False
+) -> WorkerConfig:
     """Load and validate the wrangler config at ``path`` for ``environment``.
 
     ``path`` is a ``wrangler.toml``/``.json``/``.jsonc`` file, or a folder to search with
     :func:`find_config`. With ``environment``, the ``[env.<environment>]`` section is
     resolved with Cloudflare's inheritance rules. Local secrets come from ``.dev.vars``
-    beside the file. Non-fatal problems are emitted as :class:`ConfigWarning` (once per
-    load) and kept in :attr:`WorkerConfig.warnings`.
+    beside the file. Every :class:`~cfemu.errors.ConfigError` names ``file:line:col`` and
+    the key path. Non-fatal problems are emitted as :class:`ConfigWarning` (once per
+    process) and kept in :attr:`WorkerConfig.warnings`. With ``strict``, a key wrangler does
+    not know either (a typo such as ``max_retires``) is an error instead of a warning.
     """
     file = Path(path)
     file = find_config(file) if file.is_dir() else file.resolve()
     environment = environment or None
-    data = parse_config_file(file)
+    fmt = config_format(file)
+    text = read_config_text(file)
+    data = parse_config_text(text, file=file, fmt=fmt)
+    source = _Source(file, text, fmt)
     try:
-        config = _resolve(data, file, environment)
+        config, problems = _resolve(data, file, environment)
     except RecursionError:
         raise ConfigError("values are nested too deeply", file=file) from None
-    for message in config.warnings:
-        warnings.warn(f"{file}: {message}", ConfigWarning, stacklevel=2)
+    except ConfigError as exc:
+        located = source.error(exc)
+        if located is exc:
+            raise
+        raise located from None
+    typos = [p for p in problems if p.unknown] if strict else []
+    found = [source.warning(p) for p in problems if p not in typos]
+    config = config.model_copy(update={"warnings": [str(w) for w in found]})
+    for warning in found:
+        warnings.warn_explicit(
+            warning,
+            ConfigWarning,
+            str(file),
+            warning.line or 1,
+            module=file.name,
+            registry=_shown,
+        )
+    if typos:
+        first = source.warning(typos[0])
+        more = f" (and {len(typos) - 1} more unknown key(s))" if len(typos) > 1 else ""
+        raise ConfigError(
+            first.reason + more,
+            file=file,
+            key_path=first.key_path,
+            line=first.line,
+            column=first.column,
+        )
     return config
 
 
@@ -164,8 +271,12 @@ def _check_bindings(model: ConfigFile, data: dict[str, Any], file: Path, prefix:
         seen[name] = (kind, path)
 
 
-def _extra_keys(model: BaseModel, loc: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    found: list[tuple[str | int, ...]] = [(*loc, key) for key in (model.model_extra or {})]
+def _extra_keys(model: BaseModel, loc: Loc = ()) -> list[tuple[Loc, frozenset[str]]]:
+    """Every key of ``model`` (recursively) that it does not define, with the keys it does."""
+    fields = frozenset((info.alias or name) for name, info in type(model).model_fields.items())
+    found: list[tuple[Loc, frozenset[str]]] = [
+        ((*loc, key), fields) for key in (model.model_extra or {})
+    ]
     for field in type(model).model_fields:
         value = getattr(model, field)
         if isinstance(value, BaseModel):
@@ -177,34 +288,39 @@ def _extra_keys(model: BaseModel, loc: tuple[str | int, ...] = ()) -> list[tuple
     return found
 
 
-def _unknown_key_warning(
-    locs: list[tuple[str | int, ...]], prefix: Prefix
-) -> tuple[list[str], str | None]:
-    def path(loc: tuple[str | int, ...]) -> str:
-        return prefix(str(loc[0])) + format_key_path(loc)
-
-    paths = [path(loc) for loc in locs]
-    known = [path(loc) for loc in locs if is_wrangler_key(loc)]
-    unknown = [path(loc) for loc in locs if not is_wrangler_key(loc)]
-    parts = []
-    if known:
-        parts.append(f"cfemu does not emulate these keys yet and ignores them: {', '.join(known)}")
-    if unknown:
-        parts.append(
-            f"unexpected keys that wrangler does not know either (typo?): {', '.join(unknown)}"
+def _unknown_key_problems(
+    found: list[tuple[Loc, frozenset[str]]], prefix: Prefix
+) -> tuple[list[str], list[_Problem]]:
+    paths: list[str] = []
+    problems: list[_Problem] = []
+    for loc, fields in found:
+        path = prefix(str(loc[0])) + format_key_path(loc)
+        paths.append(path)
+        if is_wrangler_key(loc):
+            problems.append(_Problem(path, "cfemu does not emulate this key yet and ignores it"))
+            continue
+        key = str(loc[-1])
+        candidates = sorted(fields | wrangler_keys_at(loc[:-1]))
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        problems.append(
+            _Problem(path, f"unknown key, which wrangler does not know either{hint}", True)
         )
-    return paths, "; ".join(parts) or None
+    return paths, problems
 
 
-def _resolve(data: dict[str, Any], file: Path, environment: str | None) -> WorkerConfig:
+def _resolve(
+    data: dict[str, Any], file: Path, environment: str | None
+) -> tuple[WorkerConfig, list[_Problem]]:
     top = {k: v for k, v in data.items() if k != "env" and k not in IGNORED}
     top_model = _validate(top, file, _top_prefix)
-    messages: list[str] = []
+    problems: list[_Problem] = []
     name = top_model.name or None
     section, model, prefix = top, top_model, _top_prefix
     if environment is not None:
         section = _environment_section(data.get("env"), environment, file)
         effective, from_env, messages = merge_environment(top, section, environment)
+        problems += [_Problem(format_key_path(loc), text) for loc, text in messages]
         env_prefix = format_key_path(("env", environment)) + "."
 
         def prefix(key: str) -> str:
@@ -217,9 +333,8 @@ def _resolve(data: dict[str, Any], file: Path, environment: str | None) -> Worke
             name = f"{name}-{environment}"
         section = effective
 
-    unknown_keys, unknown_message = _unknown_key_warning(_extra_keys(model), prefix)
-    if unknown_message:
-        messages.append(unknown_message)
+    unknown_keys, unknown = _unknown_key_problems(_extra_keys(model), prefix)
+    problems += unknown
 
     secrets, secrets_files = load_dev_vars(file.parent, environment)
     required = model.secrets.required if model.secrets is not None else None
@@ -228,9 +343,14 @@ def _resolve(data: dict[str, Any], file: Path, environment: str | None) -> Worke
         secrets = {k: v for k, v in secrets.items() if k in allowed}
         missing = [k for k in required if k not in secrets]
         if missing:
-            messages.append(f"Missing required secrets: {', '.join(missing)}")
+            problems.append(
+                _Problem(
+                    prefix("secrets") + "secrets.required",
+                    f"Missing required secrets: {', '.join(missing)}",
+                )
+            )
 
-    return WorkerConfig(
+    config = WorkerConfig(
         path=file,
         environment=environment,
         name=name or DEFAULT_WORKER_NAME,
@@ -251,8 +371,8 @@ def _resolve(data: dict[str, Any], file: Path, environment: str | None) -> Worke
         dev=model.dev,
         unknown_keys=unknown_keys,
         raw=section,
-        warnings=messages,
     )
+    return config, problems
 
 
 def _environment_section(envs: Any, environment: str, file: Path) -> dict[str, Any]:

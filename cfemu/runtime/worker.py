@@ -435,16 +435,45 @@ def _import_file(path: Path, worker: str) -> ModuleType:
         sys.modules.pop(module_name, None)
         if not isinstance(exc, Exception):
             raise contained(exc, worker, f"importing {path}") from None
-        raise WorkerError(
-            f"Worker {worker!r}: importing {path} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    return module
+        message = f"Worker {worker!r}: importing {path} failed: {_import_failure(exc, path)}"
+    else:
+        return module
+    # Raised outside the except block: one message, no chain through importlib and cfemu.
+    raise WorkerError(message)
 
 
 def _import_name(name: str, worker: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except Exception as exc:
-        raise WorkerError(
-            f"Worker {worker!r}: importing module {name!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        message = (
+            f"Worker {worker!r}: importing module {name!r} failed: {_import_failure(exc, None)}"
+        )
+    raise WorkerError(message)
+
+
+def _import_failure(exc: BaseException, main: Path | None) -> str:
+    """``ValueError: bad`` plus the user's own line where it happened: ``at file:3: code``."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        source = (exc.text or "").strip()
+        where = f"{exc.filename}:{exc.lineno}"
+        return f"{type(exc).__name__}: {exc.msg}\n    at {where}" + (
+            f": {source}" if source else ""
+        )
+    cfemu_root = str(Path(__file__).resolve().parents[1])
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith(("<", cfemu_root))
+    ]
+    if main is not None:
+        # Prefer frames of the Worker's own folder over a library it imported.
+        own = [f for f in frames if Path(f.filename).resolve().is_relative_to(main.parent)]
+        frames = own or frames
+    if frames:
+        frame = frames[-1]
+        text += f"\n    at {frame.filename}:{frame.lineno}" + (
+            f": {frame.line.strip()}" if frame.line else ""
+        )
+    return text

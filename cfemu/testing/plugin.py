@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cfemu.errors import ConfigError
+from cfemu.errors import ConfigError, WorkerError
 
 if TYPE_CHECKING:
     import httpx
@@ -48,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "apply D1 migrations in the cfemu emulator fixture (true/false)",
         type="bool",
         default=True,
+    )
+    parser.addini(
+        "cfemu_strict",
+        "make a wrangler config key that wrangler does not know (a typo) an error (true/false)",
+        type="bool",
+        default=False,
     )
 
 
@@ -155,15 +161,21 @@ async def emulator(request: pytest.FixtureRequest, anyio_backend: Any) -> AsyncI
     from cfemu.testing._reset import apply_all_migrations
 
     paths = _config_paths(request)
+    strict = bool(request.config.getini("cfemu_strict"))
+    failure = None
     try:
-        instance = Emulator.from_configs(paths, clock=VirtualClock())
-    except ConfigError as exc:  # the project's config, not cfemu's code: no traceback
-        pytest.fail(f"cfemu could not load the Worker config: {exc}", pytrace=False)
-    apply = bool(request.config.getini("cfemu_apply_migrations"))
-    async with instance:
-        if apply:
+        instance = Emulator.from_configs(paths, clock=VirtualClock(), strict=strict)
+        await instance.start()
+    except (ConfigError, WorkerError) as exc:  # the project's code, not cfemu's: no traceback
+        failure = f"cfemu could not start the Worker: {exc}"
+    if failure is not None:  # outside the except block: one message, no exception chain
+        pytest.fail(failure, pytrace=False)
+    try:
+        if request.config.getini("cfemu_apply_migrations"):
             await apply_all_migrations(instance)
         yield instance
+    finally:
+        await instance.aclose()
 
 
 @pytest.fixture

@@ -104,14 +104,19 @@ def test_non_inheritable_keys_are_not_inherited_and_wrangler_warns(write: WriteF
     assert config.queues.producers == [] and config.queues.consumers == []
     assert config.ai is None
     assert config.name == "app-bare"
-    messages = [str(w.message).removeprefix(f"{path}: ") for w in record]
+    found = [w.message for w in record]
+    assert all(isinstance(w, ConfigWarning) for w in found)
+    messages = [w.reason for w in found if isinstance(w, ConfigWarning)]
     for field in ("vars", "d1_databases", "queues", "ai"):
         assert (
             f'"{field}" exists at the top level, but not on "env.bare". This is not what you '
             f'probably want, since "{field}" is not inherited by environments. Please add '
             f'"{field}" to "env.bare".'
         ) in messages
-    assert config.warnings == messages
+    # Each is placed at the [env.bare] header, the last line of the file.
+    line = len(path.read_text().rstrip("\n").splitlines())
+    assert {str(w) for w in found} == {f"{path}:{line}:1: env.bare: {m}" for m in messages}
+    assert config.warnings == [str(w) for w in found]
 
 
 def test_no_warning_when_the_environment_declares_every_binding(load: LoadText) -> None:
@@ -219,7 +224,10 @@ def test_unemulated_inheritable_keys_are_inherited_and_reported_once(write: Writ
     path = write("wrangler.toml", 'workers_dev = true\n[env.s]\nroutes = ["a/*"]\n')
     with pytest.warns(ConfigWarning) as record:
         config = load_config(path, environment="s")
-    assert len(record) == 1
+    assert [str(w.message) for w in record] == [
+        f"{path}:1:1: workers_dev: cfemu does not emulate this key yet and ignores it",
+        f"{path}:3:1: env.s.routes: cfemu does not emulate this key yet and ignores it",
+    ]
     assert config.raw["workers_dev"] is True
     assert config.unknown_keys == ["workers_dev", "env.s.routes"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,10 @@ JSONC = """// wrangler.jsonc
 
 
 def _without_path(config: object) -> dict[str, object]:
-    return config.model_dump(exclude={"path", "raw"})  # type: ignore[attr-defined]
+    dump: dict[str, object] = config.model_dump(exclude={"path", "raw"})  # type: ignore[attr-defined]
+    # Each warning names its file:line:col, which differ by format; the rest must agree.
+    dump["warnings"] = [re.sub(r"^.*?:\d+:\d+: ", "", w) for w in dump["warnings"]]  # type: ignore[attr-defined]
+    return dump
 
 
 @pytest.mark.filterwarnings("ignore::cfemu.config.ConfigWarning")
@@ -92,7 +96,7 @@ def test_toml_json_and_jsonc_load_to_the_same_model(
         assert toml.name == "app-staging"
         assert toml.vars == {"URL": "http://staging"}
         assert toml.queues.consumers == []
-        assert toml.warnings == jsonc.warnings == as_json.warnings != []
+        assert toml.warnings != []
 
 
 def test_json_files_accept_comments_too(load: LoadText) -> None:

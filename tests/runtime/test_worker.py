@@ -91,11 +91,24 @@ def test_missing_file_and_bad_names_are_worker_errors(tmp_path: Path) -> None:
         load("no_such_cfemu_module")
 
 
-def test_import_error_in_the_worker_is_wrapped(tmp_path: Path) -> None:
-    path = write(tmp_path, "raise ValueError('broken at import')\n")
-    with pytest.raises(WorkerError, match="ValueError: broken at import") as info:
+def test_import_error_in_the_worker_is_one_message_with_the_users_line(tmp_path: Path) -> None:
+    (tmp_path / "helper.py").write_text("X = 1\n\nraise ValueError('broken at import')\n")
+    path = write(tmp_path, "import os\nimport helper\n")
+    with pytest.raises(WorkerError) as info:
         load(path)
-    assert isinstance(info.value.__cause__, ValueError)
+    assert str(info.value) == (
+        f"Worker 'w': importing {path} failed: ValueError: broken at import\n"
+        f"    at {tmp_path / 'helper.py'}:3: raise ValueError('broken at import')"
+    )
+    # No chain through importlib and cfemu: printed, it is just that message.
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_a_syntax_error_in_the_worker_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "x = 1\ndef broken(:\n")
+    with pytest.raises(WorkerError) as info:
+        load(path)
+    assert f"SyntaxError: invalid syntax\n    at {path}:2: def broken(:" in str(info.value)
 
 
 def test_no_handler_at_all_names_what_was_found_and_why(tmp_path: Path) -> None:

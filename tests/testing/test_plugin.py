@@ -253,7 +253,7 @@ def test_ini_path_is_relative_to_the_ini_file(pytester: pytest.Pytester) -> None
         ("@pytest.mark.cfemu_config(42)", "*expected a path to a wrangler config file, got 42*"),
         (
             "@pytest.mark.cfemu_config('bad.toml')",
-            "*cfemu could not load the Worker config: *bad.toml*max_batch_size*",
+            "*cfemu could not start the Worker: *bad.toml:5:1: *max_batch_size*",
         ),
     ],
 )
@@ -268,4 +268,40 @@ def test_config_mistakes_fail_the_fixture_with_a_short_clear_message(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([message])
     result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*During handling*")
     result.stdout.no_fnmatch_line("*cfemu/config/*")
+    assert result.stdout.str().count("must be between 1 and 100") == (
+        1 if "bad.toml" in marker else 0  # printed once, not once more as a chained cause
+    )
+
+
+def test_a_worker_that_fails_to_import_is_one_message_with_the_users_line(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester)
+    worker = pytester.path / "worker.py"
+    worker.write_text("import os\nimport helper_that_is_missing\n" + worker.read_text())
+    pytester.makepyfile(test_w="async def test_x(env):\n    pass\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*cfemu could not start the Worker: Worker * failed: ModuleNotFoundError: "
+            "No module named 'helper_that_is_missing'",
+            f"*at {worker}:2: import helper_that_is_missing",
+        ]
+    )
+    for noise in ("*Traceback*", "*During handling*", "*anyio*", "*cfemu/runtime*"):
+        result.stdout.no_fnmatch_line(noise)
+
+
+def test_the_strict_ini_option_makes_a_typo_an_error(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    config = pytester.path / "wrangler.toml"
+    config.write_text(config.read_text() + "\n[dev]\nprot = 1\n")
+    pytester.makepyfile(test_w="async def test_x(env):\n    pass\n")
+    _run(pytester).assert_outcomes(passed=1)  # a warning only, by default
+    pytester.makeini("[pytest]\ncfemu_strict = true\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*wrangler.toml:*: dev.prot: unknown key*did you mean `port`?"])
