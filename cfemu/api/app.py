@@ -51,11 +51,13 @@ class ApiApp:
     def _routes(self) -> Router:
         if not self._routed:
             from cfemu.ai.service import AiService
-            from cfemu.api import ai, d1
+            from cfemu.api import ai, d1, queues
             from cfemu.d1.service import D1Service
+            from cfemu.queues.service import QueueService
 
             emulator = self.emulator
             d1.add_routes(self.router, emulator.service(D1Service))
+            queues.add_routes(self.router, emulator.service(QueueService))
             ai.add_routes(self.router, emulator.service(AiService).binding)
             self._routed = True
         return self.router

@@ -257,6 +257,11 @@ class QueueView:
         """Every message not yet done: in flight, ready, then delayed."""
         return self.in_flight() + self.ready() + self.delayed()
 
+    def metrics(self) -> JsDict:
+        """Cloudflare's metrics object: ``backlogCount``, ``backlogBytes``,
+        ``oldestMessageTimestamp`` (what ``env.Q.metrics()`` returns)."""
+        return self._core.metrics()
+
     def stats(self) -> QueueStats:
         """Counters and gauges (see :class:`QueueStats`)."""
         return self._core.stats()

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
 from cfemu.compat import compat_for
 from cfemu.errors import ConfigError, WorkerError
+from cfemu.queues.admin import QueueAdmin
 from cfemu.queues.broker import Broker, ConsumerSettings
+from cfemu.queues.registry import SETTINGS_FILE, QueueRegistry
 from cfemu.state import opening_state
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ class QueueService(BindingService):
         super().__init__(ctx)
         check_consumers(ctx.configs)
         self.broker: Broker | None = None
+        #: What the Cloudflare API manages (queues it created, pull consumers, pauses).
+        self.admin: QueueAdmin | None = None
 
     async def start(self) -> None:
         """Open the broker (and ``queues.sqlite`` under the state folder) and declare
@@ -47,13 +51,18 @@ class QueueService(BindingService):
                 logger=logging.getLogger("cfemu.queues"),
                 store_path=store_path,
             )
+        configured: set[str] = set()
         for config in self.ctx.configs:
             for consumer in config.queues.consumers:
-                broker.declare_queue(consumer.queue)
+                configured.add(consumer.queue)
                 if consumer.dead_letter_queue:
-                    broker.declare_queue(consumer.dead_letter_queue)
-            for producer in config.queues.producers:
-                broker.declare_queue(producer.queue)
+                    configured.add(consumer.dead_letter_queue)
+            configured.update(producer.queue for producer in config.queues.producers)
+        for name in sorted(configured):
+            broker.declare_queue(name)
+        registry = QueueRegistry(self.ctx.state_path(SETTINGS_FILE))
+        self.admin = QueueAdmin(broker, registry, self.ctx.configs)
+        self.admin.restore(configured)
 
     def _broker(self) -> Broker:
         if self.broker is None:
