@@ -15,9 +15,11 @@ import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cfemu.runtime.js_module as js
 from cfemu._tasks import TaskTracker
 from cfemu.clock import VirtualClock
 from cfemu.runtime import Headers, Request, Response, Worker, WorkerTransport, asgi_app
+from cfemu.runtime.js_module.proxy import JsException
 
 # An oracle written from RFC 9110 §5.6.2 (tchar), independent of cfemu's regex.
 TCHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -228,3 +230,37 @@ async def test_the_in_process_client_refuses_a_request_header_with_a_line_break(
     async with httpx.AsyncClient(transport=transport, base_url="http://w") as http:
         reply = await http.get("/unicode", headers={"x-sep": "a\nb"})
     assert reply.status_code == 400 and "Invalid header value." in reply.text
+
+
+# --- the js module: JavaScript's TypeError, raised as Pyodide's JsException -----------------
+
+JS_SETTERS: dict[str, Callable[[str, str], object]] = {
+    "js.Headers.new(dict)": lambda n, v: js.Headers.new({n: v}),
+    "js.Headers.new(pairs)": lambda n, v: js.Headers.new([[n, v]]),
+    "Headers.set": lambda n, v: js.Headers.new().set(n, v),
+    "Headers.append": lambda n, v: js.Headers.new().append(n, v),
+    "js.Response.new(headers=)": lambda n, v: js.Response.new("x", headers={n: v}),
+    "js.Response.json(headers=)": lambda n, v: js.Response.json({}, headers={n: v}),
+    "js.Request.new(headers=)": lambda n, v: js.Request.new("https://a.example/", headers={n: v}),
+}
+
+
+@pytest.mark.parametrize("setter", list(JS_SETTERS.values()), ids=list(JS_SETTERS))
+def test_the_js_module_raises_javascripts_type_error_as_a_js_exception(
+    setter: Callable[[str, str], object],
+) -> None:
+    with pytest.raises(JsException) as bad_value:
+        setter("x-user", "a\r\nSet-Cookie: admin=1")
+    assert (bad_value.value.name, bad_value.value.message) == ("TypeError", "Invalid header value.")
+    with pytest.raises(JsException, match=r"^TypeError: Invalid header name\.$"):
+        setter("bad name", "v")
+
+
+def test_js_headers_lookups_and_redirects_validate_too() -> None:
+    headers = js.Headers.new({"a": "1"})
+    for lookup in (headers.get, headers.has, headers.delete):
+        with pytest.raises(JsException, match="Invalid header name"):
+            lookup("a b")
+    assert "a b" not in headers
+    with pytest.raises(JsException, match="Invalid header value"):
+        js.Response.redirect("https://a.example/\nx", 302)

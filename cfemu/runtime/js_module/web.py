@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cfemu.runtime.body import Blob, FormData
@@ -27,6 +28,7 @@ __all__ = [
     "header_pairs",
     "init_dict",
     "js_body",
+    "js_headers",
 ]
 
 
@@ -43,6 +45,22 @@ def init_dict(init: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         raise JsException("TypeError", "The provided value is not of type 'ResponseInit'.")
     out.update(kwargs)
     return out
+
+
+@contextmanager
+def _js_type_errors() -> Iterator[None]:
+    """An invalid header (a Python ``TypeError`` from :class:`Headers`) as JavaScript's
+    ``TypeError``, which Pyodide raises as a ``JsException``."""
+    try:
+        yield
+    except TypeError as exc:
+        raise JsException("TypeError", str(exc)) from None
+
+
+def js_headers(init: Any) -> Headers:
+    """:class:`Headers` from a headers-like init, an invalid header a ``JsException``."""
+    with _js_type_errors():
+        return Headers(header_pairs(init))
 
 
 def header_pairs(init: Any) -> list[tuple[str, str]]:
@@ -79,28 +97,33 @@ class JsHeaders(JsProxy):
     @classmethod
     def new(cls, init: Any = None) -> JsHeaders:
         """``new Headers(init)``: a dict, an object, pairs or another ``Headers``."""
-        return cls(Headers(header_pairs(init)))
+        return cls(js_headers(init))
 
     def get(self, name: str) -> str | JsNull:
         """Every value of ``name`` joined by ``", "``, or ``null``."""
-        value = self._h.get(name)
+        with _js_type_errors():
+            value = self._h.get(name)
         return jsnull if value is None else value
 
     def set(self, name: str, value: Any) -> None:
         """Replace the values of ``name``."""
-        self._h.set(name, str(value))
+        with _js_type_errors():
+            self._h.set(name, str(value))
 
     def append(self, name: str, value: Any) -> None:
         """Add a value to ``name``."""
-        self._h.append(name, str(value))
+        with _js_type_errors():
+            self._h.append(name, str(value))
 
     def has(self, name: str) -> bool:
         """Whether ``name`` has a value."""
-        return self._h.has(name)
+        with _js_type_errors():
+            return self._h.has(name)
 
     def delete(self, name: str) -> None:
         """Remove ``name``."""
-        self._h.delete(name)
+        with _js_type_errors():
+            self._h.delete(name)
 
     def getSetCookie(self) -> JsArray:
         """Every ``Set-Cookie`` value."""
@@ -131,7 +154,10 @@ class JsHeaders(JsProxy):
         return self.entries()
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._h.has(name)
+        try:
+            return isinstance(name, str) and self._h.has(name)
+        except TypeError:  # not a header name, so not a header
+            return False
 
 
 def js_body(body: Any) -> tuple[bytes | None, str | None]:
@@ -367,7 +393,7 @@ def new_response(body: Any = None, init: Any = None, **kwargs: Any) -> JsRespons
             "Responses may only be constructed with status codes in the range 200 to 599, "
             f"inclusive (got {status}).",
         )
-    headers = Headers(header_pairs(options.get("headers")))
+    headers = js_headers(options.get("headers"))
     data, content_type = js_body(body)
     if content_type and not headers.has("content-type"):
         headers.set("content-type", content_type)
@@ -385,7 +411,7 @@ def response_json(data: Any, init: Any = None, **kwargs: Any) -> JsResponse:
     if text is None:
         raise JsException("TypeError", "Value is not JSON serializable")
     options = init_dict(init, kwargs)
-    headers = Headers(header_pairs(options.get("headers")))
+    headers = js_headers(options.get("headers"))
     if not headers.has("content-type"):
         headers.set("content-type", "application/json")
     options["headers"] = headers
@@ -396,7 +422,8 @@ def response_redirect(url: str, status: int = 302) -> JsResponse:
     """``Response.redirect(url, status)``."""
     if int(status) not in (301, 302, 303, 307, 308):
         raise JsException("RangeError", f"Invalid status code: {status}")
-    return JsResponse(FetchResponse._build(int(status), Headers([("location", str(url))]), None))
+    location = js_headers([("location", str(url))])
+    return JsResponse(FetchResponse._build(int(status), location, None))
 
 
 def response_error() -> JsResponse:
@@ -411,7 +438,7 @@ def new_request(input: Any, init: Any = None, **kwargs: Any) -> JsRequest:
     if isinstance(base, JsURL):
         base = base.href
     data, content_type = js_body(options.get("body"))
-    headers = Headers(header_pairs(options["headers"])) if "headers" in options else None
+    headers = js_headers(options["headers"]) if "headers" in options else None
     try:
         request = Request(
             base if isinstance(base, Request) else str(base),
