@@ -95,3 +95,19 @@ KV_MAX_LIST_LIMIT: Final = 1000
 KV_MAX_BULK_KEYS: Final = 100
 #: Bulk get: the values returned may add up to at most 25 MB.
 KV_MAX_BULK_BYTES: Final = 25 * 1024 * 1024
+
+# --- Durable Objects (spec: durable-objects.md §4, §5.3, §6, §7) ---------------------------
+#: Key + value of the key-value API on SQLite-backed objects ("2 MB combined").
+DO_MAX_KEY_VALUE_BYTES: Final = 2_000_000
+#: Nesting depth of ``blockConcurrencyWhile`` sections.
+DO_MAX_BLOCK_CONCURRENCY_DEPTH: Final = 64
+#: Seconds a ``blockConcurrencyWhile`` callback may run before the object is reset.
+DO_BLOCK_CONCURRENCY_TIMEOUT_SECONDS: Final = 30.0
+#: Seconds of inactivity after which local workerd evicts an object.
+DO_IDLE_EVICTION_SECONDS: Final = 10.0
+#: Alarm retries: the first delay, how many failures count, and the cap of uncounted ones.
+DO_ALARM_FIRST_RETRY_SECONDS: Final = 2.0
+DO_ALARM_MAX_RETRIES: Final = 6
+DO_ALARM_MAX_JITTER: Final = 0.25
+#: Compatibility date from which ``deleteAll()`` also deletes the alarm.
+DO_DELETE_ALL_DELETES_ALARM_DATE: Final = "2026-02-24"

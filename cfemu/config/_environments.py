@@ -117,6 +117,7 @@ _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
     ("ai",): frozenset({"remote", "staging"}),
     ("kv_namespaces",): frozenset({"remote"}),
     ("assets",): frozenset({"experimental_serve_directly"}),
+    ("durable_objects", "bindings"): frozenset({"remote"}),
     ("dev",): frozenset(
         {
             "container_engine",
@@ -151,7 +152,6 @@ _OTHER_BINDINGS: tuple[tuple[str, str, str, str], ...] = (
     ("secrets_store_secrets", "Secrets Store secret", "list", "binding"),
     ("send_email", "Send Email", "list", "name"),
     ("ratelimits", "rate limit", "list", "name"),
-    ("durable_objects", "Durable Object", "bindings", "name"),
     ("unsafe", "unsafe binding", "bindings", "name"),
     ("browser", "Browser Rendering", "table", "binding"),
     ("images", "Images", "table", "binding"),

@@ -30,7 +30,12 @@ from cfemu.config._locate import Loc, SourceMap, parse_key_path
 from cfemu.config._parse import config_format, parse_config_text, read_config_text
 from cfemu.config._types import describe, json_value_error
 from cfemu.config.dev_vars import load_dev_vars
-from cfemu.config.models import DEFAULT_WORKER_NAME, ConfigFile, WorkerConfig
+from cfemu.config.models import (
+    DEFAULT_WORKER_NAME,
+    ConfigFile,
+    WorkerConfig,
+    replay_migrations,
+)
 from cfemu.errors import ConfigError, config_location
 
 __all__ = ["CONFIG_FILE_NAMES", "ConfigWarning", "find_config", "load_config"]
@@ -210,7 +215,26 @@ def _validate(data: dict[str, Any], file: Path, prefix: Prefix) -> ConfigFile:
         raise config_error_from(exc, file=file, prefix=prefix) from None
     _check_queues(model, file, prefix)
     _check_bindings(model, data, file, prefix)
+    _check_migrations(model, file, prefix)
     return model
+
+
+def _check_migrations(model: ConfigFile, file: Path, prefix: Prefix) -> None:
+    seen: dict[str, int] = {}
+    base = prefix("migrations") + "migrations"
+    for i, migration in enumerate(model.migrations):
+        first = seen.setdefault(migration.tag, i)
+        if first != i:
+            raise ConfigError(
+                f"duplicate migration tag {describe(migration.tag)}: also {base}[{first}].tag; "
+                "each migration needs its own tag",
+                file=file,
+                key_path=f"{base}[{i}].tag",
+            )
+    problem = replay_migrations(model.migrations)[1]
+    if problem is not None:
+        i, field, message = problem
+        raise ConfigError(message, file=file, key_path=f"{base}[{i}].{field}")
 
 
 def _check_queues(model: ConfigFile, file: Path, prefix: Prefix) -> None:
@@ -254,6 +278,15 @@ def _check_bindings(model: ConfigFile, data: dict[str, Any], file: Path, prefix:
         claims.append((model.ai.binding, "AI", f"{prefix('ai')}ai.binding"))
     if model.assets is not None and model.assets.binding is not None:
         claims.append((model.assets.binding, "assets", f"{prefix('assets')}assets.binding"))
+    if model.durable_objects is not None:
+        claims += [
+            (
+                b.name,
+                "Durable Object",
+                f"{prefix('durable_objects')}durable_objects.bindings[{i}].name",
+            )
+            for i, b in enumerate(model.durable_objects.bindings)
+        ]
     claims += [
         (name, kind, prefix(str(loc[0])) + format_key_path(loc))
         for name, kind, loc in other_binding_names(data)
@@ -369,6 +402,8 @@ def _resolve(
         assets=model.assets,
         triggers=model.triggers,
         dev=model.dev,
+        durable_objects=model.durable_objects,
+        migrations=model.migrations,
         unknown_keys=unknown_keys,
         raw=section,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cfemu.config._types import (
     AS_INT,
@@ -55,7 +55,10 @@ __all__ = [
     "AssetsConfig",
     "D1DatabaseConfig",
     "DevConfig",
+    "DurableObjectBindingConfig",
+    "DurableObjectsConfig",
     "KvNamespaceConfig",
+    "MigrationConfig",
     "QueueConsumerConfig",
     "QueueProducerConfig",
     "QueuesConfig",
@@ -218,6 +221,54 @@ class SecretsConfig(_Section):
     required: list[str] = Field(default_factory=list)
 
 
+class DurableObjectBindingConfig(_Section):
+    """One ``[[durable_objects.bindings]]`` entry (spec: durable-objects.md §1.1)."""
+
+    name: BindingName
+    class_name: BindingName
+    script_name: str | None = None
+    """The Worker (of the same emulator) exporting the class; ``None``: this Worker."""
+    environment: str | None = None
+
+    @model_validator(mode="after")
+    def _environment_needs_script(self) -> DurableObjectBindingConfig:
+        if self.environment is not None and self.script_name is None:
+            raise fail('binding should have a "script_name" field if "environment" is present.')
+        return self
+
+
+class DurableObjectsConfig(_Section):
+    """The ``[durable_objects]`` table: its ``bindings`` array is required."""
+
+    bindings: list[DurableObjectBindingConfig]
+
+
+class RenamedClassConfig(_Section):
+    """One ``renamed_classes`` entry of a migration: ``{from, to}``."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+
+class TransferredClassConfig(_Section):
+    """One ``transferred_classes`` entry of a migration (accepted, ignored locally)."""
+
+    from_: str = Field(alias="from")
+    from_script: str
+    to: str
+
+
+class MigrationConfig(_Section):
+    """One ``[[migrations]]`` entry (spec: durable-objects.md §1.2)."""
+
+    tag: str
+    new_classes: list[str] = Field(default_factory=list)
+    new_sqlite_classes: list[str] = Field(default_factory=list)
+    renamed_classes: list[RenamedClassConfig] = Field(default_factory=list)
+    deleted_classes: list[str] = Field(default_factory=list)
+    transferred_classes: list[TransferredClassConfig] = Field(default_factory=list)
+
+
 class ConfigFile(_Section):
     """One section of a config file (the top level, or one ``[env.NAME]``), as written.
 
@@ -237,6 +288,8 @@ class ConfigFile(_Section):
     assets: AssetsConfig | None = None
     triggers: TriggersConfig = Field(default_factory=TriggersConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
+    durable_objects: DurableObjectsConfig | None = None
+    migrations: list[MigrationConfig] = Field(default_factory=list)
 
 
 class WorkerConfig(BaseModel):
@@ -277,6 +330,9 @@ class WorkerConfig(BaseModel):
     """``[assets]``; its ``directory`` is as written (see :meth:`AssetsConfig.directory_path`)."""
     triggers: TriggersConfig = Field(default_factory=TriggersConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
+    durable_objects: DurableObjectsConfig | None = None
+    migrations: list[MigrationConfig] = Field(default_factory=list)
+    """``[[migrations]]`` in order; :meth:`durable_object_classes` replays them."""
     unknown_keys: list[str] = Field(default_factory=list)
     """Key paths cfemu keeps but does not act on (reported once as a :class:`ConfigWarning`)."""
     raw: dict[str, Any] = Field(default_factory=dict)
@@ -291,7 +347,7 @@ class WorkerConfig(BaseModel):
 
     def binding_names(self) -> list[str]:
         """Every name this config puts on ``env``: vars, secrets, D1, KV, producers, AI,
-        assets."""
+        assets, Durable Objects."""
         names = list(self.vars)
         names += [s for s in self.secrets if s not in self.vars]
         names += [d.binding for d in self.d1_databases]
@@ -301,4 +357,51 @@ class WorkerConfig(BaseModel):
             names.append(self.ai.binding)
         if self.assets is not None and self.assets.binding is not None:
             names.append(self.assets.binding)
+        names += [b.name for b in self.durable_object_bindings]
         return names
+
+    @property
+    def durable_object_bindings(self) -> list[DurableObjectBindingConfig]:
+        """The ``[[durable_objects.bindings]]`` entries (empty when there are none)."""
+        return self.durable_objects.bindings if self.durable_objects is not None else []
+
+    def durable_object_classes(self) -> dict[str, bool]:
+        """The Durable Object classes the migrations leave, each with whether it is
+        SQLite-backed (``new_sqlite_classes``) or KV-backed (``new_classes``).
+
+        The migrations were checked when the config loaded (see the loader), so replaying
+        them here cannot fail.
+        """
+        return replay_migrations(self.migrations)[0]
+
+
+def replay_migrations(
+    migrations: list[MigrationConfig],
+) -> tuple[dict[str, bool], tuple[int, str, str] | None]:
+    """Replay ``migrations`` as ``wrangler dev`` does (spec: durable-objects.md §1.2).
+
+    Within each entry the order is deleted, renamed, new, new_sqlite. Returns the classes
+    (name -> SQLite-backed?) and the first problem as ``(index, field, message)``, or
+    ``None``; the replay stops at a problem.
+    """
+    classes: dict[str, bool] = {}
+    for i, migration in enumerate(migrations):
+        for name in migration.deleted_classes:
+            if name not in classes:
+                msg = f"Cannot apply deleted_classes migration to non-existent class {name}"
+                return classes, (i, "deleted_classes", msg)
+            del classes[name]
+        for renamed in migration.renamed_classes:
+            if renamed.from_ not in classes:
+                msg = (
+                    f"Cannot apply renamed_classes migration to non-existent class {renamed.from_}"
+                )
+                return classes, (i, "renamed_classes", msg)
+            classes[renamed.to] = classes.pop(renamed.from_)
+        for field, sqlite in (("new_classes", False), ("new_sqlite_classes", True)):
+            for name in getattr(migration, field):
+                if name in classes:
+                    msg = f"Cannot apply {field} migration to existing class {name}"
+                    return classes, (i, field, msg)
+                classes[name] = sqlite
+    return classes, None

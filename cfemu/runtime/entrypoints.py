@@ -1,9 +1,10 @@
 """The entrypoint base classes of Cloudflare's Python ``workers`` module.
 
-``class Default(WorkerEntrypoint)`` is what cfemu runs. ``DurableObject`` and
-``WorkflowEntrypoint`` can be subclassed (so a Worker module that defines them still
-imports) but cfemu does not emulate them: creating one raises
-:class:`~cfemu.errors.NotEmulatedError`.
+``class Default(WorkerEntrypoint)`` is what cfemu runs for a Worker's events;
+``class X(DurableObject)`` is a Durable Object class that ``[[durable_objects.bindings]]``
+name (see :mod:`cfemu.durable_objects`). ``WorkflowEntrypoint`` can be subclassed (so a
+Worker module that defines one still imports) but cfemu does not emulate it: creating one
+raises :class:`~cfemu.errors.NotEmulatedError`.
 """
 
 from __future__ import annotations
@@ -39,16 +40,20 @@ class WorkerEntrypoint:
 
 
 class DurableObject:
-    """Base class of a Durable Object. Not emulated by cfemu: instantiating one raises."""
+    """Base class of a Durable Object: ``class Counter(DurableObject)``.
+
+    cfemu creates one instance per object (per id) when its first event arrives, with the
+    object's ``ctx`` (``id``, ``storage``, ``blockConcurrencyWhile`` ...) and the Worker's
+    ``env``. As in Cloudflare's SDK, ``self.ctx`` and ``self.env`` are set even when a
+    subclass's ``__init__`` does not call ``super().__init__``.
+    """
 
     ctx: Any
     env: Any
 
     def __init__(self, ctx: Any, env: Any) -> None:
-        raise NotEmulatedError(
-            f"{type(self).__name__}: Durable Objects are not emulated by cfemu (the class "
-            "may be defined, but cfemu cannot create or route to instances)"
-        )
+        self.ctx = ctx
+        self.env = env
 
 
 class WorkflowEntrypoint:

@@ -206,11 +206,16 @@ def test_patch_env_overrides_and_restores() -> None:
         _ = workers.env
 
 
-@pytest.mark.parametrize("cls", [workers.DurableObject, workers.WorkflowEntrypoint])
-def test_not_emulated_classes_can_be_subclassed_but_not_created(cls: type) -> None:
-    sub = type("Counter", (cls,), {})
+def test_workflow_entrypoint_can_be_subclassed_but_not_created() -> None:
+    sub = type("Flow", (workers.WorkflowEntrypoint,), {})
     with pytest.raises(NotEmulatedError, match="not emulated by cfemu"):
         sub(None, None)
+
+
+def test_durable_object_base_sets_ctx_and_env() -> None:
+    sub = type("Counter", (workers.DurableObject,), {})
+    obj = sub("the ctx", "the env")
+    assert (obj.ctx, obj.env) == ("the ctx", "the env")
 
 
 def test_import_from_javascript_other_modules_are_not_emulated() -> None:

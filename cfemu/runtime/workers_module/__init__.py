@@ -9,7 +9,7 @@ SDK (``workers-runtime-sdk`` 1.9.5; spec: workers-and-config.md Appendix A).
 env of the Worker running in the current context (``from workers import env`` works at a
 Worker module's top level), and ``wait_until(coro)`` hands work to the current event's
 ``ctx.waitUntil``. Not emulated (they import, and raise
-:class:`~cfemu.errors.NotEmulatedError` when used): ``DurableObject``, ``WorkflowEntrypoint``,
+:class:`~cfemu.errors.NotEmulatedError` when used): ``WorkflowEntrypoint``,
 ``import_from_javascript`` for anything but ``"cloudflare:workers"``/``"cloudflare:sockets"``,
 WebSockets. ``workers.asgi``, ``workers.wsgi`` and ``workers.rpc`` are submodules, as in the
 SDK.
