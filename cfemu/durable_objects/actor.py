@@ -384,7 +384,6 @@ class Actor:
 
     def _arm(self, alarm_ms: int, at: float, retry: int) -> None:
         clock = self.runtime.clock
-        at = max(at, clock.now())  # a time in the past fires at once
 
         def fire() -> None:
             self._alarm_timer = None
@@ -392,7 +391,10 @@ class Actor:
                 self.run_alarm(alarm_ms, retry), name=f"{self.runtime.label}:alarm"
             )
 
-        self._alarm_timer = clock.call_at(at, fire)
+        if at <= clock.now():  # a time in the past fires at once
+            fire()
+        else:
+            self._alarm_timer = clock.call_at(at, fire)
 
     async def run_alarm(self, alarm_ms: int, retry: int = 0) -> bool:
         """Run the ``alarm`` handler for the alarm at ``alarm_ms``; True if it succeeded.
@@ -400,8 +402,8 @@ class Actor:
         On failure the alarm is retried after 2, 4, 8, 16, 32, 64 s (+ up to 25 % jitter),
         then abandoned; an alarm replaced meanwhile is not retried (spec §6).
         """
-        if self.stored_alarm() != alarm_ms:
-            return False
+        if self.firing_alarm is not None or self.stored_alarm() != alarm_ms:
+            return False  # already running, or replaced since
         handler = self.runtime.alarm_handler()
         if handler is None:
             log.warning("%s: %s", self.runtime.label, NO_ALARM_HANDLER)

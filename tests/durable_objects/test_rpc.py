@@ -118,7 +118,7 @@ async def test_keyword_arguments_arrive_as_one_trailing_object(host: Host) -> No
 
 async def test_rpc_refuses_what_cannot_cross(host: Host) -> None:
     stub = host.start(WORKER).ns().getByName("a")
-    with pytest.raises(TypeError, match="<class 'tuple'> cannot be sent over RPC."):
+    with pytest.raises(TypeError, match=r"<class 'tuple'> cannot be sent over RPC\."):
         stub.keep((1, 2))
     with pytest.raises(DurableObjectTypeError, match="'alarm' is a reserved method"):
         stub.alarm()
