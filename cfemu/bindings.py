@@ -177,4 +177,9 @@ SERVICES: tuple[ServiceKind, ...] = (
     ServiceKind("d1", "cfemu.d1.service:D1Service", lambda c: bool(c.d1_databases), always=True),
     ServiceKind("ai", "cfemu.ai.service:AiService", lambda c: c.ai is not None, always=True),
     ServiceKind("kv", "cfemu.kv.service:KvService", lambda c: bool(c.kv_namespaces)),
+    ServiceKind(
+        "durable_objects",
+        "cfemu.durable_objects.service:DurableObjectsService",
+        lambda c: bool(c.durable_object_bindings),
+    ),
 )

@@ -17,6 +17,7 @@ import random
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from cfemu._contain import contained
 from cfemu._js import JsDict
 from cfemu.clock import TimerHandle
 from cfemu.durable_objects.database import ObjectDatabase
@@ -256,8 +257,11 @@ class Actor:
             if exc.durableObjectReset:
                 raise
             raise self._remote(exc) from exc
-        except Exception as exc:
-            raise self._remote(exc) from exc
+        except BaseException as exc:
+            error = contained(exc, self.runtime.script, f"Durable Object {self.runtime.label}")
+            if error is exc and not isinstance(exc, Exception):
+                raise
+            raise self._remote(error) from exc
 
     def _remote(self, exc: BaseException) -> DurableObjectError:
         if isinstance(exc, DurableObjectError) and exc.remote:
@@ -359,8 +363,9 @@ class Actor:
         async def run() -> None:
             try:
                 await run_in(self.runtime.modules, gated(self.gate, token, coro, check))
-            except Exception:
-                log.exception("%s: waitUntil work failed", self.runtime.label)
+            except BaseException as exc:
+                error = contained(exc, self.runtime.script, "a waitUntil() task")
+                log.error("%s: waitUntil work failed", self.runtime.label, exc_info=error)
 
         self.runtime.tracker.spawn(run(), name=f"{self.runtime.label}:waitUntil")
 
@@ -441,11 +446,15 @@ class Actor:
         self._arm(alarm_ms, self.runtime.clock.now() + delay, retry + 1)
         return ok
 
-    def close(self) -> None:
-        """Stop the alarm timer and close the database (emulator shutdown)."""
+    def cancel_alarm_timer(self) -> None:
+        """Stop the alarm's timer (the alarm stays stored)."""
         if self._alarm_timer is not None:
             self._alarm_timer.cancel()
             self._alarm_timer = None
+
+    def close(self) -> None:
+        """Stop the alarm timer and close the database (emulator shutdown)."""
+        self.cancel_alarm_timer()
         if self._db is not None:
             self._db.close()
             self._db = None

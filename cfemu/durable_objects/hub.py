@@ -121,8 +121,7 @@ class DurableObjectsHub:
         return found
 
     def attach(self) -> None:
-        """Check every bound class exists and derives from ``DurableObject``; re-arm the
-        alarms of persisted objects."""
+        """Check every bound class exists and derives from ``DurableObject``."""
         for runtime in self.runtimes.values():
             cls = runtime.object_class()
             if not issubclass(cls, DurableObject):
@@ -130,8 +129,17 @@ class DurableObjectsHub:
                     f"Worker {runtime.script!r}: {runtime.class_name} must be a class deriving "
                     f"from workers.DurableObject, found {cls!r}"
                 )
+
+    def restore(self) -> None:
+        """Re-arm the alarms of persisted objects."""
         for runtime in self.runtimes.values():
             runtime.restore()
+
+    def stop_alarms(self) -> None:
+        """Cancel every alarm timer (the alarms stay stored)."""
+        for runtime in self.runtimes.values():
+            for actor in runtime.actors.values():
+                actor.cancel_alarm_timer()
 
     def is_settled(self) -> bool:
         """Whether no event is running in any object."""

@@ -5,7 +5,9 @@
 - Helpers with ``@cloudflare/vitest-pool-workers``' meaning, in Python names:
   :func:`create_execution_context`, :func:`wait_on_execution_context`,
   :func:`create_message_batch`, :func:`get_queue_result`, :func:`create_scheduled_controller`,
-  :func:`read_d1_migrations`, :func:`apply_d1_migrations`, and :func:`reset`.
+  :func:`read_d1_migrations`, :func:`apply_d1_migrations`, :func:`reset`, and for Durable
+  Objects :func:`run_in_durable_object`, :func:`run_durable_object_alarm`,
+  :func:`list_durable_object_ids` (plus :func:`evict_durable_object`).
 - Fault injection: :class:`Faults` (``emulator.faults``), :class:`FaultRule`,
   :class:`InjectedCrashError`.
 - Hypothesis strategies in :mod:`cfemu.testing.strategies` (imported on demand: hypothesis
@@ -15,6 +17,12 @@
 from __future__ import annotations
 
 from cfemu._faults import FaultRule, Faults, InjectedCrashError
+from cfemu.durable_objects.tools import (
+    evict_durable_object,
+    list_durable_object_ids,
+    run_durable_object_alarm,
+    run_in_durable_object,
+)
 from cfemu.testing._d1 import D1Migration, apply_d1_migrations, read_d1_migrations
 from cfemu.testing._events import (
     QueueResult,
@@ -37,8 +45,12 @@ __all__ = [
     "create_execution_context",
     "create_message_batch",
     "create_scheduled_controller",
+    "evict_durable_object",
     "get_queue_result",
+    "list_durable_object_ids",
     "read_d1_migrations",
     "reset",
+    "run_durable_object_alarm",
+    "run_in_durable_object",
     "wait_on_execution_context",
 ]

@@ -81,6 +81,7 @@ class Host:
             cfg.main_path or "", name=cfg.name, env=env, clock=self.clock, tracker=self.tracker
         )
         self.hub.attach()
+        self.hub.restore()
         return self
 
     @property
