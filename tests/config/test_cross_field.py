@@ -193,8 +193,7 @@ def test_binding_uniqueness_in_an_environment_names_the_environment(
 def test_malformed_unemulated_bindings_are_not_checked_for_names(write: WriteFile) -> None:
     path = write(
         "wrangler.json",
-        '{"hyperdrive": "junk", "r2_buckets": [3, {"binding": 5}], '
-        '"durable_objects": {"bindings": 1}, "unsafe": [], "text_blobs": 2}',
+        '{"hyperdrive": "junk", "r2_buckets": [3, {"binding": 5}], "unsafe": [], "text_blobs": 2}',
     )
     with pytest.warns(ConfigWarning):
         config = load_config(path)
