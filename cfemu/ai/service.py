@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
@@ -29,6 +30,7 @@ class AiService(BindingService):
         settings = ctx.options.get(AI_SETTINGS_OPTION)
         self.settings: AiSettings = settings if isinstance(settings, AiSettings) else AiSettings()
         self._binding: AiBinding | None = None
+        self._remote: AiBinding | None = None
 
     @property
     def binding(self) -> AiBinding:
@@ -39,14 +41,38 @@ class AiService(BindingService):
             )
         return self._binding
 
+    def remote_binding(self) -> AiBinding:
+        """The binding of ``[ai] remote = true``: Cloudflare's Workers AI through the REST
+        API (``CLOUDFLARE_ACCOUNT_ID``, ``CLOUDFLARE_API_TOKEN``, ``CLOUDFLARE_API_BASE_URL``)."""
+        if self._remote is None:
+            import httpx
+
+            from cfemu.remote.client import TRANSPORT_OPTION
+
+            transport = self.ctx.options.get(TRANSPORT_OPTION)
+            base = os.environ.get("CLOUDFLARE_API_BASE_URL") or self.settings.base_url
+            settings = self.settings.model_copy(update={"mode": "remote", "base_url": base})
+            self._remote = AiBinding(
+                self.ctx.clock,
+                faults=self.ctx.faults,
+                settings=settings,
+                transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
+            )
+        return self._remote
+
     def bindings_for(self, config: WorkerConfig) -> Mapping[str, object]:
         """``env.<[ai] binding>``."""
-        return {} if config.ai is None else {config.ai.binding: self.binding}
+        if config.ai is None:
+            return {}
+        return {config.ai.binding: self.remote_binding() if config.ai.remote else self.binding}
 
     async def aclose(self) -> None:
-        """Close the binding's HTTP client (remote mode)."""
+        """Close the bindings' HTTP clients (remote mode)."""
         if self._binding is not None:
             await self._binding.aclose()
+        if self._remote is not None:
+            await self._remote.aclose()
+            self._remote = None
 
     def fault_targets(self, point: str) -> Collection[str] | NotMine | None:
         """``ai.run`` targets any model name."""
@@ -54,4 +80,7 @@ class AiService(BindingService):
 
     def describe(self, config: WorkerConfig) -> list[DescribeRow]:
         """A row for the AI binding."""
-        return [] if config.ai is None else [(f"env.{config.ai.binding}", "AI", self.settings.mode)]
+        if config.ai is None:
+            return []
+        mode = "remote" if config.ai.remote else self.settings.mode
+        return [(f"env.{config.ai.binding}", "AI", mode)]

@@ -112,9 +112,8 @@ INHERITABLE = frozenset(
 
 #: Keys wrangler knows inside the sections cfemu models, beyond the ones cfemu reads.
 _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
-    ("d1_databases",): frozenset({"migrations_pattern", "remote", "database_internal_env"}),
-    ("queues", "producers"): frozenset({"remote"}),
-    ("ai",): frozenset({"remote", "staging"}),
+    ("d1_databases",): frozenset({"migrations_pattern", "database_internal_env"}),
+    ("ai",): frozenset({"staging"}),
     ("kv_namespaces",): frozenset({"remote"}),
     ("assets",): frozenset({"experimental_serve_directly"}),
     ("durable_objects", "bindings"): frozenset({"remote"}),

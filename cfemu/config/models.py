@@ -88,6 +88,8 @@ class D1DatabaseConfig(_Section):
     preview_database_id: str | None = None
     migrations_dir: str = D1_DEFAULT_MIGRATIONS_DIR
     migrations_table: str = D1_DEFAULT_MIGRATIONS_TABLE
+    remote: bool = False
+    """``remote = true``: the binding calls Cloudflare's API instead of a local database."""
 
     @property
     def storage_key(self) -> str:
@@ -150,6 +152,8 @@ class QueueProducerConfig(_Section):
     binding: BindingName
     queue: QueueName
     delivery_delay: Annotated[int, AS_INT, in_range(MIN_DELAY_SECONDS, MAX_DELAY_SECONDS)] = 0
+    remote: bool = False
+    """``remote = true``: messages go to the queue on Cloudflare, through its API."""
 
 
 class QueueConsumerConfig(_Section):
@@ -200,6 +204,8 @@ class AiConfig(_Section):
     """The ``[ai]`` table: one Workers AI binding per Worker."""
 
     binding: BindingName
+    remote: bool = False
+    """``remote = true``: inference runs on Cloudflare's Workers AI, through its API."""
 
 
 class TriggersConfig(_Section):

@@ -173,14 +173,29 @@ class D1Service(BindingService):
         return found
 
     def bindings_for(self, config: WorkerConfig) -> Mapping[str, object]:
-        """One ``D1Database`` per ``[[d1_databases]]`` entry."""
-        return {db.binding: self.database(db) for db in config.d1_databases}
+        """One ``D1Database`` per ``[[d1_databases]]`` entry (a ``RemoteD1Database`` for
+        ``remote = true``)."""
+        found: dict[str, object] = {}
+        for db in config.d1_databases:
+            if db.remote:
+                from cfemu.remote.client import remote_api_for
+                from cfemu.remote.d1 import RemoteD1Database
+
+                api = remote_api_for(self.ctx.options, f"D1 binding {db.binding!r}")
+                ident = db.database_id or db.database_name or db.binding
+                found[db.binding] = RemoteD1Database(api, ident, db.binding)
+            else:
+                found[db.binding] = self.database(db)
+        return found
 
     async def aclose(self) -> None:
-        """Close every database."""
+        """Close every database (and the remote bindings' API client)."""
         for db in self.databases.values():
             db.close()
         self.databases.clear()
+        from cfemu.remote.client import close_remote_api
+
+        await close_remote_api(self.ctx.options)
 
     def fault_targets(self, point: str) -> Collection[str] | NotMine | None:
         """``d1.statement`` targets binding names."""
@@ -191,7 +206,11 @@ class D1Service(BindingService):
     def describe(self, config: WorkerConfig) -> list[DescribeRow]:
         """A row per D1 binding."""
         return [
-            (f"env.{db.binding} ({db.database_name or db.storage_key})", "D1", "local")
+            (
+                f"env.{db.binding} ({db.database_name or db.storage_key})",
+                "D1",
+                "remote" if db.remote else "local",
+            )
             for db in config.d1_databases
         ]
 

@@ -57,7 +57,7 @@ class QueueService(BindingService):
                 configured.add(consumer.queue)
                 if consumer.dead_letter_queue:
                     configured.add(consumer.dead_letter_queue)
-            configured.update(producer.queue for producer in config.queues.producers)
+            configured.update(p.queue for p in config.queues.producers if not p.remote)
         for name in sorted(configured):
             broker.declare_queue(name)
         registry = QueueRegistry(self.ctx.state_path(SETTINGS_FILE))
@@ -70,14 +70,23 @@ class QueueService(BindingService):
         return self.broker
 
     def bindings_for(self, config: WorkerConfig) -> Mapping[str, object]:
-        """One producer binding per ``[[queues.producers]]`` entry."""
+        """One producer binding per ``[[queues.producers]]`` entry (a
+        ``RemoteQueueProducer`` for ``remote = true``)."""
         broker = self._broker()
-        return {
-            p.binding: broker.producer(
-                p.queue, delivery_delay=p.delivery_delay, compat=compat_for(config)
-            )
-            for p in config.queues.producers
-        }
+        compat = compat_for(config)
+        found: dict[str, object] = {}
+        for p in config.queues.producers:
+            if p.remote:
+                from cfemu.remote.client import remote_api_for
+                from cfemu.remote.queues import RemoteQueueProducer
+
+                api = remote_api_for(self.ctx.options, f"queue producer {p.binding!r}")
+                found[p.binding] = RemoteQueueProducer(api, p.queue)
+            else:
+                found[p.binding] = broker.producer(
+                    p.queue, delivery_delay=p.delivery_delay, compat=compat
+                )
+        return found
 
     def attach(self) -> None:
         """Attach each ``[[queues.consumers]]`` entry to its Worker's ``queue`` handler."""
@@ -115,6 +124,12 @@ class QueueService(BindingService):
             grace = float(self.ctx.options.get(SHUTDOWN_GRACE_OPTION, 0.0))  # type: ignore[arg-type]
         await self.broker.aclose(grace_seconds=grace)
 
+    async def aclose(self) -> None:
+        """Close the remote bindings' API client, if one was built."""
+        from cfemu.remote.client import close_remote_api
+
+        await close_remote_api(self.ctx.options)
+
     def fault_targets(self, point: str) -> Collection[str] | NotMine | None:
         """``queue.*`` points target queue names."""
         if not point.startswith("queue."):
@@ -141,7 +156,10 @@ class QueueService(BindingService):
 
     def describe(self, config: WorkerConfig) -> list[DescribeRow]:
         """A row per producer binding."""
-        return [(f"env.{p.binding} ({p.queue})", "Queue", "local") for p in config.queues.producers]
+        return [
+            (f"env.{p.binding} ({p.queue})", "Queue", "remote" if p.remote else "local")
+            for p in config.queues.producers
+        ]
 
 
 def check_consumers(configs: Sequence[WorkerConfig]) -> None:

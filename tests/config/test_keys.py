@@ -393,7 +393,7 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         bucket_name = "abc"
         [ai]
         binding = "AI"
-        remote = true
+        staging = true
         [[d1_databases]]
         binding = "DB"
         migrations_pattern = "*.sql"
@@ -412,7 +412,7 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         "r2_buckets",
         "d1_databases[0].migrations_pattern",
         "queues.consumers[0].surprise",
-        "ai.remote",
+        "ai.staging",
         "dev.inspector_port",
     ]
     emulated = "cfemu does not emulate this key yet and ignores it"
@@ -424,12 +424,12 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         f"{path}:5:1: r2_buckets: {emulated}",
         f"{path}:13:1: d1_databases[0].migrations_pattern: {emulated}",
         f"{path}:18:1: queues.consumers[0].surprise: {unknown}",
-        f"{path}:10:1: ai.remote: {emulated}",
+        f"{path}:10:1: ai.staging: {emulated}",
         f"{path}:15:1: dev.inspector_port: {emulated}",
     ]
     assert config.warnings == [str(w.message) for w in record]
     assert config.raw["r2_buckets"] == [{"binding": "KV", "bucket_name": "abc"}]
-    assert config.ai is not None and config.ai.model_extra == {"remote": True}
+    assert config.ai is not None and config.ai.model_extra == {"staging": True}
 
 
 def test_json_schema_key_is_ignored_silently(load: LoadText) -> None:
