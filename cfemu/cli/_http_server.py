@@ -131,6 +131,12 @@ def _protocol(header_timeout: float) -> type[Any]:
                 self._partial = False
                 self._disarm()
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._between_requests() and self.conn.trailing_data[0]:
+                self._partial = True  # a pipelined request's headers arrived in part
+                self._arm()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)

@@ -14,7 +14,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TypeAlias
 
-__all__ = ["INVALID_HEADER_NAME", "INVALID_HEADER_VALUE", "Headers", "HeadersInit"]
+__all__ = [
+    "INVALID_HEADER_NAME",
+    "INVALID_HEADER_VALUE",
+    "Headers",
+    "HeadersInit",
+    "decode_header",
+]
 
 #: What ``headers=`` accepts: a dict, a list of ``(name, value)`` pairs or a :class:`Headers`.
 HeadersInit: TypeAlias = "Mapping[str, str] | list[tuple[str, str]] | Headers"
@@ -31,6 +37,15 @@ _PAIR_LENGTH = (
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HTTP_WHITESPACE = " \t\r\n"
 _FORBIDDEN_IN_VALUE = re.compile(r"[\x00\r\n]")
+
+
+def decode_header(raw: bytes) -> str:
+    """Header bytes from the wire as text: UTF-8, as workerd reads them, else latin-1 (so
+    any byte string decodes, one character per byte)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _header_name(name: object) -> str:

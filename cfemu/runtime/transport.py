@@ -30,6 +30,7 @@ import httpx
 
 from cfemu.clock import Clock
 from cfemu.runtime.frontend import BadRequestError, request_url
+from cfemu.runtime.headers import decode_header
 from cfemu.runtime.http import FetchResponse, Request, Response
 from cfemu.runtime.worker import Worker, payload_too_large
 
@@ -252,7 +253,7 @@ class WorkerASGIApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.worker.max_request_body_bytes
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = [(k.decode("latin-1"), decode_header(v)) for k, v in scope["headers"]]
         try:
             url = _url_of(scope, headers, self.trust_forwarded)
         except BadRequestError as exc:

@@ -26,7 +26,8 @@ from workers import Response, WorkerEntrypoint
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         body = await request.bytes()
-        return Response(f"{request.url} {len(body)}")
+        echo = {"x-echo": request.headers.get("x-name") or ""}
+        return Response(f"{request.url} {len(body)}", headers=echo)
 """
 CONFIG = """
 name = "echo"
@@ -110,7 +111,12 @@ async def test_slow_sockets_are_closed_at_the_header_and_body_timeouts(project: 
             _slow(port, b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab")
             for _ in range(SLOW_SOCKETS // 3)
         ]
-        slow = asyncio.gather(*silent, *partial, *stalled_body)
+        # A complete request, then the next one's headers in part (pipelined, keep-alive).
+        pipelined = [
+            _slow(port, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHo")
+            for _ in range(5)
+        ]
+        slow = asyncio.gather(*silent, *partial, *stalled_body, *pipelined)
         # While they hang, the server still answers everyone else.
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             echoed = await http.post("/", content=b"a full body")
@@ -121,7 +127,11 @@ async def test_slow_sockets_are_closed_at_the_header_and_body_timeouts(project: 
         assert 0.9 <= took < 10, f"a slow socket was held {took:.1f}s"
     assert all(answer == b"" for answer, _ in results[:n])  # never sent a byte: just closed
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results[n : 2 * n])
-    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results[2 * n :])
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results[2 * n : 3 * n])
+    for answer, took in results[3 * n :]:
+        first, _, second = answer.partition(b"HTTP/1.1 408 ")
+        assert first.startswith(b"HTTP/1.1 200 ") and second, answer
+        assert took < 4, "closed by uvicorn's 5 s keep-alive, not the header timeout"
 
 
 async def test_a_bad_host_is_a_400_and_forwarding_headers_need_trust(project: Path) -> None:
@@ -140,6 +150,18 @@ async def test_a_bad_host_is_a_400_and_forwarding_headers_need_trust(project: Pa
     ):
         trusted = await http.get("/a?b", headers=forwarded)
     assert trusted.text == "https://app.example/a?b 0"
+
+
+async def test_header_values_travel_as_utf8_both_ways(project: Path) -> None:
+    async with _cfemu_dev(project) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = "GET /u HTTP/1.1\r\nHost: localhost\r\nX-Name: Zoë €\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
+        async with asyncio.timeout(20):
+            answer = await reader.read()
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert "x-echo: Zoë €".encode() in answer
 
 
 def test_timeouts_must_be_positive() -> None:

@@ -264,3 +264,34 @@ def test_js_headers_lookups_and_redirects_validate_too() -> None:
     assert "a b" not in headers
     with pytest.raises(JsException, match="Invalid header value"):
         js.Response.redirect("https://a.example/\nx", 302)
+
+
+ASGI_IN_WORKER = """
+from workers import asgi
+
+async def app(scope, receive, send):
+    await receive()
+    name = dict(scope["headers"]).get(b"x-name", b"")
+    headers = [(b"x-echo", name)]
+    if scope["path"] == "/crlf":
+        headers.append((b"x-bad", b"a\\r\\nb"))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": name})
+
+Default = asgi.entrypoint(app)
+"""
+
+
+@pytest.mark.anyio
+async def test_an_asgi_app_in_a_worker_gets_and_gives_utf8_headers_and_no_line_breaks(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "asgi_app.py"
+    path.write_text(ASGI_IN_WORKER)
+    worker = Worker.load(path, name="asgi", clock=VirtualClock(), tracker=TaskTracker())
+    request = Request("http://w/u", headers={"x-name": "Zoë €"})
+    response = await worker.fetch(request)
+    assert await response.bytes() == "Zoë €".encode()
+    assert response.headers["x-echo"] == "Zoë €"
+    broken = await worker.fetch(Request("http://w/crlf"))
+    assert broken.status == 500  # the app's CR/LF header is a TypeError in the Worker

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cfemu.runtime.entrypoints import WorkerEntrypoint
+from cfemu.runtime.headers import decode_header
 from cfemu.runtime.http import FetchResponse, Headers, Request, Response
 from cfemu.runtime.workers_module.gateway import BaseOptions
 
@@ -41,7 +42,7 @@ def _scope_for(request: Request, env: Any) -> dict[str, Any]:
         "raw_path": (url.path or "/").encode(),
         "query_string": url.query.encode(),
         "root_path": "",
-        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request._headers],
+        "headers": [(k.encode("ascii"), v.encode("utf-8")) for k, v in request._headers],
         "server": (host, port),
         "client": None,
         "env": env,
@@ -76,7 +77,7 @@ async def fetch(
         if message["type"] == "http.response.start":
             status = int(message["status"])
             for name, value in message.get("headers", []):
-                headers.append(name.decode("latin-1"), value.decode("latin-1"))
+                headers.append(name.decode("latin-1"), decode_header(value))
         elif message["type"] == "http.response.body":
             chunks.append(bytes(message.get("body", b"")))
             done = not message.get("more_body", False)
