@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cfemu._tasks import TaskTracker
     from cfemu.clock import Clock
     from cfemu.config import WorkerConfig
+    from cfemu.runtime.transport import Dispatch
     from cfemu.runtime.worker import Worker
 
 __all__ = [
@@ -141,6 +142,11 @@ class BindingService:
         """What is still busy, for ``DrainError`` messages (empty when settled)."""
         return []
 
+    def wrap_fetch(self, config: WorkerConfig, fetch: Dispatch) -> Dispatch:
+        """The HTTP entry of the Worker configured by ``config``: ``fetch`` itself, or a
+        dispatch in front of it (static assets answer before the Worker)."""
+        return fetch
+
     def describe(self, config: WorkerConfig) -> list[DescribeRow]:
         """Rows for ``cfemu dev``'s start-up table of the Worker configured by ``config``."""
         return []
@@ -182,4 +188,5 @@ SERVICES: tuple[ServiceKind, ...] = (
         "cfemu.durable_objects.service:DurableObjectsService",
         lambda c: bool(c.durable_object_bindings),
     ),
+    ServiceKind("assets", "cfemu.assets.service:AssetsService", lambda c: c.assets is not None),
 )

@@ -22,7 +22,7 @@ from cfemu.cron import CronSchedule, parse_cron
 from cfemu.errors import CfemuError, ConfigError, DrainError, WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from cfemu.runtime.env import Env
-from cfemu.runtime.transport import WorkerTransport, asgi_app
+from cfemu.runtime.transport import Dispatch, WorkerTransport, asgi_app
 from cfemu.runtime.worker import Worker
 from cfemu.state import StateLock
 
@@ -408,7 +408,9 @@ class Emulator:
         (``trust_forwarded``: honour ``Forwarded``/``X-Forwarded-*``)."""
         target = self._worker(worker)
         kwargs.setdefault("base_url", "http://localhost")
-        transport = WorkerTransport(target, trust_forwarded=trust_forwarded)
+        transport = WorkerTransport(
+            target, dispatch=self._dispatch(target), trust_forwarded=trust_forwarded
+        )
         return httpx.AsyncClient(transport=transport, **kwargs)
 
     def asgi(
@@ -424,10 +426,19 @@ class Emulator:
         target = self._worker(worker)
         return asgi_app(
             target,
+            dispatch=self._dispatch(target),
             test_scheduled=test_scheduled,
             trust_forwarded=trust_forwarded,
             body_timeout=body_timeout,
         )
+
+    def _dispatch(self, worker: Worker) -> Dispatch:
+        """The Worker's HTTP entry, with what services put in front of it (assets)."""
+        config = self._config_of(worker.name)
+        dispatch: Dispatch = worker.fetch
+        for service in self.services.values():
+            dispatch = service.wrap_fetch(config, dispatch)
+        return dispatch
 
     def _config_of(self, worker: str | None) -> WorkerConfig:
         if worker is None:
