@@ -95,7 +95,7 @@ async def test_run_worker_first_rules_route_by_path(tmp_path: Path) -> None:
     assert await fetch_all(config, ["/api/x/y", "/api/static.txt", "/api", "/about", "/zz"]) == [
         (200, "worker:api/x/y"),
         (200, "STATIC API FILE"),  # negative rules are checked first
-        (200, "worker:api"),  # /api/* does not match /api; no asset: the Worker
+        (404, "NOT HERE"),  # /api/* does not match /api: assets, with the 404 page
         (200, "ABOUT"),
         (404, "NOT HERE"),  # with rules, not_found_handling counts
     ]
