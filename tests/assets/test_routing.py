@@ -35,11 +35,12 @@ FILES: dict[str, str | bytes] = {
 }
 
 
-def project(tmp_path: Path, assets: str, *, main: bool = True, date: str = "2026-01-01") -> Path:
+def project(tmp_path: Path, assets: str, *, main: bool = True, flags: str = "") -> Path:
     write_files(tmp_path / "public", FILES)
     (tmp_path / "worker.py").write_text(WORKER)
     (tmp_path / "wrangler.toml").write_text(
-        f'name = "site"\ncompatibility_date = "{date}"\n'
+        f'name = "site"\ncompatibility_date = "2026-01-01"\n'
+        f"compatibility_flags = [{flags}]\n"
         + ('main = "worker.py"\n' if main else "")
         + f'[assets]\ndirectory = "public"\nbinding = "ASSETS"\n{assets}\n'
     )
@@ -70,12 +71,16 @@ async def test_assets_answer_first_and_misses_reach_the_worker(tmp_path: Path) -
     ]
 
 
-async def test_navigations_keep_the_spa_fallback_from_2025_04_01(tmp_path: Path) -> None:
+async def test_navigations_keep_the_spa_fallback_unless_flagged_off(tmp_path: Path) -> None:
     config = project(tmp_path, 'not_found_handling = "single-page-application"')
     navigate = await fetch_all(config, ["/app/route"], sec_fetch_mode="navigate")
     assert navigate == [(200, "HOME")]
     (tmp_path / "public").rename(tmp_path / "old")
-    older = project(tmp_path, 'not_found_handling = "single-page-application"', date="2025-03-01")
+    older = project(
+        tmp_path,
+        'not_found_handling = "single-page-application"',
+        flags='"assets_navigation_has_no_effect"',
+    )
     assert await fetch_all(older, ["/app/route"], sec_fetch_mode="navigate") == [
         (200, "worker:app/route")
     ]
