@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import pickle
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -208,15 +207,21 @@ def _list(args: argparse.Namespace) -> int:
 def _body(content_type: str, payload: bytes | str) -> Any:
     """A JSON-friendly view of a stored body."""
     if content_type == "json":
-        return json.loads(payload)
-    if content_type == "text":
-        return payload
-    assert isinstance(payload, bytes)
-    if content_type == "v8":
         try:
-            return repr(pickle.loads(payload))  # state this user's own cfemu wrote
-        except Exception:  # a class that is not importable here
-            return f"<v8 body, {len(payload)} bytes>"
+            return json.loads(payload)
+        except ValueError as exc:
+            return f"<json body not decoded: {exc}>"
+    if content_type == "text":
+        return payload if isinstance(payload, str) else bytes(payload).decode("utf-8", "replace")
+    if not isinstance(payload, bytes):
+        payload = str(payload).encode("utf-8", "surrogatepass")
+    if content_type == "v8":
+        from cfemu.queues import _v8
+
+        try:
+            return repr(_v8.loads(payload))  # data only: nothing stored is ever executed
+        except _v8.V8DecodeError as exc:
+            return f"<v8 body not decoded: {exc}>"
     return {"base64": base64.b64encode(payload).decode("ascii")}
 
 

@@ -11,20 +11,20 @@ type          accepted body                               consumer sees
 ``json``      what ``JSON.stringify`` accepts (orjson)    the parsed value (dict, list, ...)
 ``text``      ``str``                                     ``str``
 ``bytes``     ``bytes``, ``bytearray``, ``memoryview``    ``bytes``
-``v8``        any picklable value (cfemu's stand-in for   an unpickled copy
-              V8's structured clone; a design choice)
+``v8``        structured-clone values (dates, sets, any-   a decoded copy
+              key dicts, bytes, big ints; ``_v8``)
 ============  ==========================================  ====================================
 """
 
 from __future__ import annotations
 
-import pickle
 from typing import Any, Final
 
 import orjson
 
 from cfemu._js import js_typeof
 from cfemu.errors import QueueTypeError
+from cfemu.queues import _v8
 
 __all__ = ["CONTENT_TYPES", "DEFAULT_CONTENT_TYPE", "Payload", "decode", "encode", "resolve_type"]
 
@@ -36,7 +36,7 @@ CONTENT_TYPES: Final = (TEXT, BYTES, JSON, V8)
 #: Cloudflare's default since compatibility date 2024-03-18 (flag ``queues_json_messages``).
 DEFAULT_CONTENT_TYPE: Final = JSON
 
-#: A serialized body: UTF-8 JSON (bytes), text (str), raw bytes, or a pickle (bytes).
+#: A serialized body: UTF-8 JSON (bytes), text (str), raw bytes, or a v8 body (bytes, ``_v8``).
 Payload = bytes | str
 
 _JSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS  # JS object keys are strings: {1: x} -> {"1": x}
@@ -95,12 +95,9 @@ def encode(body: object, content_type: str) -> tuple[Payload, int]:
         )
     if content_type == V8:
         try:
-            data = pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise QueueTypeError(
-                f"Message body of type {type(body).__name__} cannot be serialized "
-                f'(contentType "v8" uses pickle in cfemu): {exc}'
-            ) from None
+            data = _v8.dumps(body)
+        except _v8.V8EncodeError as exc:
+            raise QueueTypeError(f'DataCloneError: {exc} (contentType "v8").') from None
         return data, len(data)
     raise QueueTypeError(f"Unsupported queue message content type: {content_type}")
 
@@ -111,5 +108,5 @@ def decode(content_type: str, payload: Payload) -> Any:
         return _loads(payload)
     if content_type == V8:
         assert isinstance(payload, bytes)
-        return pickle.loads(payload)  # only bodies this process pickled itself
+        return _v8.loads(payload)  # data only: never unpickles, never imports
     return payload  # text (str) and bytes (immutable bytes) need no copy

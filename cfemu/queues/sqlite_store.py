@@ -34,9 +34,8 @@ dead-letter queue, settles them as a failed attempt when the consumer is attache
 ``Broker.set_consumer``). Delayed messages keep their absolute due times on the emulator's
 clock.
 
-The file carries its schema version (``PRAGMA user_version``, :data:`SCHEMA_VERSION`) and an
-``application_id``; a file from another cfemu format or another program is refused with a
-:class:`~cfemu.errors.StateError`, never silently reused.
+The file's format checks and upgrades, and the read-only views of the ``cfemu queues``
+commands, are in :mod:`cfemu.queues.state_file` (re-exported here).
 """
 
 from __future__ import annotations
@@ -46,14 +45,25 @@ import contextlib
 import itertools
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, NoReturn
+from typing import Any, Final, NoReturn
 
 from cfemu.clock import Clock, TimerHandle
 from cfemu.errors import StateError
+from cfemu.queues._sql_log import ADD, DELETE, INSERT, LEASE, RETRY, UNLEASE, Op, write
+from cfemu.queues.state_file import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    QueueSummary,
+    StoredRow,
+    Synchronous,
+    open_state_file,
+    purge_queue,
+    read_queue,
+    read_summaries,
+)
 from cfemu.queues.store import (
     DELAYED,
     IN_FLIGHT,
@@ -79,177 +89,9 @@ __all__ = [
 
 log = logging.getLogger("cfemu.queues")
 
-#: Version of the queue state schema. Bump it, and add a step to ``_MIGRATIONS``, whenever
-#: the tables change.
-SCHEMA_VERSION: Final = 1
-#: ``PRAGMA application_id`` of a cfemu queue state file ("cfQS").
-APPLICATION_ID: Final = 0x63665153
-
-_SCHEMA: Final = """
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE messages (
-    seq          INTEGER PRIMARY KEY,  -- row key, in write order (appends stay cheap)
-    id           TEXT NOT NULL,     -- Cloudflare message id (kept by dead-letter moves)
-    queue        TEXT NOT NULL,
-    timestamp_ms INTEGER NOT NULL,  -- send time (emulator clock, ms since the epoch)
-    content_type TEXT NOT NULL,
-    payload      NOT NULL,          -- serialized body: TEXT (text) or BLOB (json, bytes, v8)
-    size         INTEGER NOT NULL,
-    due          REAL NOT NULL,     -- when it is (or was) deliverable (emulator clock, s)
-    attempts     INTEGER NOT NULL,  -- deliveries started
-    leased       INTEGER NOT NULL   -- 1 while a consumer batch holds it (in flight)
-);
-"""
-
-#: Schema migrations: ``{from_version: sql}`` taking a file to ``from_version + 1``.
-_MIGRATIONS: Final[dict[int, str]] = {}
-
-_INSERT: Final = (
-    "INSERT INTO messages (seq, id, queue, timestamp_ms, content_type, payload, size, due, "
-    "attempts, leased) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
-)
-_CHUNK: Final = 500  # keys per ``IN (...)`` statement (well under SQLite's variable limit)
-
-# Kinds of pending writes.
-_ADD: Final = 0  # rows to insert
-_LEASE: Final = 1  # keys: in flight, one more attempt
-_UNLEASE: Final = 2  # keys: back from flight, attempt uncounted
-_DELETE: Final = 3  # keys: done (acked, dead-lettered, dropped)
-_RETRY: Final = 4  # (due, keys): back from flight, deliverable at ``due``
-
-_Op = tuple[int, Any]
 #: Backoff between retries of a failed commit, on the emulator's clock (seconds).
 RETRY_FIRST: Final = 0.1
 RETRY_MAX: Final = 10.0
-#: SQLite ``synchronous`` levels the store accepts (``OFF`` is refused: it risks corruption).
-Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
-
-
-_IN_SQL: dict[tuple[str, int], str] = {}
-
-
-def _in_sql(template: str, n: int) -> str:
-    """``template`` with its ``IN ({})`` holding ``n`` placeholders (cached)."""
-    key = (template, n)
-    sql = _IN_SQL.get(key)
-    if sql is None:
-        sql = _IN_SQL[key] = template.format(", ".join("?" * n))
-    return sql
-
-
-def _cfemu_version() -> str:
-    from cfemu import __version__
-
-    return __version__
-
-
-def open_state_file(
-    path: Path, *, create: bool, synchronous: Synchronous = "NORMAL"
-) -> sqlite3.Connection:
-    """Open (or create) a queue state file and check its format; WAL mode, autocommit.
-
-    Raises :class:`StateError` for a file that is not cfemu queue state, or that was written
-    in a schema version this cfemu cannot read (newer, or older without a migration).
-    """
-    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
-        raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-    except sqlite3.Error as exc:
-        raise StateError(f"{path}: cannot open queue state ({exc})") from None
-    try:
-        if create:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        _check_schema(conn, path, create=create)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StateError(f"{path} is not a cfemu queue state file ({exc})") from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-    if app_id == 0 and version == 0 and not has_tables:
-        if not create:
-            raise StateError(f"{path} holds no queue state yet")
-        conn.execute("BEGIN IMMEDIATE")
-        try:  # statement by statement: executescript() would commit on its own
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("created_by", _cfemu_version())],
-            )
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return
-    if app_id != APPLICATION_ID:
-        raise StateError(
-            f"{path} is not a cfemu queue state file (application_id {app_id:#x}); "
-            f"move it away or use another --persist-to folder"
-        )
-    if version == SCHEMA_VERSION:
-        return
-    writer = _meta(conn, "created_by") or "an unknown cfemu"
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"{path} holds queue state in format {version}, written by cfemu {writer}; this "
-            f"cfemu ({_cfemu_version()}) reads format {SCHEMA_VERSION}. Upgrade cfemu, or use "
-            f"another --persist-to folder."
-        )
-    if not create:
-        raise StateError(
-            f"{path} holds queue state in the older format {version}; start the emulator "
-            f"once to migrate it to format {SCHEMA_VERSION}"
-        )
-    _migrate(conn, path, version)
-
-
-def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        while version < SCHEMA_VERSION:
-            step = _MIGRATIONS.get(version)
-            if step is None:
-                raise StateError(
-                    f"{path} holds queue state in format {version}, which this cfemu "
-                    f"({_cfemu_version()}, format {SCHEMA_VERSION}) cannot migrate; use "
-                    f"another --persist-to folder"
-                )
-            for statement in step.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            version += 1
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _meta(conn: sqlite3.Connection, key: str) -> str | None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    except sqlite3.Error:
-        return None
-    return None if row is None else str(row[0])
 
 
 class SqliteQueueStore(MemoryQueueStore):
@@ -264,7 +106,7 @@ class SqliteQueueStore(MemoryQueueStore):
     def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
         if not messages:
             return
-        self._owner._log(_ADD, self._rows(messages))
+        self._owner._log(ADD, self._rows(messages))
         super().enqueue(messages, now)
 
     def _rows(self, messages: Sequence[StoredMessage]) -> list[tuple[Any, ...]]:
@@ -293,7 +135,7 @@ class SqliteQueueStore(MemoryQueueStore):
     def lease(self, limit: int) -> list[StoredMessage]:
         out = super().lease(limit)
         if out:
-            self._owner._log(_LEASE, [m.key for m in out])
+            self._owner._log(LEASE, [m.key for m in out])
         return out
 
     def settle(
@@ -306,7 +148,7 @@ class SqliteQueueStore(MemoryQueueStore):
         retried = retried if isinstance(retried, list) else list(retried)
         owner = self._owner
         if finished:
-            owner._log(_DELETE, [m.key for m in finished])
+            owner._log(DELETE, [m.key for m in finished])
         if retried:
             by_due: dict[float, list[int]] = {}
             for msg, due in retried:
@@ -316,7 +158,7 @@ class SqliteQueueStore(MemoryQueueStore):
                 else:
                     keys.append(msg.key)
             for due, keys in by_due.items():
-                owner._log(_RETRY, (due, keys))
+                owner._log(RETRY, (due, keys))
         super().settle(finished, retried, now)
 
     def unlease(
@@ -325,7 +167,7 @@ class SqliteQueueStore(MemoryQueueStore):
         flying = self._in_flight
         back = [m for m in messages if flying.get(m.id) is m]
         if back:
-            self._owner._log(_UNLEASE, [m.key for m in back])
+            self._owner._log(UNLEASE, [m.key for m in back])
         super().unlease(back, now, front=front)
 
     def _restore(self, records: list[StoredMessage], now: float) -> None:
@@ -397,7 +239,7 @@ class SqliteStore(MessageStore):
             self.path, create=True, synchronous=synchronous
         )
         self._queues: dict[str, SqliteQueueStore] = {}
-        self._ops: list[_Op] = []
+        self._ops: list[Op] = []
         self._sends: list[_Send] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.AbstractEventLoop | None = None  # where a commit is pending
@@ -541,9 +383,9 @@ class SqliteStore(MessageStore):
         self._waiters = []
         try:
             conn.execute("BEGIN")
-            _write(conn, ops)
+            write(conn, ops)
             for send in sends:
-                conn.executemany(_INSERT, send.rows)
+                conn.executemany(INSERT, send.rows)
             conn.execute("COMMIT")
         except Exception as exc:  # sqlite3.Error, OSError, or a value sqlite3 cannot bind
             self._failed(conn, ops, sends, waiters, exc)
@@ -568,7 +410,7 @@ class SqliteStore(MessageStore):
     def _failed(
         self,
         conn: sqlite3.Connection,
-        ops: list[_Op],
+        ops: list[Op],
         sends: list[_Send],
         waiters: list[asyncio.Future[None]],
         exc: Exception,
@@ -640,132 +482,3 @@ class SqliteStore(MessageStore):
 
     def __repr__(self) -> str:
         return f"<SqliteStore {str(self.path)!r} queues={sorted(self._queues)}>"
-
-
-def _chunks(keys: list[int]) -> Iterator[list[int]]:
-    if len(keys) <= _CHUNK:
-        yield keys
-    else:
-        for start in range(0, len(keys), _CHUNK):
-            yield keys[start : start + _CHUNK]
-
-
-def _write(conn: sqlite3.Connection, ops: list[_Op]) -> None:
-    """Replay logged transitions as statements, in order; consecutive inserts merged."""
-    execute = conn.execute
-    rows: list[tuple[Any, ...]] = []
-    for kind, data in ops:
-        if kind == _ADD:
-            rows.extend(data)
-            continue
-        if rows:
-            conn.executemany(_INSERT, rows)
-            rows = []
-        if kind == _RETRY:
-            due, keys = data
-            for part in _chunks(keys):
-                execute(
-                    _in_sql("UPDATE messages SET leased = 0, due = ? WHERE seq IN ({})", len(part)),
-                    (due, *part),
-                )
-            continue
-        if kind == _LEASE:
-            template = "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE seq IN ({})"
-        elif kind == _DELETE:
-            template = "DELETE FROM messages WHERE seq IN ({})"
-        else:
-            template = "UPDATE messages SET leased = 0, attempts = attempts - 1 WHERE seq IN ({})"
-        for part in _chunks(data):
-            execute(_in_sql(template, len(part)), part)
-    if rows:
-        conn.executemany(_INSERT, rows)
-
-
-# --- reading and purging a state file (the ``cfemu queues`` commands) -----------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSummary:
-    """What a state file holds for one queue (``cfemu queues list``/``inspect``).
-
-    ``ready``/``delayed`` are split at ``now`` (due times are on the emulator's clock);
-    ``in_flight`` counts messages a consumer batch held when the state was last written.
-    """
-
-    queue: str
-    ready: int
-    delayed: int
-    in_flight: int
-    backlog_bytes: int
-    oldest_timestamp_ms: int | None
-    next_due: float | None
-
-    @property
-    def backlog(self) -> int:
-        """Every message not yet done."""
-        return self.ready + self.delayed + self.in_flight
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    """One persisted message (``cfemu queues inspect``)."""
-
-    id: str
-    timestamp_ms: int
-    content_type: str
-    payload: bytes | str
-    size: int
-    due: float
-    attempts: int
-    in_flight: bool
-
-
-def read_summaries(conn: sqlite3.Connection, now: float) -> list[QueueSummary]:
-    """Per-queue counts of an open state file, sorted by queue name."""
-    rows = conn.execute(
-        "SELECT queue, "
-        "sum(leased = 0 AND due <= ?), sum(leased = 0 AND due > ?), sum(leased), "
-        "sum(size), min(timestamp_ms), min(CASE WHEN leased = 0 AND due > ? THEN due END) "
-        "FROM messages GROUP BY queue ORDER BY queue",
-        (now, now, now),
-    ).fetchall()
-    return [
-        QueueSummary(
-            queue=q,
-            ready=int(ready or 0),
-            delayed=int(delayed or 0),
-            in_flight=int(flying or 0),
-            backlog_bytes=int(size or 0),
-            oldest_timestamp_ms=oldest,
-            next_due=next_due,
-        )
-        for q, ready, delayed, flying, size, oldest, next_due in rows
-    ]
-
-
-def read_queue(conn: sqlite3.Connection, queue: str, limit: int | None = None) -> list[StoredRow]:
-    """The persisted messages of ``queue``, oldest send first (at most ``limit``)."""
-    sql = (
-        "SELECT id, timestamp_ms, content_type, payload, size, due, attempts, leased "
-        "FROM messages WHERE queue = ? ORDER BY timestamp_ms, seq"
-    )
-    params: tuple[Any, ...] = (queue,)
-    if limit is not None:
-        sql += " LIMIT ?"
-        params = (queue, limit)
-    return [
-        StoredRow(id_, ts, ctype, payload, size, due, attempts, bool(leased))
-        for id_, ts, ctype, payload, size, due, attempts, leased in conn.execute(sql, params)
-    ]
-
-
-def purge_queue(conn: sqlite3.Connection, queue: str) -> int:
-    """Delete every message of ``queue`` (ready, delayed, in flight); returns how many."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        count = conn.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return int(count)

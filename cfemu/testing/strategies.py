@@ -127,7 +127,7 @@ def message_bodies(
 
     - ``json``: :func:`json_values` (but not a bare ``None``, which ``send`` refuses);
     - ``text``: strings; ``bytes``: byte strings;
-    - ``v8``: picklable values (cfemu's structured clone): ``json`` values plus bytes,
+    - ``v8``: structured-clone values (see ``docs/queues.md``): ``json`` values plus bytes,
       tuples, aware datetimes, any integer and integer dict keys.
 
     ``content_type`` may be a strategy; then draw (type, body) pairs with :func:`typed_bodies`

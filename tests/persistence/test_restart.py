@@ -228,7 +228,9 @@ async def test_queue_state_from_a_newer_cfemu_is_refused(project: Path, tmp_path
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
         conn.execute("INSERT INTO meta VALUES ('created_by', '9.9.9')")
-    with pytest.raises(StateError, match=r"format 2, written by cfemu 9\.9\.9; this cfemu"):
+    with pytest.raises(
+        StateError, match=rf"format {SCHEMA_VERSION + 1}, written by cfemu 9\.9\.9; this cfemu"
+    ):
         async with emulator(project, state):
             pass
     # the refused start released the folder's lock

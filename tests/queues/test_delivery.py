@@ -643,20 +643,15 @@ async def test_processing_rate(h: Harness) -> None:
     assert h.broker.queues["q"].stats().processing_rate == pytest.approx(2.0)
 
 
-class _UnpicklesBadly:
-    """Pickles fine, fails to unpickle (like a persisted "v8" body whose class changed)."""
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (int, ("not a number",))
-
-
 async def test_a_body_that_cannot_be_deserialized_fails_the_delivery_without_wedging_the_queue(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     rec = Recorder(h)
-    h.consume("q", rec, max_batch_timeout=0, max_retries=1, dead_letter_queue="dlq")
     producer = h.broker.producer("q")
-    await producer.send(_UnpicklesBadly(), contentType="v8")
+    await producer.send("damaged", contentType="v8")
+    [stored] = h.broker._core("q").store.iter_ready()
+    stored.payload = b"\x80\x05 a pickle from an older cfemu"  # never unpickled
+    h.consume("q", rec, max_batch_timeout=0, max_retries=1, dead_letter_queue="dlq")
     await h.run_tasks()
     await producer.send("fine", contentType="v8")
     with caplog.at_level(logging.ERROR, logger="cfemu.queues"):
