@@ -242,16 +242,15 @@ def make_server(
     (forwarding trust, header and body timeouts) of ``http``."""
     import uvicorn
 
+    from cfemu.runtime.transport import with_body_timeout
+
     options = http or HttpOptions()
-    app = emulator.asgi(
-        test_scheduled=test_scheduled,
-        trust_forwarded=options.trust_forwarded,
-        body_timeout=options.body_timeout,
-    )
+    app = emulator.asgi(test_scheduled=test_scheduled, trust_forwarded=options.trust_forwarded)
     if api:
         from cfemu.api import api_app, with_api
 
         app = with_api(app, api_app(emulator, token=api_token))
+    app = with_body_timeout(app, emulator.clock, options.body_timeout)
     return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "asgi_app",
     "bad_request",
     "scheduled_dispatch",
+    "with_body_timeout",
 ]
 
 #: A function answering one request, e.g. ``worker.fetch``.
@@ -243,7 +244,11 @@ class WorkerASGIApp:
         """Handle one ASGI connection."""
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if self.body_timeout is None:
+                await self._http(scope, receive, send)
+            else:
+                timed = with_body_timeout(self._http, self.worker.clock, self.body_timeout)
+                await timed(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
         elif kind == "websocket":
@@ -262,16 +267,10 @@ class WorkerASGIApp:
         if _declared_too_large(headers, limit):
             await _respond(send, scope["method"], payload_too_large(limit))
             return
-        if self.body_timeout is not None:
-            receive = _timed(receive, self.worker.clock, self.body_timeout)
         try:
             body = await _read_limited(_asgi_body(receive), limit)
         except _DisconnectedError:
             return  # the client left mid-body: a truncated request never reaches fetch
-        except _BodyTimeoutError:
-            timeout = Response("408 Request Timeout: the request body stalled", 408)
-            await _respond(send, scope["method"], timeout, close=True)
-            return
         response: FetchResponse
         if body is None:
             response = payload_too_large(limit)
@@ -314,34 +313,55 @@ class _DisconnectedError(Exception):
     """The ASGI client disconnected before sending the whole request body."""
 
 
-class _BodyTimeoutError(Exception):
-    """No chunk of the request body arrived within the body timeout."""
+#: An ASGI 3 application.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _timed(receive: Receive, clock: Clock, seconds: float) -> Receive:
-    """``receive`` that raises :class:`_BodyTimeoutError` if a message takes over ``seconds``."""
+def with_body_timeout(app: ASGIApp, clock: Clock, seconds: float) -> ASGIApp:
+    """``app`` with a deadline, on ``clock``, for each message of an HTTP request body.
 
-    async def timed_receive() -> Message:
+    When a ``receive()`` waits longer than ``seconds``, the request is cancelled where it
+    waits and, unless ``app`` already started its response, answered ``408 Request
+    Timeout`` with ``connection: close``. ``cfemu dev`` wraps everything it serves (the
+    Worker and the REST API) in it.
+    """
+
+    async def timed_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
         task = asyncio.current_task()
         assert task is not None
         expired = False
+        started = False
 
         def expire() -> None:
             nonlocal expired
             expired = True
             task.cancel()
 
-        timer = clock.call_later(seconds, expire)
-        try:
-            return await receive()
-        except asyncio.CancelledError:
-            if expired and task.uncancel() == 0:
-                raise _BodyTimeoutError from None
-            raise
-        finally:
-            timer.cancel()
+        async def timed_receive() -> Message:
+            timer = clock.call_later(seconds, expire)
+            try:
+                return await receive()
+            finally:
+                timer.cancel()
 
-    return timed_receive
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, timed_receive, tracked_send)
+        except asyncio.CancelledError:
+            if not expired or task.uncancel() > 0:
+                raise  # a cancellation of cfemu's own (shutdown), not the deadline
+            if not started:
+                stalled = Response("408 Request Timeout: the request body stalled", 408)
+                await _respond(send, scope.get("method", "GET"), stalled, close=True)
+
+    return timed_app
 
 
 async def _asgi_body(receive: Receive) -> Any:

@@ -107,9 +107,12 @@ async def test_slow_sockets_are_closed_at_the_header_and_body_timeouts(project: 
             _slow(port, b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1\r\n")
             for _ in range(SLOW_SOCKETS // 3)
         ]
+        # Half to the Worker, half to the REST API served on the same port.
         stalled_body = [
-            _slow(port, b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab")
-            for _ in range(SLOW_SOCKETS // 3)
+            _slow(
+                port, b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab" % path
+            )
+            for path in [b"/", b"/client/v4/accounts"] * (SLOW_SOCKETS // 6)
         ]
         # A complete request, then the next one's headers in part (pipelined, keep-alive).
         pipelined = [

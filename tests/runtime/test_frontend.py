@@ -18,6 +18,7 @@ from cfemu._tasks import TaskTracker
 from cfemu.clock import VirtualClock
 from cfemu.runtime import Worker, WorkerTransport, asgi_app
 from cfemu.runtime.frontend import BadRequestError, parse_host, request_url
+from cfemu.runtime.transport import with_body_timeout
 
 URL_WORKER = """
 from workers import Response, WorkerEntrypoint
@@ -271,3 +272,60 @@ async def test_a_body_within_the_timeout_reaches_the_worker(worker: Worker) -> N
     status, body = await _asgi(app, [(b"host", b"a.example")])
     assert (status, body) == (200, b"http://a.example/p")
     assert isinstance(worker.clock, VirtualClock) and worker.clock.pending_timers == 0
+
+
+async def _call_timed(app: Any, clock: VirtualClock) -> tuple[list[dict[str, Any]], Any]:
+    timed = with_body_timeout(app, clock, 5)
+    sent: list[dict[str, Any]] = []
+    never: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict[str, Any]:
+        return await never
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    return sent, asyncio.create_task(timed(scope, receive, send))
+
+
+@pytest.mark.anyio
+async def test_the_body_timeout_answers_408_even_for_an_app_that_catches_exceptions() -> None:
+    clock = VirtualClock()
+    caught: list[BaseException] = []
+
+    async def careful_app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await receive()
+        except Exception as exc:  # like the REST API's catch-all
+            caught.append(exc)
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+
+    sent, task = await _call_timed(careful_app, clock)
+    for _ in range(100):
+        if clock.pending_timers:
+            break
+        await asyncio.sleep(0)
+    clock.advance(5)
+    with anyio.fail_after(5):
+        await task
+    assert caught == [] and sent[0]["status"] == 408
+    assert clock.pending_timers == 0
+
+
+@pytest.mark.anyio
+async def test_a_cancellation_that_is_not_the_deadline_goes_through() -> None:
+    clock = VirtualClock()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+
+    sent, task = await _call_timed(app, clock)
+    for _ in range(100):
+        if clock.pending_timers:
+            break
+        await asyncio.sleep(0)
+    task.cancel()  # e.g. the server shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent == [] and clock.pending_timers == 0
