@@ -2,8 +2,8 @@
 
 Run: ``python benchmarks/bench_assets.py [--requests N] [--concurrency C] [--rounds R]``.
 Not collected by pytest. Both servers run as their own processes under uvicorn on
-127.0.0.1 and are hit by the same client (``C`` keep-alive connections of a minimal HTTP/1.1 client),
-rounds interleaved so both see the same machine conditions:
+127.0.0.1 and are hit by the same client (``C`` keep-alive connections of a minimal
+HTTP/1.1 client), rounds interleaved so both see the same machine conditions:
 
 1. ``cfemu dev`` with ``[assets]`` and a Worker (``main``): each request goes through the
    router (is there an asset?), ``html_handling``, ``_headers``, ETag and content type;
@@ -38,7 +38,7 @@ FILES = {
     "img/photo.bin": "\0" * 65536,
 }
 PATHS = ["/", "/about", "/css/site.css", "/js/app.js", "/img/photo.bin"]
-BARE_APP = '''
+BARE_APP = """
 import mimetypes, os, sys
 ROOT = sys.argv[1]
 FILES = {}
@@ -66,7 +66,7 @@ async def app(scope, receive, send):
 
 import uvicorn
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
-'''
+"""
 
 
 def free_port() -> int:
