@@ -159,3 +159,43 @@ async def test_a_missing_directory_is_a_config_error(tmp_path: Path) -> None:
         async with Emulator.from_config(tmp_path / "wrangler.toml", clock=VirtualClock()):
             pass
     assert info.value.key_path == "assets.directory"
+
+
+@pytest.mark.parametrize(
+    ("date", "flags", "expected"),
+    [
+        ("2025-04-01", "", "asset"),
+        ("2025-03-31", "", "worker"),
+        ("2025-03-31", '"assets_navigation_prefers_asset_serving"', "asset"),
+        ("2026-01-01", '"assets_navigation_has_no_effect"', "worker"),
+    ],
+)
+async def test_navigation_preference_follows_date_and_flags(
+    tmp_path: Path, date: str, flags: str, expected: str
+) -> None:
+    from cfemu._faults import Faults
+    from cfemu._tasks import TaskTracker
+    from cfemu.assets import AssetsService
+    from cfemu.bindings import ServiceContext
+    from cfemu.config import load_config
+    from cfemu.runtime.http import Request, Response
+
+    write_files(tmp_path / "public", {"index.html": "HOME"})
+    (tmp_path / "wrangler.toml").write_text(
+        f'name = "s"\nmain = "w.py"\ncompatibility_date = "{date}"\n'
+        f"compatibility_flags = [{flags}]\n"
+        '[assets]\ndirectory = "public"\nnot_found_handling = "single-page-application"\n'
+    )
+    config = load_config(tmp_path / "wrangler.toml")
+    service = AssetsService(ServiceContext(VirtualClock(), TaskTracker(), Faults(), (config,)))
+    await service.start()
+
+    async def worker_fetch(request: Request) -> Response:
+        return Response("worker")
+
+    dispatch = service.wrap_fetch(config, worker_fetch)
+    navigate = Request.incoming("GET", "http://x/app/route", [("sec-fetch-mode", "navigate")], None)
+    body = (await dispatch(navigate)).raw_body()
+    assert body == (b"HOME" if expected == "asset" else b"worker")
+    plain = Request.incoming("GET", "http://x/app/route", [], None)
+    assert (await dispatch(plain)).raw_body() == b"worker"  # no navigation: the Worker
