@@ -36,7 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     common = state_options()
     common.add_argument("--local", action="store_true", help="use the local database (default)")
-    common.add_argument("--remote", action="store_true", help=argparse.SUPPRESS)
+    common.add_argument(
+        "--remote",
+        action="store_true",
+        help="d1 execute only: run on Cloudflare through its REST API (CLOUDFLARE_ACCOUNT_ID, "
+        "CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_BASE_URL)",
+    )
 
     migrations = commands.add_parser(
         "migrations", help="create, list and apply migrations", description="D1 migrations."
@@ -110,7 +115,7 @@ def _target(args: argparse.Namespace) -> _Target:
     from cfemu.state import default_state_folder
 
     if args.remote:
-        raise CfemuError("cfemu works on local databases only: --remote is not supported")
+        raise CfemuError("--remote is supported by `cfemu d1 execute` only")
     path = Path(args.config) if args.config else find_config()
     config = load_config(path, environment=args.env)
     wanted: str = args.database
@@ -208,15 +213,18 @@ def _execute(args: argparse.Namespace) -> int:
             raise CfemuError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
     else:
         sql = args.command
-    target = _target(args)
     statements = split_statements(sql)
-    db = target.open()
-    try:
-        if not args.json:
-            print(f"🌀 Executing on local database {target.name} ({target.storage_key}) ...")
-        results = asyncio.run(db.batch([db.prepare(s) for s in statements]))
-    finally:
-        target.close(db)
+    if args.remote:
+        results = asyncio.run(_execute_remote(args, statements))
+    else:
+        target = _target(args)
+        db = target.open()
+        try:
+            if not args.json:
+                print(f"🌀 Executing on local database {target.name} ({target.storage_key}) ...")
+            results = asyncio.run(db.batch([db.prepare(s) for s in statements]))
+        finally:
+            target.close(db)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
         return 0
@@ -229,6 +237,33 @@ def _execute(args: argparse.Namespace) -> int:
             columns = list(rows[0])
             print(_table(columns, [[row.get(c) for c in columns] for row in rows]))
     return 0
+
+
+async def _execute_remote(args: argparse.Namespace, statements: list[str]) -> list[Any]:
+    """Run ``statements`` as one batch on the database in Cloudflare's account."""
+    from cfemu.config import find_config, load_config
+    from cfemu.remote.client import remote_api_from_env
+    from cfemu.remote.d1 import RemoteD1Database
+
+    path = Path(args.config) if args.config else find_config()
+    config = load_config(path, environment=args.env)
+    wanted: str = args.database
+    entry = next((e for e in config.d1_databases if wanted in (e.binding, e.database_name)), None)
+    if entry is None:
+        raise ConfigError(
+            f"Couldn't find a D1 DB with the name or binding '{wanted}' in your wrangler config",
+            file=config.path,
+            key_path="d1_databases",
+        )
+    ident = entry.database_id or entry.database_name or entry.binding
+    api = remote_api_from_env("`cfemu d1 execute --remote` runs on Cloudflare")
+    try:
+        db = RemoteD1Database(api, ident, entry.binding)
+        if not args.json:
+            print(f"🌀 Executing on remote database {wanted} ({ident}) at {api.base_url} ...")
+        return await db.batch([db.prepare(s) for s in statements])
+    finally:
+        await api.aclose()
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cfemu.cli import queues_consumer
 from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, StateError
 
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = group.add_subparsers(dest="queues_command", metavar="COMMAND")
 
     common = state_options()
+    queues_consumer.register(commands)
 
     listing = commands.add_parser(
         "list", parents=[common], help="every queue with its ready, delayed and in-flight counts"

@@ -181,7 +181,10 @@ class D1Service(BindingService):
                 from cfemu.remote.client import remote_api_for
                 from cfemu.remote.d1 import RemoteD1Database
 
-                api = remote_api_for(self.ctx.options, f"D1 binding {db.binding!r}")
+                api = remote_api_for(
+                    self.ctx.options,
+                    f"D1 binding {db.binding!r} is a remote binding (remote = true)",
+                )
                 ident = db.database_id or db.database_name or db.binding
                 found[db.binding] = RemoteD1Database(api, ident, db.binding)
             else:

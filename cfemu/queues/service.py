@@ -80,7 +80,10 @@ class QueueService(BindingService):
                 from cfemu.remote.client import remote_api_for
                 from cfemu.remote.queues import RemoteQueueProducer
 
-                api = remote_api_for(self.ctx.options, f"queue producer {p.binding!r}")
+                api = remote_api_for(
+                    self.ctx.options,
+                    f"queue producer {p.binding!r} is a remote binding (remote = true)",
+                )
                 found[p.binding] = RemoteQueueProducer(api, p.queue)
             else:
                 found[p.binding] = broker.producer(

@@ -100,8 +100,8 @@ def remote_api_from_env(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> RemoteApi:
     """A :class:`RemoteApi` from ``CLOUDFLARE_ACCOUNT_ID``, ``CLOUDFLARE_API_TOKEN`` and
-    ``CLOUDFLARE_API_BASE_URL``; a ``ConfigError`` naming ``what`` (the remote binding) when
-    the account or token is missing."""
+    ``CLOUDFLARE_API_BASE_URL``; a ``ConfigError`` starting with ``what`` (who needs the API)
+    when the account or token is missing."""
     env = os.environ if environ is None else environ
     account = env.get("CLOUDFLARE_ACCOUNT_ID")
     token = env.get("CLOUDFLARE_API_TOKEN")
@@ -111,10 +111,7 @@ def remote_api_from_env(
         if not value
     ]
     if missing:
-        raise ConfigError(
-            f"{what} is a remote binding (remote = true): set {' and '.join(missing)} so it "
-            f"can call Cloudflare's API"
-        )
+        raise ConfigError(f"{what}: set {' and '.join(missing)} so it can call Cloudflare's API")
     assert account is not None and token is not None
     base = env.get("CLOUDFLARE_API_BASE_URL") or DEFAULT_API_BASE_URL
     return RemoteApi(account, token, base_url=base, transport=transport)

@@ -155,3 +155,17 @@ async def test_a_remote_binding_without_credentials_is_a_clear_config_error(
     ):
         async with Emulator.from_config(local_config(tmp_path), clock=VirtualClock()):
             pass
+
+
+async def test_d1_execute_remote_runs_on_the_remote_account(
+    cloud: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cfemu.cli import main
+
+    config = local_config(tmp_path)
+    args = ["d1", "execute", "DB", "-c", str(config), "--remote", "--json", "--command"]
+    insert = [*args, "INSERT INTO events VALUES ('from the cli')"]
+    assert await asyncio.to_thread(main, insert) == 0
+    rows = await cloud.env.DB.prepare("SELECT what FROM events").all()
+    assert [r.what for r in rows.results] == ["from the cli"]
+    assert not (tmp_path / "local" / ".cfemu").exists()  # nothing local was created

@@ -141,13 +141,22 @@ def test_execute_a_file_with_json_output(project: Path, capsys: pytest.CaptureFi
     [
         (["--command", "SELECT 1", "--file", "x.sql"], "can't provide both --command and --file"),
         ([], "must provide --command or --file"),
-        (["--command", "SELECT 1", "--remote"], "--remote is not supported"),
+        (
+            ["--command", "SELECT 1", "--remote"],
+            "set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN",
+        ),
         (["--file", "missing.sql"], "cannot read missing.sql"),
     ],
 )
 def test_execute_argument_errors(
-    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("CLOUDFLARE_ACCOUNT_ID", raising=False)
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
     assert main(["d1", "execute", "DB", *args]) == 1
     assert message in capsys.readouterr().err
 
