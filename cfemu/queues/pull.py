@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from cfemu import limits
 from cfemu.clock import TimerHandle
 from cfemu.errors import QueueError
-from cfemu.queues.store import IN_FLIGHT, StoredMessage
+from cfemu.queues.store import IN_FLIGHT, StoredMessage, StoreWriteError
 
 if TYPE_CHECKING:
     from cfemu.queues.broker import ConsumerSettings, _QueueCore
@@ -158,6 +158,8 @@ class PullConsumer:
         broker = core.broker
         if broker.closed:
             return []
+        if not broker.store.writable:
+            raise StoreWriteError("queue state cannot be written right now; pull again later")
         clock = core.clock
         now = clock.now()
         store = core.store
@@ -167,7 +169,14 @@ class PullConsumer:
             return []
         core.delivered += len(records)
         core.batches += 1
-        await broker.store.flush()
+        try:
+            await broker.store.flush()
+        except StoreWriteError:
+            # The lease could not be written: it is not an attempt, as for a push delivery.
+            core.delivered -= len(records)
+            core.batches -= 1
+            store.unlease(records, clock.now(), front=True)
+            raise
         expires = clock.now() + timeout_ms / 1000
         pulled = []
         for rec in records:

@@ -294,3 +294,29 @@ async def _random_failures(path: Path, failures: list[bool], sends: list[int]) -
     plan = iter(())  # the disk has room again for the last commit
     await h.broker.aclose()
     assert rows(path) == []
+
+
+@pytest.mark.anyio
+async def test_a_pull_whose_lease_cannot_be_written_fails_and_counts_no_attempt(
+    h: Harness,
+) -> None:
+    from cfemu.queues.pull import PullSettings
+    from cfemu.queues.store import StoreWriteError
+
+    pull = h.broker.set_pull_consumer("q", PullSettings())
+    await h.broker.producer("q").sendBatch([{"body": 1}, {"body": 2}])
+    inject(sqlite_store(h), countdown(1))
+    with pytest.raises(StoreWriteError, match="cannot write queue state"):
+        await pull.pull()
+    view = h.broker.queues["q"]
+    assert [(m.body, m.attempts, m.state) for m in view.messages()] == [
+        (1, 0, "ready"),
+        (2, 0, "ready"),
+    ]
+    assert (pull.leased, view.stats().delivered) == (0, 0)
+    with pytest.raises(StoreWriteError, match="pull again later"):
+        await pull.pull()  # the unwritten unlease is still pending: nothing is leased
+    h.clock.fire_next()  # the store's retry writes it
+    await h.run_tasks()
+    [first, second] = await pull.pull()
+    assert (first.attempts, second.attempts) == (1, 1)
