@@ -85,7 +85,7 @@ def request_url(
             forwarded.setdefault(key, value)
     if len(hosts) > 1:
         raise BadRequestError("more than one Host header")
-    authority = parse_host(hosts[0], scheme) if hosts else default_host
+    authority = parse_host(hosts[0] if hosts else default_host, scheme)
     if target.startswith("/"):
         path = target
     else:

@@ -378,7 +378,10 @@ async def _asgi_body(receive: Receive) -> Any:
 
 def _url_of(scope: Scope, headers: list[tuple[str, str]], trust_forwarded: bool) -> str:
     server = scope.get("server")
-    default_host = f"{server[0]}:{server[1]}" if server else "localhost"
+    default_host = "localhost"
+    if server:
+        address = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+        default_host = f"{address}:{server[1]}" if server[1] is not None else address
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")

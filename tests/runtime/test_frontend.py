@@ -329,3 +329,33 @@ async def test_a_cancellation_that_is_not_the_deadline_goes_through() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sent == [] and clock.pending_timers == 0
+
+
+@pytest.mark.anyio
+async def test_without_a_host_the_url_names_the_servers_address_ipv6_bracketed(
+    worker: Worker,
+) -> None:
+    app = asgi_app(worker)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    servers = ((("::1", 8787), b"http://[::1]:8787/p"), (("10.0.0.1", 80), b"http://10.0.0.1/p"))
+    for server, expected in servers:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/p",
+            "raw_path": b"/p",
+            "query_string": b"",
+            "headers": [],  # HTTP/1.0 without Host
+            "server": server,
+        }
+        sent.clear()
+        await app(scope, receive, send)
+        assert sent[1]["body"] == expected
