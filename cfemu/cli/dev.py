@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfemu.cli._http_server import HttpOptions, add_http_options, http_options, uvicorn_config
+from cfemu.cli.listen import ListenSettings, add_listen_options, bind, resolve_listen
 from cfemu.errors import CfemuError, ConfigError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 
@@ -34,8 +35,7 @@ def register(subparsers: Any) -> None:
         help="wrangler config file; repeat for several Workers (default: found from cwd)",
     )
     p.add_argument("-e", "--env", help="the [env.NAME] to use")
-    p.add_argument("--ip", default=DEFAULT_DEV_IP, help="address to listen on (%(default)s)")
-    p.add_argument("--port", type=int, default=DEFAULT_DEV_PORT, help="port (%(default)s)")
+    add_listen_options(p)
     p.add_argument(
         "--persist-to",
         type=Path,
@@ -152,8 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 paths,
                 environment=args.env,
                 persist_to=persist_to,
-                ip=args.ip,
-                port=args.port,
+                listen=args,
                 extra_vars=extra_vars,
                 test_scheduled=args.test_scheduled,
                 ai=ai,
@@ -171,8 +170,7 @@ async def serve(
     *,
     environment: str | None = None,
     persist_to: Path | None = None,
-    ip: str = DEFAULT_DEV_IP,
-    port: int = DEFAULT_DEV_PORT,
+    listen: ListenSettings | argparse.Namespace | None = None,
     extra_vars: dict[str, str] | None = None,
     test_scheduled: bool = False,
     ai: AiSettings | None = None,
@@ -196,35 +194,49 @@ async def serve(
         ai=ai,
         strict=strict,
     )
-    async with emulator:
-        emulator.start_crons()
-        for line in describe(emulator):
-            print(line)
-        server = make_server(
-            emulator,
-            ip=ip,
-            port=port,
-            test_scheduled=test_scheduled,
-            api=api,
-            api_token=api_token,
-            http=http,
+    if not isinstance(listen, ListenSettings):
+        flags = listen or argparse.Namespace(
+            ip=None, port=None, local_protocol=None, https_cert_path=None, https_key_path=None
         )
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await emulator.clock.sleep(0.01)
-        if server.started:
-            print(f"⎔ Ready on http://{ip}:{port}", flush=True)
-            if api:
-                print(f"⎔ Cloudflare API on http://{ip}:{port}/client/v4", flush=True)
-        try:
-            await serving
-        except SystemExit:  # uvicorn exits when it cannot listen
-            raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)") from None
-        finally:
+        listen = resolve_listen(flags, emulator.configs[0].dev)
+    sock = bind(listen)  # before any Worker loads: a port in use is one line
+    with sock:
+        async with emulator:
+            emulator.start_crons()
+            for line in describe(emulator):
+                print(line)
+            server = make_server(
+                emulator,
+                ip=listen.ip,
+                port=listen.port,
+                test_scheduled=test_scheduled,
+                api=api,
+                api_token=api_token,
+                http=http,
+            )
+            if listen.protocol == "https":
+                server.config.ssl_certfile = str(listen.cert_file)
+                server.config.ssl_keyfile = str(listen.key_file)
+            serving = asyncio.create_task(_serve(server, sock))
+            while not server.started and not serving.done():
+                await emulator.clock.sleep(0.01)
+            url = listen.url(sock.getsockname()[1])
             if server.started:
-                print("⎔ Shutting down: batches in flight finish (or are retried later)")
-        if not server.started:
-            raise CfemuError(f"cannot listen on {ip}:{port} (is the port in use?)")
+                print(f"⎔ Ready on {url}", flush=True)
+                if api:
+                    print(f"⎔ Cloudflare API on {url}/client/v4", flush=True)
+            try:
+                await serving
+            finally:
+                if server.started:
+                    print("⎔ Shutting down: batches in flight finish (or are retried later)")
+
+
+async def _serve(server: Any, sock: Any) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:  # uvicorn exits when it cannot start (e.g. a bad certificate)
+        raise CfemuError("the server could not start; see the message above") from None
 
 
 def make_server(

@@ -124,7 +124,6 @@ _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
             "generate_types",
             "host",
             "inspector_port",
-            "local_protocol",
             "upstream_protocol",
         }
     ),

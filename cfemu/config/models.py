@@ -219,6 +219,8 @@ class DevConfig(_Section):
 
     ip: str = DEFAULT_DEV_IP
     port: Annotated[int, AS_INT, in_range(MIN_DEV_PORT, MAX_DEV_PORT)] = DEFAULT_DEV_PORT
+    local_protocol: Literal["http", "https"] = "http"
+    """``https`` needs ``--https-cert-path``/``--https-key-path`` (cfemu makes no certificate)."""
 
 
 class SecretsConfig(_Section):

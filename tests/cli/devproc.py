@@ -99,26 +99,30 @@ class DevProcess:
 
 
 @asynccontextmanager
-async def cfemu_dev(*args: str, cwd: Path | None = None) -> AsyncIterator[DevProcess]:
-    """Start ``cfemu dev ARGS --port <free>``; wait for "Ready on"; stop it with Ctrl-C."""
-    port = free_port()
+async def cfemu_dev(
+    *args: str, cwd: Path | None = None, port: int | None = None
+) -> AsyncIterator[DevProcess]:
+    """Start ``cfemu dev ARGS --port <free>`` (no ``--port`` with ``port=0``: the config's);
+    wait for "Ready on"; stop it with Ctrl-C at the end."""
+    chosen = free_port() if port is None else port
+    flags = ["--port", str(chosen)] if chosen else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "cfemu",
         "dev",
         *args,
-        "--port",
-        str(port),
+        *flags,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"},
     )
-    dev = DevProcess(proc, port)
+    dev = DevProcess(proc, chosen)
     dev._reader = asyncio.create_task(dev._read())
     try:
-        await dev.wait_for_line(lambda line: "Ready on" in line)
+        ready = await dev.wait_for_line(lambda line: "Ready on" in line)
+        dev.port = int(ready.strip().rsplit(":", 1)[1])
         yield dev
     finally:
         if proc.returncode is None:
