@@ -13,6 +13,7 @@ import httpx
 
 from cfemu._contain import watch_signals
 from cfemu._faults import Faults
+from cfemu._log import CRONS, invocation
 from cfemu._tasks import TaskTracker
 from cfemu.bindings import SERVICES, BindingService, NotMine, ServiceContext
 from cfemu.clock import Clock, RealClock, TimerHandle, VirtualClock
@@ -293,10 +294,17 @@ class Emulator:
         self._cron_timers[(worker.name, expression)] = self.clock.call_at(when, fire)
 
     async def _run_cron(self, worker: Worker, expression: str, when: float) -> None:
+        started = self.clock.now()
         try:
             await worker.scheduled(expression, scheduled_time=when)
         except Exception:
             log.exception("scheduled handler of %s failed for cron %r", worker.name, expression)
+            outcome = "failed"
+        else:
+            outcome = "ok"
+        invocation(
+            CRONS, "CRON", f"{expression!r} ({worker.name})", outcome, self.clock.now() - started
+        )
 
     async def _close_resources(self) -> None:
         for timer in self._cron_timers.values():

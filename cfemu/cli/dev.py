@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfemu.cli._http_server import HttpOptions, add_http_options, http_options, uvicorn_config
 from cfemu.cli.listen import ListenSettings, add_listen_options, bind, resolve_listen
+from cfemu.cli.logs import LOG_LEVELS, log_requests, setup_logging
 from cfemu.errors import CfemuError, ConfigError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 
@@ -36,6 +37,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-e", "--env", help="the [env.NAME] to use")
     add_listen_options(p)
+    p.add_argument(
+        "--log-level",
+        choices=tuple(LOG_LEVELS),
+        default="log",
+        help="request, queue and cron lines are info; console.log is log (default: %(default)s)",
+    )
     p.add_argument(
         "--persist-to",
         type=Path,
@@ -146,22 +153,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"Reset {persist_to}: deleted {', '.join(deleted) or 'nothing'}")
     extra_vars = parse_vars(args.var)
     ai = ai_settings(args)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly
-        asyncio.run(
-            serve(
-                paths,
-                environment=args.env,
-                persist_to=persist_to,
-                listen=args,
-                extra_vars=extra_vars,
-                test_scheduled=args.test_scheduled,
-                ai=ai,
-                api=not args.no_api,
-                api_token=args.api_token,
-                http=http_options(args),
-                strict=args.strict,
+    restore_logging = setup_logging(args.log_level)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly
+            asyncio.run(
+                serve(
+                    paths,
+                    environment=args.env,
+                    persist_to=persist_to,
+                    listen=args,
+                    extra_vars=extra_vars,
+                    test_scheduled=args.test_scheduled,
+                    ai=ai,
+                    api=not args.no_api,
+                    api_token=args.api_token,
+                    http=http_options(args),
+                    strict=args.strict,
+                )
             )
-        )
+    finally:
+        restore_logging()
     return 0
 
 
@@ -263,6 +274,7 @@ def make_server(
 
         app = with_api(app, api_app(emulator, token=api_token))
     app = with_body_timeout(app, emulator.clock, options.body_timeout)
+    app = log_requests(app)
     return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
 
 

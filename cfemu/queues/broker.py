@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from cfemu import limits
 from cfemu._faults import Faults
 from cfemu._js import JsDict
+from cfemu._log import invocation
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock, TimerHandle
 from cfemu.compat import Compat
@@ -598,13 +599,16 @@ class _QueueCore:
         if failed:
             self.failed_batches += 1
         self.last_settled_at = now
-        self.broker.logger.info(
-            "QUEUE %s %d/%d (%dms)",
-            self.name,
-            acked,
-            len(batch.messages),
-            round((now - started) * 1000),
-        )
+        total = len(batch.messages)
+        outcome = f"{total} message{'s' if total != 1 else ''}: {acked} acked"
+        if retried:
+            outcome += f", {len(retried)} retried"
+        if exhausted:
+            verb = "dead-lettered" if dlq is not None else "dropped after the last retry"
+            outcome += f", {len(exhausted)} {verb}"
+        if failed:
+            outcome += "; the invocation failed"
+        invocation(self.broker.logger, "QUEUE", self.name, outcome, now - started)
         self.active -= 1
         self.pump()
         if dlq is not None:

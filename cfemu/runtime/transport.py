@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from cfemu._log import CRONS, invocation
 from cfemu.clock import Clock
 from cfemu.runtime.frontend import BadRequestError, request_url
 from cfemu.runtime.headers import decode_header
@@ -70,13 +71,17 @@ def scheduled_dispatch(worker: Worker, fallback: Dispatch | None = None) -> Disp
         query = parse_qs(url.query)
         cron = query.get("cron", [""])[0]
         time_ms = query.get("time", [None])[0]
+        started = worker.clock.now()
         try:
             when = int(time_ms) / 1000 if time_ms else None
             await worker.scheduled(cron, when)
         except Exception as exc:
             _logger.error("Worker %r: scheduled(%r) failed", worker.name, cron, exc_info=exc)
+            took = worker.clock.now() - started
+            invocation(CRONS, "CRON", f"{cron!r} ({worker.name})", "failed", took)
             detail = f": {type(exc).__name__}: {exc}" if worker.dev_mode else ""
             return Response(f"Scheduled event failed{detail}", 500)
+        invocation(CRONS, "CRON", f"{cron!r} ({worker.name})", "ok", worker.clock.now() - started)
         return Response("Ran scheduled event")
 
     return dispatch

@@ -549,7 +549,7 @@ async def test_one_log_line_per_batch(h: Harness, caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.INFO, logger="cfemu.queues"):
         await h.drain()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("QUEUE")]
-    assert lines == ["QUEUE jobs 2/3 (250ms)"]
+    assert lines == ["QUEUE jobs 3 messages: 2 acked, 1 dropped after the last retry (250ms)"]
 
 
 async def test_injected_consumer_crash_after_k_acks(h: Harness) -> None:

@@ -134,9 +134,14 @@ class JsConstructor(JsCallable):
 
 
 # --- console -------------------------------------------------------------------------------
-def _printer(stream: str) -> Callable[..., None]:
+#: The quietest ``console`` level printed (Python logging numbers; ``cfemu dev --log-level``).
+console_threshold = 0
+
+
+def _printer(stream: str, level: int) -> Callable[..., None]:
     def log(*args: Any) -> None:
-        print(" ".join(js_display(a) for a in args), file=getattr(sys, stream), flush=True)
+        if level >= console_threshold:
+            print(" ".join(js_display(a) for a in args), file=getattr(sys, stream), flush=True)
 
     return log
 
@@ -144,11 +149,11 @@ def _printer(stream: str) -> Callable[..., None]:
 console = JsNamespace(
     "console",
     {
-        "log": _printer("stdout"),
-        "info": _printer("stdout"),
-        "debug": _printer("stdout"),
-        "warn": _printer("stderr"),
-        "error": _printer("stderr"),
+        "log": _printer("stdout", 15),
+        "info": _printer("stdout", logging.INFO),
+        "debug": _printer("stdout", logging.DEBUG),
+        "warn": _printer("stderr", logging.WARNING),
+        "error": _printer("stderr", logging.ERROR),
     },
 )
 
