@@ -288,8 +288,9 @@ class Emulator:
         when = schedule.next_after(self.clock.utcnow()).timestamp()
 
         def fire() -> None:
-            self.tracker.spawn(self._run_cron(worker, expression, when))
-            self._arm_cron(worker, expression, schedule)
+            current = self.workers.get(worker.name, worker)  # reloaded on save: the new one
+            self.tracker.spawn(self._run_cron(current, expression, when))
+            self._arm_cron(current, expression, schedule)
 
         self._cron_timers[(worker.name, expression)] = self.clock.call_at(when, fire)
 

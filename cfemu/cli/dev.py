@@ -17,7 +17,7 @@ from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 if TYPE_CHECKING:
     from cfemu.ai import AiSettings
 
-__all__ = ["describe", "make_server", "parse_vars", "register", "run", "serve"]
+__all__ = ["build_app", "describe", "make_server", "parse_vars", "register", "run", "serve"]
 
 
 def register(subparsers: Any) -> None:
@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-e", "--env", help="the [env.NAME] to use")
     add_listen_options(p)
+    p.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="do not reload the Workers when their files or the config change",
+    )
     p.add_argument(
         "--log-level",
         choices=tuple(LOG_LEVELS),
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                     api_token=args.api_token,
                     http=http_options(args),
                     strict=args.strict,
+                    reload=not args.no_reload,
                 )
             )
     finally:
@@ -189,58 +195,105 @@ async def serve(
     api_token: str | None = None,
     http: HttpOptions | None = None,
     strict: bool = False,
+    reload: bool = False,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn
-    (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``)."""
+    (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``). With ``reload``,
+    saving a Worker module reloads the Workers and saving a config restarts the emulator."""
+    from cfemu.cli.reload import SwappableApp, watch_and_reload
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator
 
-    emulator = Emulator.from_configs(
-        paths,
-        environment=environment,
-        persist_to=persist_to,
-        clock=RealClock(),
-        dev_mode=True,
-        extra_vars=extra_vars,
-        ai=ai,
-        strict=strict,
-    )
+    def build() -> Emulator:
+        return Emulator.from_configs(
+            paths,
+            environment=environment,
+            persist_to=persist_to,
+            clock=RealClock(),
+            dev_mode=True,
+            extra_vars=extra_vars,
+            ai=ai,
+            strict=strict,
+        )
+
+    emulator = build()
     if not isinstance(listen, ListenSettings):
         flags = listen or argparse.Namespace(
             ip=None, port=None, local_protocol=None, https_cert_path=None, https_key_path=None
         )
         listen = resolve_listen(flags, emulator.configs[0].dev)
     sock = bind(listen)  # before any Worker loads: a port in use is one line
+    swap = SwappableApp()
+    stop = asyncio.Event()
+    serving: asyncio.Task[None] | None = None
+    server: Any = None
+    url = listen.url(sock.getsockname()[1])
+    restart: list[Emulator] = []  # the emulator a config change restarts with
     with sock:
-        async with emulator:
-            emulator.start_crons()
-            for line in describe(emulator):
-                print(line)
-            server = make_server(
-                emulator,
-                ip=listen.ip,
-                port=listen.port,
-                test_scheduled=test_scheduled,
-                api=api,
-                api_token=api_token,
-                http=http,
-            )
-            if listen.protocol == "https":
-                server.config.ssl_certfile = str(listen.cert_file)
-                server.config.ssl_keyfile = str(listen.key_file)
-            serving = asyncio.create_task(_serve(server, sock))
-            while not server.started and not serving.done():
-                await emulator.clock.sleep(0.01)
-            url = listen.url(sock.getsockname()[1])
-            if server.started:
-                print(f"⎔ Ready on {url}", flush=True)
-                if api:
-                    print(f"⎔ Cloudflare API on {url}/client/v4", flush=True)
-            try:
-                await serving
-            finally:
-                if server.started:
-                    print("⎔ Shutting down: batches in flight finish (or are retried later)")
+        try:
+            while True:
+                async with emulator:
+                    emulator.start_crons()
+                    for line in describe(emulator):
+                        print(line)
+
+                    def app(current: Any = emulator) -> Any:
+                        return build_app(
+                            current,
+                            test_scheduled=test_scheduled,
+                            api=api,
+                            api_token=api_token,
+                            http=http,
+                        )
+
+                    swap.set(app())
+                    if serving is None:
+                        server = make_server(
+                            emulator, ip=listen.ip, port=listen.port, http=http, app=swap
+                        )
+                        if listen.protocol == "https":
+                            server.config.ssl_certfile = str(listen.cert_file)
+                            server.config.ssl_keyfile = str(listen.key_file)
+                        serving = asyncio.create_task(_serve(server, sock))
+                        while not server.started and not serving.done():
+                            await emulator.clock.sleep(0.01)
+                        if server.started:
+                            print(f"⎔ Ready on {url}", flush=True)
+                            if api:
+                                print(f"⎔ Cloudflare API on {url}/client/v4", flush=True)
+                    else:
+                        print(f"⎔ Ready on {url} (restarted)", flush=True)
+                    if not reload:
+                        await serving
+                        return
+                    restart.clear()
+
+                    async def try_restart() -> bool:
+                        try:
+                            restart.append(build())
+                        except CfemuError as exc:
+                            print(f"✘ [ERROR] {exc}\n  (still serving the previous version)")
+                            return False
+                        return True
+
+                    watcher = asyncio.create_task(
+                        watch_and_reload(
+                            emulator, swap, app, stop, lambda m: print(m, flush=True), try_restart
+                        )
+                    )
+                    await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
+                    if serving.done():
+                        stop.set()
+                        await watcher
+                        await serving
+                        return
+                    await watcher
+                    swap.hold()  # requests arriving during the restart wait for it
+                emulator = restart[0]
+        finally:
+            stop.set()
+            if server is not None and server.started:
+                print("⎔ Shutting down: batches in flight finish (or are retried later)")
 
 
 async def _serve(server: Any, sock: Any) -> None:
@@ -259,12 +312,30 @@ def make_server(
     api: bool = True,
     api_token: str | None = None,
     http: HttpOptions | None = None,
+    app: Any = None,
 ) -> Any:
     """A ``uvicorn.Server`` serving the emulator's primary Worker (not started), and
     Cloudflare's REST API at ``/client/v4`` unless ``api=False``, with the HTTP options
-    (forwarding trust, header and body timeouts) of ``http``."""
+    (forwarding trust, header and body timeouts) of ``http``; or serving ``app``."""
     import uvicorn
 
+    options = http or HttpOptions()
+    if app is None:
+        app = build_app(
+            emulator, test_scheduled=test_scheduled, api=api, api_token=api_token, http=http
+        )
+    return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
+
+
+def build_app(
+    emulator: Any,
+    *,
+    test_scheduled: bool = False,
+    api: bool = True,
+    api_token: str | None = None,
+    http: HttpOptions | None = None,
+) -> Any:
+    """The ASGI app ``cfemu dev`` serves: the primary Worker, the REST API, request logs."""
     from cfemu.runtime.transport import with_body_timeout
 
     options = http or HttpOptions()
@@ -274,8 +345,7 @@ def make_server(
 
         app = with_api(app, api_app(emulator, token=api_token))
     app = with_body_timeout(app, emulator.clock, options.body_timeout)
-    app = log_requests(app)
-    return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
+    return log_requests(app)
 
 
 def describe(emulator: Any) -> list[str]:

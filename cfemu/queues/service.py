@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
@@ -16,6 +16,7 @@ from cfemu.state import opening_state
 
 if TYPE_CHECKING:
     from cfemu.config import WorkerConfig
+    from cfemu.queues.message import MessageBatch
 
 __all__ = ["SHUTDOWN_GRACE_OPTION", "QueueService"]
 
@@ -100,7 +101,7 @@ class QueueService(BindingService):
                     f"{config.path}: Worker {config.name!r} consumes queues but has no "
                     f"'main' module to handle them"
                 )
-            worker = self.ctx.workers[config.name]
+            handler = self._handler(config.name)
             for consumer in config.queues.consumers:
                 settings = ConsumerSettings(
                     max_batch_size=consumer.max_batch_size,
@@ -110,7 +111,17 @@ class QueueService(BindingService):
                     max_concurrency=consumer.max_concurrency,
                     retry_delay=consumer.retry_delay,
                 )
-                broker.set_consumer(consumer.queue, settings, worker.queue)
+                broker.set_consumer(consumer.queue, settings, handler)
+
+    def _handler(self, name: str) -> Callable[[MessageBatch], Awaitable[None]]:
+        """The Worker's ``queue`` handler, looked up per batch: a reloaded Worker (``cfemu
+        dev`` on save) gets the next batch, while a batch in flight finishes on the old one."""
+        workers = self.ctx.workers
+
+        async def handler(batch: MessageBatch) -> None:
+            await workers[name].queue(batch)
+
+        return handler
 
     def begin(self) -> None:
         """Deliver what is queued already (restored state) and what arrives from now on."""

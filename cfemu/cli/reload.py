@@ -1,0 +1,158 @@
+"""Reload on save for ``cfemu dev``: watch the Workers' modules and the config files.
+
+A change to a Worker's Python files reloads just the Workers, in place: each keeps its
+``env`` (so queues, D1, KV and every other binding keep their state, in memory too), new
+requests and batches go to the new code, and work already running finishes on the old
+one. A change to a config file (or ``.dev.vars``) may change bindings, so the emulator is
+restarted cleanly instead (persisted state survives; ``--in-memory`` state starts afresh).
+A change that does not load keeps the previous version serving and says why.
+
+The watcher is ``watchfiles`` (Rust ``notify``: inotify/FSEvents/kqueue, no polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SwappableApp", "changed_files", "reload_workers", "watched_roots"]
+
+_SKIP_DIRS = frozenset({".cfemu", "__pycache__", ".venv", "venv", ".git", "node_modules"})
+
+
+class SwappableApp:
+    """An ASGI app whose target can be replaced while serving; requests wait while held."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self._ready = asyncio.Event()
+
+    def set(self, app: Any) -> None:
+        """Serve ``app`` from now on (and release requests held meanwhile)."""
+        self.app = app
+        self._ready.set()
+
+    def hold(self) -> None:
+        """Hold new requests until the next :meth:`set` (during a restart)."""
+        self._ready.clear()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") == "lifespan":
+            return
+        await self._ready.wait()
+        await self.app(scope, receive, send)
+
+
+def watched_roots(emulator: Any) -> tuple[set[Path], set[Path]]:
+    """(config files and ``.dev.vars``-style files, folders of the Workers' modules)."""
+    configs: set[Path] = set()
+    folders: set[Path] = set()
+    for config in emulator.configs:
+        configs.add(config.path)
+        configs.update(config.secrets_files)
+        for name in (".dev.vars", ".env"):
+            configs.add(config.path.parent / name)
+        if config.main_path is not None:
+            folders.add(config.main_path.parent)
+    return configs, folders
+
+
+def _interesting(path: Path, configs: set[Path], folders: Iterable[Path]) -> bool:
+    if path in configs or path.name.startswith(".dev.vars"):
+        return True
+    if path.suffix != ".py" or _SKIP_DIRS.intersection(path.parts):
+        return False
+    return any(path.is_relative_to(folder) for folder in folders)
+
+
+async def changed_files(
+    emulator: Any, stop: asyncio.Event, *, debounce_ms: int = 150
+) -> tuple[set[Path], set[Path]]:
+    """Wait for the next save: (config files changed, Worker modules changed).
+
+    Returns two empty sets when ``stop`` is set first.
+    """
+    import watchfiles
+
+    configs, folders = watched_roots(emulator)
+    roots = {p.parent for p in configs} | folders
+    async for changes in watchfiles.awatch(
+        *sorted(roots),
+        stop_event=stop,
+        debounce=debounce_ms,
+        step=20,
+        recursive=True,
+        watch_filter=lambda _change, raw: _interesting(Path(raw), configs, folders),
+    ):
+        paths = {Path(raw) for _change, raw in changes}
+        changed_configs = {p for p in paths if p in configs or p.name.startswith(".dev.vars")}
+        modules = paths - changed_configs
+        if changed_configs or modules:
+            return changed_configs, modules
+    return set(), set()
+
+
+def reload_workers(emulator: Any) -> list[str]:
+    """Load every Worker's module afresh, keeping its ``env``; swap them in together.
+
+    Returns the names reloaded. If one fails to load, none is swapped and the
+    :class:`~cfemu.errors.WorkerError` propagates: the previous versions keep serving.
+    """
+    from cfemu.compat import compat_for
+    from cfemu.runtime.worker import Worker
+
+    fresh: dict[str, Worker] = {}
+    for config in emulator.configs:
+        if config.main_path is None:
+            continue
+        old = emulator.workers[config.name]
+        fresh[config.name] = Worker.load(
+            config.main_path,
+            name=config.name,
+            env=old.env,
+            clock=emulator.clock,
+            tracker=emulator.tracker,
+            dev_mode=emulator.dev_mode,
+            max_request_body_bytes=emulator.max_request_body_bytes,
+            compat=compat_for(config),
+        )
+    emulator.workers.update(fresh)
+    return list(fresh)
+
+
+async def watch_and_reload(
+    emulator: Any,
+    swap: SwappableApp,
+    build_app: Callable[[], Any],
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+    try_restart: Callable[[], Awaitable[bool]],
+) -> None:
+    """Reload Workers on each save until a config change calls for a restart (or ``stop``).
+
+    ``try_restart`` checks the new config; when it loads, this returns so that the caller
+    restarts the emulator. Otherwise the error is shown and watching goes on.
+    """
+    from cfemu.errors import CfemuError
+
+    while not stop.is_set():
+        configs, modules = await changed_files(emulator, stop)
+        if stop.is_set():
+            return
+        if configs:
+            names = ", ".join(sorted(p.name for p in configs))
+            if await try_restart():
+                say(f"⎔ {names} changed: restarting with the new configuration")
+                return
+            continue
+        try:
+            reloaded = reload_workers(emulator)
+        except CfemuError as exc:
+            say(f"✘ [ERROR] {exc}\n  (still serving the previous version; save again to retry)")
+            continue
+        swap.set(build_app())
+        files = ", ".join(sorted(p.name for p in modules))
+        workers = ", ".join(repr(name) for name in reloaded)
+        say(f"⎔ Reloaded {files}: Worker {workers} (queues, D1 and other state kept)")
