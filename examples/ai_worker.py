@@ -48,6 +48,8 @@ MAX_BODY_BYTES = 256_000
 #: (the same as the queue's ``max_retries = 2`` plus the first delivery).
 DIRECT_ATTEMPTS = 3
 FINAL_STATES = ("completed", "failed")
+#: The tables migrations/0001_init.sql creates: /api/health checks they exist.
+SCHEMA_TABLES = ("tasks", "task_segments", "task_events")
 MIGRATIONS_HINT = (
     "the D1 schema is missing: apply migrations/ first (locally `cfemu d1 migrations apply DB`, "
     "on Cloudflare `wrangler d1 migrations apply ai-tasks --remote`)"
@@ -325,13 +327,23 @@ class Default(WorkerEntrypoint):
         return Response.json(body)
 
     async def health(self) -> Response:
-        """``GET /api/health``: the Worker answers and D1 answers."""
+        """``GET /api/health``: the Worker answers, D1 answers and has the schema of
+        ``migrations/`` (its tables exist), so a missing migration shows here first."""
+        body: dict[str, Any] = {"time": iso(now_ms())}
         try:
-            ok = await self.env.DB.prepare("SELECT 1 AS ok").first("ok") == 1
-            detail = "ok"
+            rows = await self.env.DB.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ).all()
+            found = {row.name for row in rows.results}
+            missing = [table for table in SCHEMA_TABLES if table not in found]
+            body["db"] = "ok" if not missing else f"missing tables: {', '.join(missing)}"
+            if missing:
+                body["hint"] = MIGRATIONS_HINT
         except Exception as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"
-        body = {"status": "ok" if ok else "degraded", "time": iso(now_ms()), "db": detail}
+            missing = list(SCHEMA_TABLES)
+            body["db"] = f"{type(exc).__name__}: {exc}"
+        ok = not missing
+        body = {"status": "ok" if ok else "degraded", **body}
         return Response.json(body, status=200 if ok else 503)
 
     async def ai_status(self) -> Response:

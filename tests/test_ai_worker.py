@@ -364,6 +364,17 @@ async def test_health_checks_d1(client: httpx.AsyncClient) -> None:
     assert response.json()["status"] == "ok" and response.json()["db"] == "ok"
 
 
+async def test_health_reports_a_schema_without_the_migrations(
+    pipeline: Emulator, client: httpx.AsyncClient
+) -> None:
+    await pipeline.database("DB").exec("DROP TABLE task_events")
+    response = await client.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded" and body["db"] == "missing tables: task_events"
+    assert "cfemu d1 migrations apply" in body["hint"]
+
+
 async def test_ai_status_reports_model_reachability_and_recent_latency(
     pipeline: Emulator, client: httpx.AsyncClient
 ) -> None:

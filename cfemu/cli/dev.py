@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfemu.cli._http_server import HttpOptions, add_http_options, http_options, uvicorn_config
+from cfemu.cli.dev_migrations import surface_migrations
 from cfemu.cli.listen import ListenSettings, add_listen_options, bind, resolve_listen
 from cfemu.cli.logs import LOG_LEVELS, log_requests, setup_logging
 from cfemu.errors import CfemuError, ConfigError
@@ -37,6 +38,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-e", "--env", help="the [env.NAME] to use")
     add_listen_options(p)
+    p.add_argument(
+        "--apply-migrations",
+        action="store_true",
+        help="apply each D1 database's pending migrations first (works with --in-memory)",
+    )
     p.add_argument(
         "--no-reload",
         action="store_true",
@@ -175,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
                     http=http_options(args),
                     strict=args.strict,
                     reload=not args.no_reload,
+                    apply_migrations=args.apply_migrations,
                 )
             )
     finally:
@@ -196,6 +203,7 @@ async def serve(
     http: HttpOptions | None = None,
     strict: bool = False,
     reload: bool = False,
+    apply_migrations: bool = False,
 ) -> None:
     """Start an emulator on the real clock and serve its primary Worker with uvicorn
     (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``). With ``reload``,
@@ -236,6 +244,7 @@ async def serve(
                     emulator.start_crons()
                     for line in describe(emulator):
                         print(line)
+                    await surface_migrations(emulator, apply=apply_migrations)
 
                     def app(current: Any = emulator) -> Any:
                         return build_app(
