@@ -115,5 +115,5 @@ class KvListModel(RuleBasedStateMachine):
         self.loop.close()
 
 
-KvListModel.TestCase.settings = settings(max_examples=40, stateful_step_count=25)
+KvListModel.TestCase.settings = settings(max_examples=100, stateful_step_count=30)
 TestKvListModel = KvListModel.TestCase
