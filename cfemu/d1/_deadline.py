@@ -32,28 +32,57 @@ _NEVER: Final = float("inf")
 
 class QueryDeadline:
     """SQLite progress handler ending the running query ``limit`` real seconds after
-    :meth:`start`; ``limit`` ``None`` means no limit."""
+    :meth:`start`; ``limit`` ``None`` means no limit.
 
-    __slots__ = ("expired", "limit", "started")
+    ``loop_slice`` (set only while a query runs on the event loop, see
+    :mod:`cfemu.d1._offload`) interrupts a query that has held the loop that long, so it
+    can run again on the database's thread; :attr:`sliced` then says so.
+    """
+
+    __slots__ = (
+        "expired",
+        "last_started",
+        "limit",
+        "loop_slice",
+        "resume_from",
+        "sliced",
+        "started",
+    )
 
     def __init__(self, limit: float | None) -> None:
         self.limit = limit
+        self.loop_slice: float | None = None
         self.started = _NEVER
+        #: When the last query started (its time keeps counting if it is run again).
+        self.last_started = _NEVER
+        #: Set before running an interrupted query again: its time runs from then.
+        self.resume_from: float | None = None
         #: Whether the last query was interrupted by this deadline.
         self.expired = False
+        #: Whether the last query was interrupted to leave the event loop.
+        self.sliced = False
 
     def start(self) -> None:
-        """A query begins: its time runs from now."""
-        self.started = _monotonic()
-        self.expired = False
+        """A query begins: its time runs from now (or from when it first started)."""
+        resumed = self.resume_from
+        self.started = _monotonic() if resumed is None else resumed
+        self.resume_from = None
+        self.expired = self.sliced = False
 
     def stop(self) -> None:
         """The query ended: cfemu's own statements between queries are never interrupted."""
+        if self.started != _NEVER:
+            self.last_started = self.started
         self.started = _NEVER
 
     def __call__(self) -> int:
+        elapsed = _monotonic() - self.started
         limit = self.limit
-        if limit is not None and _monotonic() - self.started > limit:
+        if limit is not None and elapsed > limit:
             self.expired = True
             return 1  # non-zero: SQLite interrupts the statement
+        loop_slice = self.loop_slice
+        if loop_slice is not None and elapsed > loop_slice:
+            self.sliced = True
+            return 1
         return 0

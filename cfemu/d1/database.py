@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cfemu._faults import Faults
 from cfemu._js import JsDict
@@ -42,6 +43,11 @@ FIRST_UNCONSTRAINED = "first-unconstrained"
 _CONSTRAINTS = frozenset({FIRST_PRIMARY, FIRST_UNCONSTRAINED})
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_T = TypeVar("_T")
+
+
+def _nothing() -> None:
+    return None
 
 
 def open_database(
@@ -127,15 +133,24 @@ class D1PreparedStatement:
             self._engine, self._sql, tuple([to_sql(v) for v in values]), self._session
         )
 
-    def _execute(self) -> Outcome:
+    def _run(self) -> Outcome:
+        return self._engine.run(self._sql, self._params)
+
+    def _run_with_meta(self) -> tuple[Outcome, JsDict]:
+        outcome = self._engine.run(self._sql, self._params)
+        return outcome, self._engine.meta(outcome)
+
+    async def _execute(self, unit: Callable[[], _T]) -> _T:
+        """Run ``unit`` as one D1 call (on the loop, or on the database's thread when long;
+        see :mod:`cfemu.d1._offload`)."""
         engine = self._engine
         if engine.faults:
             engine.check_faults()
-        outcome = engine.run(self._sql, self._params)
+        result = await engine.share.run(unit, self._sql)
         session = self._session
         if session is not None:
             session._observe(engine.bookmark())
-        return outcome
+        return result
 
     async def first(self, colName: str | None = None) -> Any:
         """The first row (a ``JsDict``), or ``None`` when there are no rows.
@@ -144,7 +159,7 @@ class D1PreparedStatement:
         when there are no rows); ``D1_COLUMN_NOTFOUND`` when the row has no such column.
         The whole statement runs (no ``LIMIT 1`` is added).
         """
-        outcome = self._execute()
+        outcome = await self._execute(self._run)
         rows = outcome.rows
         if not rows:
             return None
@@ -157,13 +172,11 @@ class D1PreparedStatement:
 
     async def all(self) -> JsDict:
         """``{success, meta, results}``: every row as a ``JsDict``."""
-        outcome = self._execute()
-        return _result(outcome, self._engine.meta(outcome))
+        return _result(*await self._execute(self._run_with_meta))
 
     async def run(self) -> JsDict:
         """The same result as :meth:`all` (D1 documents ``run`` as its alias)."""
-        outcome = self._execute()
-        return _result(outcome, self._engine.meta(outcome))
+        return _result(*await self._execute(self._run_with_meta))
 
     async def raw(
         self, options: Mapping[str, Any] | None = None, *, columnNames: bool = False
@@ -174,7 +187,7 @@ class D1PreparedStatement:
         ``options`` accepts the JavaScript form ``{"columnNames": True}`` too.
         """
         with_names = columnNames or bool(options is not None and options.get("columnNames"))
-        outcome = self._execute()
+        outcome = await self._execute(self._run)
         rows: list[list[Any]] = [[from_sql(v) for v in row] for row in outcome.rows]
         if with_names:
             return [column_names(outcome.description), *rows]
@@ -222,7 +235,7 @@ class D1DatabaseSession:
         engine = self._engine
         items = _statements(statements)
         engine.check_faults()
-        results = engine.run_batch(items)
+        results = await engine.share.run(partial(engine.run_batch, items))
         self._observe(engine.bookmark())
         return results
 
@@ -267,7 +280,7 @@ class D1Database:
         engine = self._engine
         items = _statements(statements)
         engine.check_faults()
-        return engine.run_batch(items)
+        return await engine.share.run(partial(engine.run_batch, items))
 
     async def exec(self, query: str) -> JsDict:
         """Run one-off SQL without bindings: each line is one query (D1 splits on ``\\n``;
@@ -279,7 +292,7 @@ class D1Database:
         """
         engine = self._engine
         engine.check_faults()
-        count, duration = engine.run_exec(query)
+        count, duration = await engine.share.run(partial(engine.run_exec, query))
         return JsDict({"count": count, "duration": duration})
 
     def withSession(self, constraintOrBookmark: str | None = None) -> D1DatabaseSession:
@@ -297,6 +310,7 @@ class D1Database:
         ``sqlite3`` can open again. Large databases are serialized on a worker thread.
         """
         engine = self._engine
+        await engine.share.run(_nothing)  # after a query running on the thread, if any
         try:
             if engine.size() > engine.dump_thread_threshold:
                 return await asyncio.to_thread(engine.serialize_off_thread)

@@ -4,7 +4,8 @@ Execution design (measured; see docs/d1.md): statements run synchronously on the
 (event-loop) thread with the standard library's ``sqlite3``, as workerd runs SQLite
 in-process. A point query costs a few microseconds this way; a hop to a worker thread per
 statement (how ``aiosqlite`` works) costs 60-230 µs, 30-100 times more. Only ``dump()``
-of a large database is moved to a thread.
+of a large database, and a query still running after its slice of the loop
+(:mod:`cfemu.d1._offload`, real clock only), move to a thread.
 
 Every connection gets D1's limits and authorizer (:mod:`cfemu.d1.guard`) and foreign keys
 on. A single statement runs in SQLite's implicit per-statement transaction (so a failing
@@ -30,6 +31,7 @@ from cfemu._js import JsDict
 from cfemu.clock import Clock, RealClock
 from cfemu.d1 import _sql
 from cfemu.d1._deadline import PROGRESS_STEPS, TIMEOUT_MESSAGE, QueryDeadline
+from cfemu.d1._offload import LOOP_SLICE_SECONDS, LoopShare
 from cfemu.d1.guard import BOOLEAN_PRAGMAS, TRANSACTION_MESSAGE, Guard, apply_limits
 from cfemu.d1.values import SqlValue, row_objects
 from cfemu.errors import D1Error, D1ExecError
@@ -277,6 +279,8 @@ class Engine:
         #: D1's query duration limit (real seconds; ``max_query_seconds`` to change it).
         self.deadline = QueryDeadline(D1_MAX_QUERY_SECONDS)
         self.conn.set_progress_handler(self.deadline, PROGRESS_STEPS)
+        #: How a long query leaves the event loop (only on a real clock).
+        self.share = LoopShare(self, None if self.clock.is_virtual else LOOP_SLICE_SECONDS)
         if path is not None:
             self.trusted("PRAGMA journal_mode = WAL")
             self.trusted("PRAGMA synchronous = NORMAL")
@@ -764,6 +768,7 @@ class Engine:
         """Close the connection (idempotent)."""
         if not self._closed:
             self._closed = True
+            self.share.close()
             if self.conn.in_transaction:
                 self.rollback()
             self.conn.close()
