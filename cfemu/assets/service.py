@@ -58,7 +58,10 @@ class AssetsBinding:
             if not isinstance(url, str):
                 raise TypeError("ASSETS.fetch() takes a Request or a URL string")
             request = Request.incoming("GET", url, [], None)
-        return self._handler.handle(request)
+        response = self._handler.handle(request)
+        if request._method == "HEAD":
+            response._body = None  # a HEAD answer has headers only
+        return response
 
     def __repr__(self) -> str:
         return f"AssetsBinding(directory={str(self._handler.manifest.directory)!r})"

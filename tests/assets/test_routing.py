@@ -124,6 +124,9 @@ async def test_env_assets_fetch_from_the_worker(tmp_path: Path) -> None:
         missing = await client.get("/missing-via-binding")
         assert missing.status_code == 404
         assert (await emulator.env.ASSETS.fetch("https://x/about")).status == 200
+        head = await emulator.env.ASSETS.fetch("https://x/about", method="HEAD")
+        assert (head.status, await head.text()) == (200, "")
+        assert head.headers["etag"]
         with pytest.raises(TypeError, match="Fetch API cannot load"):
             await emulator.env.ASSETS.fetch("/about")
 
