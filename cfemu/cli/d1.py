@@ -276,12 +276,13 @@ def _export(args: argparse.Namespace) -> int:
         raise CfemuError(f"no local database for {target.name} yet ({target.file})")
     db = target.open()
     try:
+        statements = export_sql(
+            db, schema=not args.no_schema, data=not args.no_data, tables=args.table
+        )  # refuses (a virtual table) before the output file is created
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)
         with output.open("w", encoding="utf-8", newline="\n") as out:
-            for statement in export_sql(
-                db, schema=not args.no_schema, data=not args.no_data, tables=args.table
-            ):
+            for statement in statements:
                 out.write(statement + "\n")
     finally:
         target.close(db)

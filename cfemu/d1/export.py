@@ -6,6 +6,11 @@ rows may arrive in any order), then every table's ``CREATE`` statement, then the
 them) and leaves out SQLite's internal tables, FTS5 shadow tables and Cloudflare's reserved
 ``_cf_`` tables.
 
+A database holding a virtual table (FTS5, R*Tree, ...) is refused, as Cloudflare refuses it
+(``D1 Export error: cannot export databases with Virtual Tables (fts5)``, wrangler's wording;
+the check covers the whole database, whatever ``--table`` says). Cloudflare's workaround:
+drop the virtual tables, export, and create them again after the import.
+
 Rows name only the columns a row stores: generated columns (``VIRTUAL`` or ``STORED``) are
 left out, since SQLite refuses values for them and computes them again on import. Triggers
 come after the rows, so importing a row does not fire them a second time.
@@ -19,8 +24,12 @@ from collections.abc import Iterator, Sequence
 from cfemu.d1.database import D1Database
 from cfemu.d1.engine import Engine
 from cfemu.d1.values import SqlValue
+from cfemu.errors import CfemuError
 
-__all__ = ["export_sql", "sql_literal"]
+__all__ = ["VIRTUAL_TABLES_REFUSED", "export_sql", "sql_literal"]
+
+#: Why a database with a virtual table cannot be exported (wrangler's wording).
+VIRTUAL_TABLES_REFUSED = "D1 Export error: cannot export databases with Virtual Tables (fts5)"
 
 
 class _InvalidText(bytes):
@@ -63,9 +72,19 @@ def export_sql(
     db: D1Database, *, schema: bool = True, data: bool = True, tables: Sequence[str] = ()
 ) -> Iterator[str]:
     """The database as SQL statements, one per item. ``tables`` limits the export to those
-    tables (and their indexes and triggers)."""
+    tables (and their indexes and triggers). A :class:`~cfemu.errors.CfemuError` at once
+    (before any statement) if the database has a virtual table."""
     engine = db._engine
-    kinds = {str(row[1]): str(row[2]) for row in engine.trusted("PRAGMA main.table_list")}
+    listed = engine.trusted("PRAGMA main.table_list")
+    if any(row[2] == "virtual" for row in listed if row[0] == "main"):
+        raise CfemuError(VIRTUAL_TABLES_REFUSED)
+    kinds = {str(row[1]): str(row[2]) for row in listed}
+    return _statements(engine, kinds, schema=schema, data=data, tables=tables)
+
+
+def _statements(
+    engine: Engine, kinds: dict[str, str], *, schema: bool, data: bool, tables: Sequence[str]
+) -> Iterator[str]:
     objects = engine.trusted(
         "SELECT type, name, tbl_name, sql FROM main.sqlite_master ORDER BY rowid"
     )

@@ -262,3 +262,29 @@ def test_export_and_execute_of_invalid_utf8_text(
     assert main(["d1", "execute", "OTHER", "--file", str(out_file)]) == 0
     copy = _db_file(project, "other-db")
     assert _query(copy, "SELECT hex(a), typeof(a) FROM t") == [("00FF78", "text")]
+
+
+def test_export_of_generated_columns_imports_back_through_the_cli(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "CREATE TABLE g (a INTEGER, twice AS (a * 2) VIRTUAL, label TEXT AS ('#' || a) STORED);"
+        "INSERT INTO g (a) VALUES (1), (2);"
+    )
+    assert main(["d1", "execute", "DB", "--command", sql]) == 0
+    out_file = project / "g.sql"
+    assert main(["d1", "export", "DB", "--output", str(out_file)]) == 0
+    assert main(["d1", "execute", "OTHER", "--file", str(out_file)]) == 0
+    copy = _db_file(project, "other-db")
+    assert _query(copy, "SELECT a, twice, label FROM g ORDER BY a") == [(1, 2, "#1"), (2, 4, "#2")]
+
+
+def test_export_refuses_a_database_with_a_virtual_table_and_writes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "CREATE TABLE t (v); CREATE VIRTUAL TABLE f USING fts5(body);"
+    assert main(["d1", "execute", "DB", "--command", sql]) == 0
+    out_file = project / "f.sql"
+    assert main(["d1", "export", "DB", "--output", str(out_file), "--table", "t"]) == 1
+    assert "cannot export databases with Virtual Tables (fts5)" in capsys.readouterr().err
+    assert not out_file.exists()

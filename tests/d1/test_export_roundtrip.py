@@ -16,6 +16,7 @@ from cfemu.clock import VirtualClock
 from cfemu.d1 import D1Database, open_database
 from cfemu.d1._sql import split_statements
 from cfemu.d1.export import export_sql
+from cfemu.errors import CfemuError
 
 Rows = list[tuple[object, ...]]
 
@@ -144,9 +145,15 @@ SHAPES = {
         "CREATE TABLE k (id INTEGER PRIMARY KEY, label AS ('row ' || id));"
         "INSERT INTO k (id) VALUES (7), (9);"
     ),
-    "an FTS5 table (its shadow tables are rebuilt)": (
-        "CREATE VIRTUAL TABLE f USING fts5(body, title);"
-        "INSERT INTO f VALUES ('hello world', 'one');"
+    "constraints, defaults, collations, a trigger with WHEN, a view with column names": (
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER CHECK (n >= 0) DEFAULT 7,"
+        " name TEXT COLLATE NOCASE UNIQUE, at TEXT DEFAULT (datetime('now', '+1 day')));"
+        "CREATE TABLE audit (what);"
+        "CREATE TRIGGER big AFTER UPDATE OF n ON c WHEN new.n > 10"
+        " BEGIN INSERT INTO audit VALUES ('big ' || new.id); END;"
+        "CREATE VIEW named (ident, label) AS SELECT id, upper(name) FROM c;"
+        "INSERT INTO c (id, name, at) VALUES (1, 'Ada', 'x'), (2, 'bob', 'y');"
+        "UPDATE c SET n = 11 WHERE id = 2;"
     ),
     "awkward values": (
         "CREATE TABLE v (a, b INTEGER, c REAL, d TEXT);"
@@ -161,6 +168,27 @@ SHAPES = {
 def test_export_re_imports_with_the_same_schema_and_rows(setup: str) -> None:
     source, copy = _round_trip(setup)
     _assert_same(source, copy)
+
+
+@pytest.mark.parametrize(
+    "virtual",
+    [
+        "CREATE VIRTUAL TABLE f USING fts5(body)",
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT);"
+        "CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id')",
+    ],
+)
+def test_a_database_with_a_virtual_table_is_refused_as_cloudflare_refuses_it(virtual: str) -> None:
+    source = open_database(None, clock=VirtualClock())
+    _run(source, f"CREATE TABLE kept (v); INSERT INTO kept VALUES (1); {virtual};")
+    try:
+        with pytest.raises(CfemuError) as refused:
+            export_sql(source, tables=["kept"])  # refused before any statement is produced
+        assert str(refused.value) == (
+            "D1 Export error: cannot export databases with Virtual Tables (fts5)"
+        )
+    finally:
+        source.close()
 
 
 # --- generated schemas -------------------------------------------------------------------
