@@ -8,9 +8,10 @@ cfemu returns the same shape, nested at every level.
 from __future__ import annotations
 
 import math
+from inspect import isawaitable
 from typing import Any
 
-__all__ = ["JsDict", "js_string", "js_typeof", "to_js_dict"]
+__all__ = ["JsDict", "check_rpc", "is_leaf", "js_string", "js_typeof", "to_js_dict"]
 
 
 class JsDict(dict[str, Any]):
@@ -84,3 +85,50 @@ def js_string(value: object) -> str:
     if callable(value):
         return f"function {getattr(value, '__name__', '')}() {{ [native code] }}"
     return "[object Object]"
+
+
+# Types whose values cross Cloudflare's Python/JS boundary as they are (no walk needed).
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes, memoryview})
+
+#: ``is_leaf(type(v))``: ``v`` crosses the boundary as it is. A C function, so
+#: ``all(map(is_leaf, map(type, values)))`` checks a flat container at C speed.
+is_leaf = _LEAVES.__contains__
+
+
+def check_rpc(value: Any) -> None:
+    """Refuse what Cloudflare's Python SDK refuses at a binding or RPC call.
+
+    The SDK's ``python_to_rpc`` raises ``TypeError: <class 'tuple'> cannot be sent over
+    RPC.`` for a ``tuple`` or ``bytearray`` (subclasses too), and ``TypeError: Awaitable
+    <class 'coroutine'> cannot be sent over RPC.`` for an awaitable, at any depth inside
+    dicts (values), lists and sets (spec: python-runtime.md §2.2). Callables pass as they
+    are. Scalars and the common shapes of JSON-like data are checked without a call per
+    item, so the check stays off the hot paths' profile.
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return
+    if kind is dict or kind is JsDict:
+        for item in value.values():
+            if type(item) not in _LEAVES:
+                check_rpc(item)
+        return
+    if kind is list:
+        if all(map(is_leaf, map(type, value))):
+            return
+        for item in value:
+            if type(item) not in _LEAVES:
+                check_rpc(item)
+        return
+    if isinstance(value, tuple | bytearray):
+        raise TypeError(f"{type(value)} cannot be sent over RPC.")
+    if callable(value) and not isinstance(value, type):
+        return
+    if isawaitable(value):
+        raise TypeError(f"Awaitable {type(value)} cannot be sent over RPC.")
+    if isinstance(value, dict):
+        for item in value.values():
+            check_rpc(item)
+    elif isinstance(value, list | set | frozenset):
+        for item in value:
+            check_rpc(item)

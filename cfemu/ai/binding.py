@@ -24,9 +24,14 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from cfemu._faults import Faults
-from cfemu._js import JsDict, to_js_dict
-from cfemu.ai.inputs import CODE_BAD_INPUT, validate_model_name, validate_text_generation
-from cfemu.ai.local import local_answer
+from cfemu._js import JsDict, check_rpc, to_js_dict
+from cfemu.ai.inputs import (
+    CODE_BAD_INPUT,
+    is_responses_style,
+    validate_model_name,
+    validate_text_generation,
+)
+from cfemu.ai.local import local_answer, responses_answer
 from cfemu.ai.remote import RemoteAi
 from cfemu.ai.settings import AiSettings
 from cfemu.clock import Clock
@@ -201,13 +206,19 @@ class AiBinding:
         """Run ``model`` on ``inputs``; Cloudflare's ``env.AI.run(model, inputs, options?)``.
 
         Text generation takes ``{"prompt": str}`` or ``{"messages": [{"role", "content"}]}``
-        and answers ``{"response": str, "usage": {...}}`` (a ``JsDict``). Keyword arguments
+        and answers ``{"response": str, "usage": {...}}`` (a ``JsDict``); Responses-style
+        ``{"input": ..., "instructions": ...}`` (``@cf/openai/gpt-oss-*``) gets a Responses
+        object (``output_text``, ``output``, ``usage``). Keyword arguments
         are the ``options`` object, as Python Workers pass it (``gateway=...``); AI Gateway
         options are accepted and ignored locally.
 
         Raises ``InferenceUpstreamError`` (``"<code>: <message>"``) for invalid inputs and
-        failed inference, like the binding on Cloudflare.
+        failed inference, like the binding on Cloudflare, and ``TypeError: <class 'tuple'>
+        cannot be sent over RPC.`` for a tuple or bytearray anywhere in the arguments, as
+        Cloudflare's Python SDK does.
         """
+        for argument in (model, inputs, options, kwargs):
+            check_rpc(argument)  # what Cloudflare's Python SDK refuses first (spec §2.2)
         model = validate_model_name(model)
         merged: dict[str, Any] = {**(options or {}), **kwargs}
         self._calls += 1
@@ -260,7 +271,10 @@ class AiBinding:
                 f"{CODE_OUT_OF_CAPACITY}: No more data centers to forward the request to "
                 f"(cfemu local model, fail_rate={settings.fail_rate:g})"
             )
-        return to_js_dict(local_answer(model, checked, settings.seed))
+        answer = local_answer(model, checked, settings.seed)
+        if is_responses_style(checked):
+            answer = responses_answer(answer, model, int(self._clock.now()))
+        return to_js_dict(answer)
 
     @staticmethod
     async def _run_user_model(

@@ -89,3 +89,34 @@ def local_answer(model: str, inputs: Mapping[str, Any], seed: int) -> dict[str, 
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def responses_answer(answer: dict[str, Any], model: str, created_at: int) -> dict[str, Any]:
+    """``answer`` (from :func:`local_answer`) shaped as a Responses object, as
+    ``@cf/openai/gpt-oss-*`` answer Responses-style ``input``: ``{id, object: "response",
+    created_at, model, status, output: [message], output_text, usage}``."""
+    text = answer["response"]
+    usage = answer["usage"]
+    ident = hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
+    return {
+        "id": f"resp_{ident}",
+        "object": "response",
+        "created_at": created_at,
+        "model": model,
+        "status": "completed",
+        "output": [
+            {
+                "id": f"msg_{ident}",
+                "type": "message",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "output_text": text,
+        "usage": {
+            "input_tokens": usage["prompt_tokens"],
+            "output_tokens": usage["completion_tokens"],
+            "total_tokens": usage["total_tokens"],
+        },
+    }

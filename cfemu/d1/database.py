@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cfemu._faults import Faults
-from cfemu._js import JsDict
+from cfemu._js import JsDict, check_rpc
 from cfemu.clock import Clock
 from cfemu.d1.engine import NO_STATEMENTS, Engine, Outcome
 from cfemu.d1.values import (
@@ -126,9 +126,13 @@ class D1PreparedStatement:
     def bind(self, *values: Any) -> D1PreparedStatement:
         """A new statement with ``values`` bound to its ``?``/``?NNN`` parameters.
 
-        Raises ``D1_TYPE_ERROR`` for a value D1 cannot store (see :mod:`cfemu.d1.values`).
-        The original statement is unchanged and reusable.
+        Raises ``TypeError: <class 'tuple'> cannot be sent over RPC.`` for a tuple or
+        bytearray (Cloudflare's Python SDK refuses them before D1 sees them), and
+        ``D1_TYPE_ERROR`` for a value D1 cannot store (see :mod:`cfemu.d1.values`). The
+        original statement is unchanged and reusable.
         """
+        for value in values:
+            check_rpc(value)
         return D1PreparedStatement(
             self._engine, self._sql, tuple([to_sql(v) for v in values]), self._session
         )

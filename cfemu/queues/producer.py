@@ -17,18 +17,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sized
 from functools import partial
-from itertools import islice, repeat
-from operator import is_, itemgetter
+from itertools import compress, islice, repeat
+from operator import contains, is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from cfemu import limits
-from cfemu._js import JsDict
+from cfemu._js import JsDict, check_rpc
 from cfemu.compat import Compat
 from cfemu.errors import QueueSendError, QueueTypeError
 from cfemu.queues._codec import (
     _JSON_OPTIONS,
     JSON,
     V8,
+    Payload,
     _dumps,
     encode,
     resolve_type,
@@ -155,7 +156,7 @@ class QueueProducer:
         if body is None:
             raise QueueTypeError("Message body cannot be undefined")
         ctype = self._default_type if content_type is None else resolve_type(content_type)
-        payload, size = encode(body, ctype)
+        payload, size = _encode_checked(body, ctype)
         delay = (
             self._delivery_delay
             if delay_option is None
@@ -216,6 +217,8 @@ class QueueProducer:
         """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
         atomically: if any is rejected, none is enqueued. Resolves to
         ``{"metadata": {"metrics": {...}}}``."""
+        if isinstance(messages, tuple | bytearray):
+            check_rpc(messages)  # the SDK refuses the argument itself (spec §2.2)
         try:
             # Look at no more than one message past the limit: a huge (or endless)
             # generator is refused without being consumed or serialized.
@@ -245,6 +248,7 @@ class QueueProducer:
         default_type = self._default_type
         batch = _fast_json_batch(items, now_ms, default_due) if default_type == JSON else None
         if batch is None:
+            check_rpc(items)  # what the SDK refuses (the fast path checked its own bodies)
             batch = _general_batch(items, now, now_ms, default_due, default_type, codes)
         records, total, largest = batch
         if largest > _MAX_MESSAGE:
@@ -300,6 +304,38 @@ def _dumps_json(body: Any) -> bytes:
     return _dumps(body, option=_JSON_OPTIONS)
 
 
+_BRACKET = b"["
+
+
+def _encode_checked(body: Any, ctype: str) -> tuple[Payload, int]:
+    """``encode`` after refusing what Cloudflare's Python SDK refuses before the call
+    reaches the queue (a tuple or bytearray anywhere in the body: spec §2.2).
+
+    For JSON (the hot path) the check piggybacks on the C serializer: a tuple can only hide
+    where the JSON has a ``[``, so only such bodies are walked; a body orjson refuses
+    (a bytearray, a coroutine) is walked before its serialization error is reported.
+    """
+    if ctype != JSON:
+        check_rpc(body)
+        return encode(body, ctype)
+    try:
+        payload, size = encode(body, ctype)
+    except QueueTypeError:
+        check_rpc(body)
+        raise
+    if _BRACKET in payload:  # JSON payloads are bytes
+        check_rpc(body)
+    return payload, size
+
+
+def check_encoded(bodies: list[Any], payloads: list[bytes]) -> None:
+    """The RPC check of a JSON batch: walk only the bodies whose JSON holds a ``[``."""
+    if _BRACKET not in b"".join(payloads):  # one C scan for the whole batch
+        return
+    for body in compress(bodies, map(contains, payloads, repeat(_BRACKET))):
+        check_rpc(body)
+
+
 def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None:
     """``sendBatch``'s common shape — plain dicts holding only a JSON ``body`` — with every
     per-message step run by C loops (``map``, comprehensions). ``None`` means: use
@@ -313,6 +349,7 @@ def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None
         payloads = list(map(_dumps_json, bodies))
     except TypeError:
         return None
+    check_encoded(bodies, payloads)
     n = len(items)
     sizes = list(map(len, payloads))
     ids = _urandom(16 * n).hex()  # one system call for the batch's ids
@@ -353,7 +390,7 @@ def _general_batch(
         if body is None:
             raise QueueTypeError("Message body cannot be undefined")
         ctype = resolve_type(item.get("contentType"), default_type)
-        payload, size = encode(body, ctype)
+        payload, size = encode(body, ctype)  # sendBatch ran check_rpc on every item
         total += size
         largest = max(largest, size)
         msg_delay = item.get("delaySeconds")

@@ -7,26 +7,11 @@ checking (tuples, bytearrays and awaitables cannot cross RPC) and its shape for 
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from cfemu._js import to_js_dict
+from cfemu._js import check_rpc, to_js_dict
 
 __all__ = ["python_from_rpc", "python_to_rpc"]
-
-
-def _check_sendable(value: Any) -> None:
-    if isinstance(value, type) or not callable(value):
-        if isinstance(value, tuple | bytearray):
-            raise TypeError(f"{type(value)} cannot be sent over RPC.")
-        if inspect.isawaitable(value):
-            raise TypeError(f"Awaitable {type(value)} cannot be sent over RPC.")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_sendable(item)
-    elif isinstance(value, list | set | frozenset):
-        for item in value:
-            _check_sendable(item)
 
 
 def python_to_rpc(value: Any) -> Any:
@@ -35,7 +20,7 @@ def python_to_rpc(value: Any) -> Any:
     Raises ``TypeError: <type> cannot be sent over RPC.`` for tuples and bytearrays (at any
     depth) and ``TypeError: Awaitable <type> cannot be sent over RPC.`` for awaitables.
     """
-    _check_sendable(value)
+    check_rpc(value)
     return value
 
 

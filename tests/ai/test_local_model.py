@@ -75,16 +75,23 @@ async def test_max_tokens_caps_the_answer_length_in_words() -> None:
 @pytest.mark.parametrize(
     ("inputs", "fragment"),
     [
-        ({}, "must have a 'prompt' or a 'messages' field"),
+        ({}, "must have a 'prompt', a 'messages' or an 'input' field"),
         ({"text": "hi"}, "keys given: 'text'"),
-        ({"prompt": "a", "messages": []}, "not both"),
+        ({"prompt": "a", "messages": []}, "not ['prompt', 'messages']"),
+        ({"input": "a", "prompt": "b"}, "not ['prompt', 'input']"),
+        ({"input": ""}, "'input' must not be empty"),
+        ({"input": 5}, "'input' must be a list, got int"),
+        ({"input": [{"role": "user", "content": 1}]}, "'input[0].content' must be a string"),
+        ({"input": [{"content": "no role"}]}, "'input[0]' must have a 'role' or a 'type'"),
+        ({"input": "hi", "instructions": ["x"]}, "'instructions' must be a string, got list"),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "content[0].text'"),
         ({"prompt": 3}, "'prompt' must be a string, got int"),
         ({"prompt": ""}, "'prompt' must not be empty"),
         ({"messages": "hi"}, "'messages' must be a list"),
         ({"messages": []}, "at least one message"),
         ({"messages": ["hi"]}, "'messages[0]' must be an object"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "'messages[0].role' must be one of"),
-        ({"messages": [{"role": "user"}]}, "'messages[0].content' must be a string, got NoneType"),
+        ({"messages": [{"role": "user"}]}, "'messages[0].content' must be a string or a non-e"),
         ("just a string", "inputs must be an object"),
     ],
 )
@@ -262,3 +269,65 @@ def test_arbitrary_inputs_either_answer_or_raise_a_5006_error(inputs: dict[str, 
         assert str(exc).startswith("5006: ")
     else:
         assert isinstance(out["response"], str)
+
+
+RESPONSES_MODEL = "@cf/openai/gpt-oss-120b"
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"input": "What is a dead-letter queue?"},
+        {"instructions": "Answer briefly.", "input": "What is a dead-letter queue?"},
+        {
+            "input": [
+                {"role": "developer", "content": "Answer briefly."},
+                {"role": "user", "content": [{"type": "input_text", "text": "What is a DLQ?"}]},
+            ],
+            "reasoning": {"effort": "low"},
+        },
+    ],
+)
+async def test_responses_style_input_gets_a_responses_object(inputs: dict[str, Any]) -> None:
+    ai, clock = make()
+    out = await ai.run(RESPONSES_MODEL, inputs)
+    assert (out.object, out.status, out.model) == ("response", "completed", RESPONSES_MODEL)
+    assert out.created_at == int(clock.now()) and out.id.startswith("resp_")
+    message = out.output[0]
+    assert (message.type, message.role) == ("message", "assistant")
+    assert message.content[0].type == "output_text"
+    assert out.output_text == message.content[0].text and LOCAL_MODEL_MARKER in out.output_text
+    usage = out.usage
+    assert usage.total_tokens == usage.input_tokens + usage.output_tokens > 0
+    assert out == await ai.run(RESPONSES_MODEL, inputs)  # deterministic
+
+
+async def test_instructions_and_content_parts_reach_the_local_model() -> None:
+    ai, _ = make()
+    plain = await ai.run(MODEL, {"messages": [{"role": "user", "content": "Why retry?"}]})
+    parts = await ai.run(
+        MODEL,
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Why retry?"}]}]},
+    )
+    assert parts.response == plain.response  # the same question, as text parts
+    told = await ai.run(RESPONSES_MODEL, {"instructions": "Be terse.", "input": "Why retry?"})
+    bare = await ai.run(RESPONSES_MODEL, {"input": "Why retry?"})
+    assert told.output_text != bare.output_text  # instructions are part of the context
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"prompt": "hi", "stop": ("a", "b")},
+        {"messages": [{"role": "user", "content": "hi"}], "image": bytearray(b"x")},
+    ],
+)
+async def test_tuples_and_bytearrays_are_refused_as_the_python_sdk_refuses_them(
+    inputs: dict[str, Any],
+) -> None:
+    ai, _ = make()
+    with pytest.raises(TypeError, match=r"^<class '(tuple|bytearray)'> cannot be sent over RPC\.$"):
+        await ai.run(MODEL, inputs)
+    with pytest.raises(TypeError, match="cannot be sent over RPC"):
+        await ai.run(MODEL, {"prompt": "hi"}, gateway={"id": ("g",)})
+    assert ai.stats().calls == 0
