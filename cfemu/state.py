@@ -30,6 +30,7 @@ __all__ = [
     "check_state_folder",
     "check_state_format",
     "default_state_folder",
+    "forget_state_file",
     "opening_state",
     "record_state_files",
     "reset_state_folder",
@@ -197,6 +198,18 @@ def record_state_files(folder: Path | str) -> None:
     files = sorted(set(recorded) | set(state_files(folder)))
     if marker is None or files != sorted(set(recorded)):
         _write_marker(folder, files)
+
+
+def forget_state_file(folder: Path | str, path: Path | str) -> None:
+    """Remove ``path`` (a data file cfemu deleted on purpose, e.g. a D1 database deleted
+    through the REST API) from the marker, so its absence is not taken for damage."""
+    folder = Path(folder)
+    marker = _read_marker(folder)
+    if marker is None:
+        return
+    name = Path(path).resolve().relative_to(folder.resolve()).as_posix()
+    if name in marker[1]:
+        _write_marker(folder, [f for f in marker[1] if f != name])
 
 
 def reset_state_folder(folder: Path | str) -> list[str]:

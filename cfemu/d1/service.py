@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
 from cfemu.d1.database import D1Database, database_file, open_database
-from cfemu.state import opening_state
+from cfemu.state import forget_state_file, opening_state
 
 if TYPE_CHECKING:
     from cfemu.config import D1DatabaseConfig, WorkerConfig
@@ -157,6 +157,7 @@ class D1Service(BindingService):
             path = database_file(persist_to, info.storage_key)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
+            forget_state_file(persist_to, path)  # deleted on purpose: not damage
 
     def database(self, db: D1DatabaseConfig) -> D1Database:
         """The database a binding entry names, opened on first use."""

@@ -133,3 +133,20 @@ async def test_databases_created_over_the_api_survive_a_restart(tmp_path: Path) 
         page = await cf.d1.database.query(created.uuid, account_id=ACCOUNT, sql="SELECT a FROM t")
         assert page.result[0].results == [{"a": 7}]
         assert (await cf.d1.database.get("kept", account_id=ACCOUNT)).uuid == created.uuid
+
+
+async def test_a_persisted_database_deleted_over_the_api_is_not_taken_for_damage(
+    tmp_path: Path,
+) -> None:
+    config = project(tmp_path)
+    state = tmp_path / "state"
+    async with Emulator.from_config(config, persist_to=state, clock=VirtualClock()) as emu:
+        cf = sdk(emu)
+        created = await cf.d1.database.create(account_id=ACCOUNT, name="scratch")
+        await cf.d1.database.query(created.uuid, account_id=ACCOUNT, sql="CREATE TABLE t (a)")
+    async with Emulator.from_config(config, persist_to=state, clock=VirtualClock()) as emu:
+        await sdk(emu).d1.database.delete(created.uuid, account_id=ACCOUNT)
+    # The next start does not refuse the folder for the file deleted on purpose.
+    async with Emulator.from_config(config, persist_to=state, clock=VirtualClock()) as emu:
+        names = [db.name async for db in sdk(emu).d1.database.list(account_id=ACCOUNT)]
+        assert names == ["notes-db"]
