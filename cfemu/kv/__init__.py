@@ -16,9 +16,8 @@ from cfemu._faults import Faults
 from cfemu.clock import Clock
 from cfemu.kv.namespace import KvNamespace
 from cfemu.kv.store import KvStore, namespace_file
-from cfemu.kv.values import KvStream
 
-__all__ = ["KvNamespace", "KvStore", "KvStream", "namespace_file", "open_namespace"]
+__all__ = ["KvNamespace", "KvStore", "namespace_file", "open_namespace"]
 
 
 def open_namespace(

@@ -93,7 +93,7 @@ class KvNamespace:
         """The value of ``key`` (``None`` if absent or expired), or a dict for a list of keys.
 
         ``type``: ``"text"`` (default, ``str``), ``"json"`` (parsed), ``"arrayBuffer"``
-        (``memoryview``) or ``"stream"`` (:class:`KvStream`); ``cacheTtl`` is checked and
+        (``memoryview``) or ``"stream"`` (a ``ReadableStream``); ``cacheTtl`` is checked and
         otherwise ignored (there is no edge cache locally).
         """
         opts = options_of(options, kwargs)

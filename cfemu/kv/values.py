@@ -9,15 +9,15 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-from cfemu._js import JsDict, js_string, to_js_dict
+from cfemu._js import js_string, to_js_dict
 from cfemu.errors import KvError, KvSyntaxError, KvTypeError
 from cfemu.limits import KV_MAX_KEY_BYTES, KV_MIN_EXPIRATION_TTL
 from cfemu.runtime.rpc import python_to_rpc
 
-__all__ = ["KvStream"]
+__all__ = ["stream_of"]
 
 TYPES: Final = ("text", "json", "arrayBuffer", "stream")
 BAD_TYPE: Final = (
@@ -28,51 +28,13 @@ BAD_VALUE: Final = (
 )
 
 
-class KvStream:
-    """What ``get(key, type="stream")`` returns: the value as a readable byte stream.
+def stream_of(value: bytes) -> Any:
+    """What ``get(key, type="stream")`` returns: a ``ReadableStream`` over the value, as the
+    JsProxy a Python Worker gets on Cloudflare (``getReader()``, ``async for``, and a valid
+    ``Response`` body)."""
+    from cfemu.runtime.js_module.web import JsReadableStream
 
-    The Python surface of a KV stream on Cloudflare is a ``ReadableStream`` JsProxy (not
-    documented: unconfirmed); cfemu gives an async iterator of ``memoryview`` chunks and a
-    ``getReader()`` whose ``read()`` returns ``{done, value}``, as JavaScript does.
-    """
-
-    __slots__ = ("_data", "_read")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._read = False
-
-    async def __aiter__(self) -> AsyncIterator[memoryview]:
-        if not self._read:
-            self._read = True
-            if self._data:
-                yield memoryview(self._data)
-
-    def getReader(self) -> _StreamReader:
-        """A reader: ``await reader.read()`` → ``{"done": bool, "value": memoryview}``."""
-        return _StreamReader(self)
-
-    async def bytes(self) -> bytes:
-        """The whole stream as ``bytes`` (cfemu's convenience; reads the stream)."""
-        self._read = True
-        return self._data
-
-
-class _StreamReader:
-    """The reader of a :class:`KvStream`."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: KvStream) -> None:
-        self._stream = stream
-
-    async def read(self) -> JsDict:
-        stream = self._stream
-        if stream._read or not stream._data:
-            stream._read = True
-            return JsDict(done=True, value=None)
-        stream._read = True
-        return JsDict(done=False, value=memoryview(stream._data))
+    return JsReadableStream(value)
 
 
 def failed(method: str, status: int, text: str) -> KvError:
@@ -156,7 +118,7 @@ def decode_value(value: bytes, value_type: str) -> Any:
             raise KvSyntaxError(_json_syntax_message(text)) from None
     if value_type == "arrayBuffer":
         return memoryview(value)
-    return KvStream(value)
+    return stream_of(value)
 
 
 def _json_syntax_message(text: str) -> str:
@@ -179,8 +141,13 @@ def value_bytes(value: Any) -> bytes:
         return value
     if isinstance(value, memoryview):
         return value.tobytes()
-    if isinstance(value, KvStream):
-        value._read = True
+    from cfemu.runtime.js_module.containers import JsBuffer
+    from cfemu.runtime.js_module.web import JsReadableStream
+
+    if isinstance(value, JsBuffer):  # a js.ArrayBuffer or typed array
+        return value.to_bytes()
+    if isinstance(value, JsReadableStream):
+        value._done = True
         return value._data
     raise KvTypeError(BAD_VALUE)
 

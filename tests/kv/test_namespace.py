@@ -7,7 +7,8 @@ import pytest
 from cfemu._js import JsDict
 from cfemu.clock import VirtualClock
 from cfemu.errors import KvSyntaxError
-from cfemu.kv import KvNamespace, KvStream
+from cfemu.kv import KvNamespace
+from cfemu.runtime.http import Response
 
 pytestmark = pytest.mark.anyio
 
@@ -44,16 +45,23 @@ async def test_array_buffer_is_a_memoryview_of_the_stored_bytes(kv: KvNamespace)
     assert await kv.get("view") == "xyz"
 
 
-async def test_stream_type_reads_the_value_once(kv: KvNamespace) -> None:
+async def test_stream_type_is_a_readable_stream_once(kv: KvNamespace) -> None:
     await kv.put("s", "streamed")
     stream = await kv.get("s", type="stream")
-    assert isinstance(stream, KvStream)
     reader = stream.getReader()
     first = await reader.read()
-    assert (first.done, bytes(first.value)) == (False, b"streamed")
+    assert (first.done, first.value.to_bytes()) == (False, b"streamed")
     assert (await reader.read()).done is True
-    chunks = [bytes(c) async for c in await kv.get("s", type="stream")]
+    chunks = [c.to_bytes() async for c in await kv.get("s", type="stream")]
     assert chunks == [b"streamed"]
+
+
+async def test_a_stream_is_a_response_body_and_a_put_value(kv: KvNamespace) -> None:
+    await kv.put("s", b"\x00bytes")
+    response = Response(await kv.get("s", type="stream"))
+    assert await response.bytes() == b"\x00bytes"
+    await kv.put("copy", await kv.get("s", type="stream"))
+    assert (await kv.get("copy", type="arrayBuffer")).tobytes() == b"\x00bytes"
 
 
 async def test_invalid_json_raises_a_syntax_error(kv: KvNamespace) -> None:
