@@ -359,3 +359,21 @@ async def test_without_a_host_the_url_names_the_servers_address_ipv6_bracketed(
         sent.clear()
         await app(scope, receive, send)
         assert sent[1]["body"] == expected
+
+
+@pytest.mark.anyio
+async def test_the_emulators_client_and_asgi_take_the_options(tmp_path: Path) -> None:
+    from cfemu import Emulator
+
+    (tmp_path / "url.py").write_text(URL_WORKER.replace("self.env.SEEN.append(request.url)", ""))
+    (tmp_path / "wrangler.toml").write_text(
+        'name = "url"\nmain = "url.py"\ncompatibility_date = "2026-01-01"\n'
+    )
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "app.example"}
+    async with Emulator.from_config(tmp_path / "wrangler.toml") as emulator:
+        async with emulator.client() as plain, emulator.client(trust_forwarded=True) as trusting:
+            assert (await plain.get("/p", headers=forwarded)).text == "http://localhost/p"
+            assert (await trusting.get("/p", headers=forwarded)).text == "https://app.example/p"
+        app = emulator.asgi(trust_forwarded=True, body_timeout=5)
+        status, body = await _asgi(app, [(b"host", b"h.example"), (b"x-forwarded-proto", b"https")])
+        assert (status, body) == (200, b"https://h.example/p")
