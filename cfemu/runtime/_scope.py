@@ -118,6 +118,8 @@ _ALIASES = {
     "pyodide.ffi": "cfemu.runtime.pyodide_module.ffi",
     "pyodide.http": "cfemu.runtime.pyodide_module.http",
     "pyodide.code": "cfemu.runtime.pyodide_module.code",
+    # workerd's module of the Worker's compatibility flags (spec: python-runtime.md §7).
+    "_cloudflare_compat_flags": "cfemu.runtime.compat_flags_module",
 }
 
 

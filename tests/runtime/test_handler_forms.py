@@ -330,3 +330,30 @@ async def test_handlers_see_their_workers_compat(tmp_path: Path) -> None:
     """
     assert await body(load(tmp_path, source, "2025-09-01")) == (200, "2025-09-01 3.12.1 True")
     assert await body(load(tmp_path, source, "2025-09-29")) == (200, "2025-09-29 3.13.2 False")
+
+
+@pytest.mark.parametrize(
+    ("date", "flags", "expected"),
+    [
+        (OLD, (), "False True False"),
+        (NEW, ("nodejs_compat",), "True True True"),
+        ("2024-01-01", ("python_no_global_handlers",), "True False False"),
+    ],
+)
+async def test_cloudflare_compat_flags_module_answers_for_the_running_worker(
+    tmp_path: Path, date: str, flags: tuple[str, ...], expected: str
+) -> None:
+    source = """
+    from workers import Response, WorkerEntrypoint
+
+    class Default(WorkerEntrypoint):
+        def on_fetch(self):
+            return self.fetch()
+
+        def fetch(self):
+            import _cloudflare_compat_flags as f
+
+            on = (f.python_no_global_handlers, f.queues_json_messages, f.nodejs_compat)
+            return Response(" ".join(map(str, on)))
+    """
+    assert await body(load(tmp_path, source, date, *flags)) == (200, expected)
