@@ -116,6 +116,13 @@ def add_routes(router: Router, service: D1Service) -> None:
     router.add("POST", _BASE + "/{database_id}/query", query)
     router.add("POST", _BASE + "/{database_id}/raw", raw)
 
+    from cfemu.api import d1_transfer
+
+    # One store per emulator: every API app of it honours the same signed URLs.
+    transfers = service.ctx.options.setdefault("api.d1_transfers", d1_transfer.Transfers())
+    assert isinstance(transfers, d1_transfer.Transfers)
+    d1_transfer.add_routes(router, service, transfers, found)
+
 
 def _statements(db: Any, body: dict[str, Any]) -> list[Any]:
     """The prepared statements of a ``{sql, params}`` or ``{batch: [...]}`` body.

@@ -150,3 +150,41 @@ async def test_a_persisted_database_deleted_over_the_api_is_not_taken_for_damage
     async with Emulator.from_config(config, persist_to=state, clock=VirtualClock()) as emu:
         names = [db.name async for db in sdk(emu).d1.database.list(account_id=ACCOUNT)]
         assert names == ["notes-db"]
+
+
+async def test_export_then_import_through_the_signed_urls(
+    emulator: Emulator, cf: AsyncCloudflare
+) -> None:
+    import hashlib
+
+    import httpx
+
+    from cfemu.api import api_app
+
+    await emulator.env.DB.prepare("INSERT INTO notes (body) VALUES ('kept'), ('also')").run()
+    exported = await cf.d1.database.export("notes-id", account_id=ACCOUNT, output_format="polling")
+    assert exported.status == "complete" and exported.result is not None
+    assert exported.result.signed_url is not None
+    target = await cf.d1.database.create(account_id=ACCOUNT, name="copy")
+    transport = httpx.ASGITransport(app=api_app(emulator))
+    async with httpx.AsyncClient(transport=transport) as http:  # signed URLs need no token
+        sql = (await http.get(exported.result.signed_url)).content
+        assert b"CREATE TABLE" in sql and b"'also'" in sql
+        etag = hashlib.md5(sql).hexdigest()
+        init = await cf.d1.database.import_(
+            target.uuid or "", account_id=ACCOUNT, action="init", etag=etag
+        )
+        assert init.upload_url is not None and init.filename is not None
+        put = await http.put(init.upload_url, content=sql)
+        assert put.headers["etag"] == etag
+    ingested = await cf.d1.database.import_(
+        target.uuid or "", account_id=ACCOUNT, action="ingest", etag=etag, filename=init.filename
+    )
+    assert ingested.status == "complete" and ingested.result is not None
+    from cfemu.d1._sql import split_statements
+
+    assert ingested.result.num_queries == len(split_statements(sql.decode())) >= 3
+    page = await cf.d1.database.query(
+        "copy", account_id=ACCOUNT, sql="SELECT body FROM notes ORDER BY id"
+    )
+    assert page.result[0].results == [{"body": "kept"}, {"body": "also"}]
