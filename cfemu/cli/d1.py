@@ -203,9 +203,9 @@ def _execute(args: argparse.Namespace) -> int:
     from cfemu.d1._sql import split_statements
 
     if args.command is not None and args.file is not None:
-        raise CfemuError("Error: can't provide both --command and --file.")
+        raise CfemuError("can't provide both --command and --file.")
     if args.command is None and args.file is None:
-        raise CfemuError("Error: must provide --command or --file.")
+        raise CfemuError("must provide --command or --file.")
     if args.file is not None:
         try:
             sql = Path(args.file).read_text(encoding="utf-8")
@@ -270,7 +270,7 @@ def _export(args: argparse.Namespace) -> int:
     from cfemu.d1.export import export_sql
 
     if args.no_schema and args.no_data:
-        raise CfemuError("Error: can't export with both --no-schema and --no-data.")
+        raise CfemuError("can't export with both --no-schema and --no-data.")
     target = _target(args)
     if not target.file.exists():
         raise CfemuError(f"no local database for {target.name} yet ({target.file})")
@@ -298,16 +298,32 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide characters (✅, ❌, CJK) take two."""
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A box-drawn table, as wrangler prints query results."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    widths = [
+        max([_display_width(c), *(_display_width(r[i]) for r in cells)])
+        for i, c in enumerate(columns)
+    ]
 
     def line(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (w + 2) for w in widths) + right
 
     def row(values: Sequence[str]) -> str:
-        return "│" + "│".join(f" {v:<{w}} " for v, w in zip(values, widths, strict=True)) + "│"
+        padded = (
+            f" {v}{' ' * (w - _display_width(v))} " for v, w in zip(values, widths, strict=True)
+        )
+        return "│" + "│".join(padded) + "│"
 
     out = [line("┌", "┬", "┐"), row(list(columns)), line("├", "┼", "┤")]
     out += [row(r) for r in cells]

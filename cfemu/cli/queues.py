@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cfemu.cli import queues_consumer
+from cfemu.cli import queues_admin, queues_consumer
 from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, StateError
 
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``queues`` command group to the ``cfemu`` parser."""
     group = subparsers.add_parser(
         "queues",
-        help="inspect and purge persisted queue state: list, inspect, purge",
+        help="queues' persisted state: list, info, purge, pause-delivery, peek, redrive, ...",
         description="Read (and purge) the queue state persisted under --persist-to.",
     )
     group.set_defaults(parser=group)
@@ -48,17 +48,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_list)
 
-    inspect = commands.add_parser(
-        "inspect",
-        parents=[common],
-        help="one queue: depth, delayed, in flight, its DLQ, oldest message",
-    )
-    inspect.add_argument("queue", metavar="QUEUE", help="queue name")
-    inspect.add_argument(
-        "--messages", type=int, default=0, metavar="N", help="also show the N oldest messages"
-    )
-    inspect.add_argument("--json", action="store_true", help="print JSON")
-    inspect.set_defaults(handler=_inspect)
+    for verb in ("info", "inspect"):  # wrangler says info; inspect stays as a hidden alias
+        if verb == "info":
+            info = commands.add_parser(
+                verb,
+                parents=[common],
+                help="one queue: depth, delayed, in flight, its DLQ, oldest message",
+            )
+        else:
+            info = commands.add_parser(verb, parents=[common])
+        info.add_argument("queue", metavar="QUEUE", help="queue name")
+        info.add_argument(
+            "--messages", type=int, default=0, metavar="N", help="also show the N oldest messages"
+        )
+        info.add_argument("--json", action="store_true", help="print JSON")
+        info.set_defaults(handler=_inspect)
 
     purge = commands.add_parser(
         "purge", parents=[common], help="delete every message of a queue (asks first)"
@@ -66,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     purge.add_argument("queue", metavar="QUEUE", help="queue name")
     purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=_purge)
+    queues_admin.register(commands)
 
 
 @dataclass
@@ -256,8 +261,13 @@ def _inspect(args: argparse.Namespace) -> int:
         }
         for r in rows
     ]
+    from cfemu.queues.registry import SETTINGS_FILE, QueueRegistry
+
+    settings = ctx.folder / SETTINGS_FILE
+    record = QueueRegistry(settings).queues.get(name) if settings.exists() else None
     report = {
         **summary,
+        "delivery_paused": bool(record is not None and record.paused),
         "dead_letter_queue": None
         if dlq_name is None
         else {"queue": dlq_name, "backlog": 0 if dlq is None else dlq["backlog"]},
@@ -272,6 +282,7 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"  delayed:        {summary['delayed']}")
     print(f"  in flight:      {summary['in_flight']}")
     print(f"  backlog bytes:  {summary['backlog_bytes']}")
+    print(f"  delivery:       {'paused' if report['delivery_paused'] else 'active'}")
     if dlq_name is not None:
         print(f"  dead letters:   {report['dead_letter_queue']['backlog']} in {dlq_name}")
     if messages:
@@ -297,8 +308,13 @@ def _purge(args: argparse.Namespace) -> int:
     ctx = _context(args)
     name: str = args.queue
     check_state_folder(ctx.folder, create=False)  # format and damage, before the lock
+    summaries = _summaries(ctx)
+    if name not in summaries:
+        known = ", ".join(summaries) or "none"
+        raise CfemuError(f'Queue "{name}" does not exist; queues: {known}')
     if not ctx.state_file.exists():
-        raise CfemuError(f"no queue state in {ctx.folder}: nothing to purge")
+        print(f"Queue {name} has no messages.")
+        return 0
     try:
         lock = StateLock.acquire(ctx.folder)
     except StateError as exc:
