@@ -7,6 +7,7 @@ The one object users hold is :class:`Emulator`; see ``docs/`` for guides.
 from __future__ import annotations
 
 from cfemu._js import JsDict
+from cfemu._tasks import TaskTracker
 from cfemu.ai import AiBinding, AiSettings, AiStats
 from cfemu.clock import Clock, RealClock, VirtualClock
 from cfemu.config import ConfigWarning, WorkerConfig, find_config, load_config
@@ -86,6 +87,7 @@ __all__ = [
     "RealClock",
     "ScheduledController",
     "StateError",
+    "TaskTracker",
     "VirtualClock",
     "Worker",
     "WorkerConfig",
