@@ -363,21 +363,25 @@ class D1Database:
         if not items:
             raise D1Error(NO_STATEMENTS)
         engine.check_faults()
-        engine.begin()
-        try:
-            outcomes = [engine.run(s._sql, s._params) for s in items]
-            engine.commit()
-        except BaseException:
-            engine.rollback()
-            raise
-        return [
-            (
-                column_names(o.description),
-                [[from_sql(v) for v in row] for row in o.rows],
-                engine.meta(o),
-            )
-            for o in outcomes
-        ]
+
+        def unit() -> list[tuple[list[str], list[list[Any]], JsDict]]:
+            engine.begin()
+            try:
+                outcomes = [engine.run(s._sql, s._params) for s in items]
+                engine.commit()
+            except BaseException:
+                engine.rollback()
+                raise
+            return [
+                (
+                    column_names(o.description),
+                    [[from_sql(v) for v in row] for row in o.rows],
+                    engine.meta(o),
+                )
+                for o in outcomes
+            ]
+
+        return await engine.share.run(unit)  # on the loop, or on the thread when long
 
     def close(self) -> None:
         """Close the database (cfemu's own API; idempotent)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from cfemu.d1 import _sql
@@ -73,7 +74,8 @@ async def pending_migrations(
     Creates the tracking table if it is missing, as wrangler does.
     """
     try:
-        applied = _applied(db._engine, table)
+        engine = db._engine
+        applied = await engine.share.run(partial(_applied, engine, table))
     except D1Error as exc:
         raise MigrationError(f"cannot read the migrations table {table!r}: {exc}") from exc
     return [name for name in list_migrations(migrations_dir) if name not in applied]
@@ -103,7 +105,8 @@ async def apply_migrations(
         record = f"INSERT INTO {_quote(table)} (name, applied_at) VALUES (?, ?)"
         items.append(D1PreparedStatement(engine, record, (name, stamp)))
         try:
-            engine.run_batch(items)
+            # Like any D1 call: on the loop, or on the database's thread when long.
+            await engine.share.run(partial(engine.run_batch, items))
         except D1Error as exc:
             error = MigrationError(
                 f"Migration {name} failed with the following errors: {exc}",

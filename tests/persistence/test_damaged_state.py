@@ -230,6 +230,7 @@ COMMANDS = {
     "queues list": ["queues", "list"],
     "queues inspect": ["queues", "inspect", "jobs"],
     "queues purge": ["queues", "purge", "jobs", "-y"],
+    "queues consumer http add": ["queues", "consumer", "http", "add", "jobs"],
     "kv key get": ["kv", "key", "get", "k", "--binding", "CACHE"],
     "kv key put": ["kv", "key", "put", "k", "v", "--binding", "CACHE"],
 }
