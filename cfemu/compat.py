@@ -83,6 +83,13 @@ FLAGS: Final[tuple[Flag, ...]] = (
         "`Queue send failed: <cause>` / `Queue sendBatch failed: <cause>`.",
     ),
     Flag(
+        "queue_consumer_no_wait_for_wait_until",
+        "queue_consumer_wait_for_wait_until",
+        None,
+        "A queue batch's outcome is its handler's alone: `waitUntil` work is not waited for, "
+        "and its failure does not retry the batch.",
+    ),
+    Flag(
         "python_no_global_handlers",
         "disable_python_no_global_handlers",
         NO_GLOBAL_HANDLERS_DATE,

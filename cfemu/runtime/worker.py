@@ -112,6 +112,7 @@ class Worker:
         #: The Worker's own sibling modules, kept apart from other Workers' (see ModuleSpace).
         self.modules = modules if modules is not None else ModuleSpace(None)
         self._handlers: Mapping[str, Handler] = handlers.handlers
+        self._no_wait = self.compat.enabled("queue_consumer_no_wait_for_wait_until")
         for warning in handlers.warnings:
             self.logger.warning("Worker %r: %s", name, warning)
 
@@ -361,13 +362,16 @@ class Worker:
         """Run ``Default.queue`` for ``batch`` and wait for its ``waitUntil`` work.
 
         Raises what the handler (or, after it returned, a ``waitUntil`` task) raised: the
-        invocation failed and the broker retries the batch (spec: queues.md §4.2).
+        invocation failed and the broker retries the batch (spec: queues.md §4.2). With the
+        flag ``queue_consumer_no_wait_for_wait_until`` the outcome is the handler's alone:
+        ``waitUntil`` work keeps running (and a failure is only logged), as after ``fetch``.
         """
         handler = self._handler("queue")
         ctx = self._context()
         try:
             await self._invoke(handler, ctx, batch)
-            await ctx.settle()
+            if not self._no_wait:
+                await ctx.settle()
         except asyncio.CancelledError:
             ctx.cancel_pending()  # the invocation was ended (shutdown, wall-clock limit)
             raise

@@ -357,3 +357,31 @@ async def test_cloudflare_compat_flags_module_answers_for_the_running_worker(
             return Response(" ".join(map(str, on)))
     """
     assert await body(load(tmp_path, source, date, *flags)) == (200, expected)
+
+
+@pytest.mark.parametrize("flags", [(), ("queue_consumer_no_wait_for_wait_until",)])
+async def test_queue_waits_for_wait_until_unless_the_flag_says_not_to(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    source = """
+    from workers import WorkerEntrypoint
+
+    async def later(seen):
+        seen.append("waitUntil ran")
+        raise RuntimeError("waitUntil failed")
+
+    class Default(WorkerEntrypoint):
+        def queue(self, batch, env, ctx):
+            self.ctx.waitUntil(later(self.env.SEEN))
+    """
+    seen: list[str] = []
+    worker = load(tmp_path, source, NEW, *flags, SEEN=seen)
+    if flags:
+        await worker.queue(FakeBatch())  # the outcome is the handler's: it succeeded
+        assert seen == []  # the waitUntil work was not waited for...
+        await worker.tracker.wait_idle()
+        assert seen == ["waitUntil ran"]  # ...but still ran
+    else:
+        with pytest.raises(RuntimeError, match="waitUntil failed"):
+            await worker.queue(FakeBatch())
+        assert seen == ["waitUntil ran"]
