@@ -239,8 +239,10 @@ async def serve(
     restart: list[Emulator] = []  # the emulator a config change restarts with
     with sock:
         try:
+            previous: Emulator | None = None
             while True:
-                async with emulator:
+                emulator = await _start(emulator, previous)
+                try:
                     emulator.start_crons()
                     for line in describe(emulator):
                         print(line)
@@ -298,11 +300,28 @@ async def serve(
                         return
                     await watcher
                     swap.hold()  # requests arriving during the restart wait for it
-                emulator = restart[0]
+                finally:
+                    await emulator.aclose()
+                previous, emulator = emulator, restart[0]
         finally:
             stop.set()
             if server is not None and server.started:
                 print("⎔ Shutting down: batches in flight finish (or are retried later)")
+
+
+async def _start(emulator: Any, previous: Any) -> Any:
+    """Start ``emulator``; after a config change that does not start (a Worker that does not
+    import, a damaged state folder), say why and start the ``previous`` one again."""
+    try:
+        await emulator.start()
+    except CfemuError as exc:
+        if previous is None:
+            raise
+        print(f"✘ [ERROR] {exc}\n  (the new configuration did not start: serving the previous "
+              "one; save again to retry)", flush=True)  # fmt: skip
+        await previous.start()
+        return previous
+    return emulator
 
 
 async def _serve(server: Any, sock: Any) -> None:

@@ -98,6 +98,13 @@ async def test_saving_the_worker_serves_the_new_code_and_keeps_the_queued_messag
         (project / "wrangler.toml").write_text(CONFIG.replace('"red"', '"blue"'))
         await dev.poll("/", lambda r: r.json()["colour"] == "blue")
         await dev.wait_for_line(lambda line: "wrangler.toml changed: restarting" in line)
+
+        # A config whose Worker cannot start: said once, and the previous one serves again.
+        mark = len(dev.lines)
+        broken = CONFIG.replace('"red"', '"green"').replace("worker.py", "missing.py")
+        (project / "wrangler.toml").write_text(broken)
+        await dev.wait_for_line(lambda line: "serving the previous one" in line, start=mark)
+        await dev.poll("/", lambda r: r.status_code == 200 and r.json()["colour"] == "blue")
     assert "Traceback" not in dev.output
 
 

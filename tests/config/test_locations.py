@@ -222,3 +222,11 @@ def test_any_text_maps_without_error(text: str, fmt: str) -> None:
     for loc in source.offsets:
         line, column = source.position(loc) or (0, 0)
         assert 1 <= line <= text.count("\n") + 1 and column >= 1
+
+
+def test_an_error_without_a_file_has_no_placeholder_prefix() -> None:
+    # Friction 7: no "<config>:" in front of errors that concern no file (a --var flag).
+    assert str(ConfigError("--var 'x' must look like KEY:VALUE")) == (
+        "--var 'x' must look like KEY:VALUE"
+    )
+    assert str(ConfigError("is required", key_path="main")) == "main: is required"
