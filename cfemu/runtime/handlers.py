@@ -210,11 +210,13 @@ def discover(module: ModuleType, compat: Compat) -> HandlerSet:
             handlers[event] = Handler(event, name, False, True, _accepted(func))
         elif name != "test":
             ignored.append(f"module-level {name}() (ignored: {why})")
-    for name in _MODULE_HANDLERS:
+    for name, legacy_name in _MODULE_HANDLERS.items():
         if inspect.isfunction(getattr(module, name, None)):
+            fix = f"name it {legacy_name}() or " if legacy else ""
             ignored.append(
-                f"module-level {name}() (a plain module function is never a handler; "
-                f"define it as a method of class Default(WorkerEntrypoint))"
+                f"module-level {name}() (a plain module function is never a handler on "
+                f"Cloudflare's current runtime; {fix}define it as a method of "
+                "class Default(WorkerEntrypoint))"
             )
     classes = tuple(_entrypoint_classes(module))
     warnings: tuple[str, ...] = ()

@@ -167,8 +167,10 @@ async def test_plain_module_functions_are_never_handlers(tmp_path: Path, date: s
     """
     with pytest.raises(WorkerError) as info:
         load(tmp_path, source, date)
-    assert "module-level fetch() (a plain module function is never a handler" in str(info.value)
-    assert "module-level queue() (a plain module function" in str(info.value)
+    message = str(info.value)
+    assert "module-level fetch() (a plain module function is never a handler" in message
+    assert "module-level queue() (a plain module function" in message
+    assert ("name it on_fetch() or define it" in message) is (date == OLD)
 
 
 async def test_legacy_fetch_unwraps_a_js_response_attribute(tmp_path: Path) -> None:
