@@ -17,6 +17,7 @@ from typing import TypeAlias
 __all__ = [
     "INVALID_HEADER_NAME",
     "INVALID_HEADER_VALUE",
+    "HTTPMessageMapping",
     "Headers",
     "HeadersInit",
     "decode_header",
@@ -46,6 +47,11 @@ def decode_header(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+class HTTPMessageMapping(http.client.HTTPMessage, Mapping[str, str]):  # type: ignore[misc]
+    """An ``http.client.HTTPMessage`` that is also a ``Mapping``, as the SDK's ``.headers``
+    is (1.9.x): ``headers["name"]``, ``in``, ``get_all()`` and ``dict(headers)`` work."""
 
 
 def _header_name(name: object) -> str:
@@ -79,6 +85,9 @@ class Headers:
         self._pairs: list[tuple[str, str]] = []
         if init is None:
             return
+        unwrap = getattr(init, "__cfemu_headers__", None)
+        if unwrap is not None:  # a js.Headers
+            init = unwrap()
         if isinstance(init, Headers):
             self._pairs = list(init._pairs)
             return
@@ -128,8 +137,9 @@ class Headers:
         return list(self._pairs)
 
     def to_message(self) -> http.client.HTTPMessage:
-        """The headers as an ``http.client.HTTPMessage`` (what the SDK's ``.headers`` is)."""
-        message = http.client.HTTPMessage()
+        """The headers as an ``http.client.HTTPMessage`` that is also a ``Mapping`` (the
+        SDK's ``HTTPMessageMapping``), so ``Response(body, headers=other.headers)`` works."""
+        message = HTTPMessageMapping()
         for name, value in self._pairs:
             message[name] = value
         return message

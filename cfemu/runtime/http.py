@@ -104,6 +104,16 @@ class _Body:
         return self._body_used
 
     @property
+    def body(self) -> Any:
+        """The body as a JavaScript ``ReadableStream`` (``None`` without one): pass it to
+        ``Response(...)`` to reuse it, as the SDK allows."""
+        if self._body is None:
+            return None
+        from cfemu.runtime.js_module.web import JsReadableStream
+
+        return JsReadableStream(self._body)
+
+    @property
     def headers(self) -> http.client.HTTPMessage:
         """The headers, as an ``http.client.HTTPMessage`` (a fresh copy on each access)."""
         return self._headers.to_message()

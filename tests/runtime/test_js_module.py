@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given
@@ -273,3 +274,24 @@ async def test_promises_resolve_reject_and_chain() -> None:
     assert list(await js.Promise.all([js.Promise.resolve(1), 2])) == [1, 2]
     made = js.Promise.new(lambda resolve, reject: resolve("done"))
     assert await made == "done"
+
+
+async def test_a_responses_body_and_headers_build_another_response() -> None:
+    original = WorkersResponse(
+        "page", headers=[("X-Old", "1"), ("Set-Cookie", "a"), ("Set-Cookie", "b")]
+    )
+    headers = original.headers
+    assert isinstance(headers, Mapping) and dict(headers)["x-old"] == "1"
+    del headers["x-old"]
+    headers["x-new"] = "2"
+    copy = WorkersResponse(original.body, headers=headers)
+    assert await copy.text() == "page"
+    assert copy.headers.get_all("set-cookie") == ["a", "b"] and "x-old" not in copy.headers
+    assert WorkersResponse(None).body is None
+    from_js = WorkersResponse("x", headers=js.Headers.new({"A": "b"}))
+    assert from_js.headers["a"] == "b"
+    js_headers = js.Headers.new(headers)
+    assert js_headers["x-new"] == "2" and js_headers["missing"] is jsnull
+    js_headers["x-new"] = "3"
+    del js_headers["set-cookie"]
+    assert list(js_headers.keys()) == ["content-type", "x-new"]

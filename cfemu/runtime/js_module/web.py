@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import Message
 from typing import Any
 
 from cfemu.runtime.body import Blob, FormData
@@ -69,6 +70,8 @@ def header_pairs(init: Any) -> list[tuple[str, str]]:
         return []
     if isinstance(init, JsHeaders):
         return init._h.items()
+    if isinstance(init, Message):
+        return [(str(k), str(v)) for k, v in init.items()]
     if isinstance(init, Headers):
         return init.items()
     if isinstance(init, JsObject):
@@ -93,6 +96,18 @@ class JsHeaders(JsProxy):
 
     def __init__(self, headers: Headers) -> None:
         self._h = headers
+
+    def __cfemu_headers__(self) -> Headers:
+        return self._h
+
+    def __getitem__(self, name: str) -> str | JsNull:
+        return self.get(name)  # a Map-like proxy subscripts with get(), as Pyodide does
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.set(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self.delete(name)
 
     @classmethod
     def new(cls, init: Any = None) -> JsHeaders:
