@@ -41,6 +41,9 @@ Payload = bytes | str
 
 _JSON_OPTIONS: Final = orjson.OPT_NON_STR_KEYS  # JS object keys are strings: {1: x} -> {"1": x}
 _dumps = orjson.dumps
+#: A right-sized copy of a ``bytes``: orjson returns its output in a buffer of at least 4 KiB
+#: (``getsizeof`` hides it; tracemalloc shows it), which a queued message must not keep.
+_fit = b"%b".__mod__
 _loads = orjson.loads
 
 
@@ -61,7 +64,7 @@ def encode(body: object, content_type: str) -> tuple[Payload, int]:
     """Serialize ``body`` as ``content_type``; returns the payload and its size in bytes."""
     if content_type == JSON:
         try:
-            data = _dumps(body, option=_JSON_OPTIONS)
+            data = _fit(_dumps(body, option=_JSON_OPTIONS))
         except TypeError as exc:  # orjson.JSONEncodeError subclasses TypeError
             raise QueueTypeError(
                 f"Message body of type {type(body).__name__} is not JSON-serializable "

@@ -632,7 +632,7 @@ class _QueueCore:
             if dlq is not None:
                 dlq.receive_dead_letters(
                     [
-                        StoredMessage(r.id, r.timestamp_ms, r.content_type, r.payload, r.size, now)
+                        StoredMessage(r.id, r.sent, r.content_type, r.payload, now)
                         for r in exhausted
                     ],
                     now,

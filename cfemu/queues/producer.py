@@ -31,6 +31,7 @@ from cfemu.queues._codec import (
     V8,
     Payload,
     _dumps,
+    _fit,
     encode,
     resolve_type,
 )
@@ -176,7 +177,7 @@ class QueueProducer:
         clock = core.clock
         now = clock.now()
         await self._write(
-            (StoredMessage(_new_id(), int(now * 1000), ctype, payload, size, now + delay),),
+            (StoredMessage(_new_id(), now, ctype, payload, now + delay),),
             now,
             "send",
         )
@@ -243,13 +244,12 @@ class QueueProducer:
         )
         core = self._core
         now = core.clock.now()
-        now_ms = int(now * 1000)
         default_due = now + default_delay
         default_type = self._default_type
-        batch = _fast_json_batch(items, now_ms, default_due) if default_type == JSON else None
+        batch = _fast_json_batch(items, now, default_due) if default_type == JSON else None
         if batch is None:
             check_rpc(items)  # what the SDK refuses (the fast path checked its own bodies)
-            batch = _general_batch(items, now, now_ms, default_due, default_type, codes)
+            batch = _general_batch(items, now, default_due, default_type, codes)
         records, total, largest = batch
         if largest > _MAX_MESSAGE:
             raise service_error(
@@ -301,7 +301,7 @@ _is_none = partial(is_, None)
 
 
 def _dumps_json(body: Any) -> bytes:
-    return _dumps(body, option=_JSON_OPTIONS)
+    return _fit(_dumps(body, option=_JSON_OPTIONS))
 
 
 _BRACKET = b"["
@@ -336,7 +336,7 @@ def check_encoded(bodies: list[Any], payloads: list[bytes]) -> None:
         check_rpc(body)
 
 
-def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None:
+def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
     """``sendBatch``'s common shape — plain dicts holding only a JSON ``body`` — with every
     per-message step run by C loops (``map``, comprehensions). ``None`` means: use
     :func:`_general_batch`, which handles (and reports the errors of) everything else."""
@@ -357,10 +357,9 @@ def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None
         map(
             StoredMessage,
             [ids[i : i + 32] for i in range(0, 32 * n, 32)],
-            repeat(now_ms, n),
+            repeat(now, n),
             repeat(JSON, n),
             payloads,
-            sizes,
             repeat(due, n),
         )
     )
@@ -370,7 +369,6 @@ def _fast_json_batch(items: list[Any], now_ms: int, due: float) -> _Batch | None
 def _general_batch(
     items: list[Any],
     now: float,
-    now_ms: int,
     default_due: float,
     default_type: str = JSON,
     codes: bool = True,
@@ -396,5 +394,5 @@ def _general_batch(
         msg_delay = item.get("delaySeconds")
         due = default_due if msg_delay is None else now + _delay(msg_delay, "sendBatch", codes)
         start = 32 * index
-        records.append(StoredMessage(ids[start : start + 32], now_ms, ctype, payload, size, due))
+        records.append(StoredMessage(ids[start : start + 32], now, ctype, payload, due))
     return records, total, largest

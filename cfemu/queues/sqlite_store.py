@@ -52,6 +52,7 @@ from typing import Any, Final, NoReturn
 
 from cfemu.clock import Clock, TimerHandle
 from cfemu.errors import StateError
+from cfemu.queues._codec import CONTENT_TYPES
 from cfemu.queues._sql_log import ADD, DELETE, INSERT, LEASE, RETRY, UNLEASE, Op, write
 from cfemu.queues.state_file import (
     APPLICATION_ID,
@@ -72,6 +73,7 @@ from cfemu.queues.store import (
     QueueStore,
     StoredMessage,
     StoreWriteError,
+    sent_at_ms,
 )
 
 __all__ = [
@@ -98,6 +100,8 @@ class SqliteQueueStore(MemoryQueueStore):
     """One queue of a :class:`SqliteStore`: the in-memory index plus logged writes."""
 
     __slots__ = ("_owner",)
+
+    _numbers_keys = False  # row keys come from the file's sequence
 
     def __init__(self, name: str, owner: SqliteStore) -> None:
         super().__init__(name)
@@ -262,8 +266,11 @@ class SqliteStore(MessageStore):
             "leased FROM messages ORDER BY due, seq"
         ).fetchall()
         recovered = self._recovered
-        for key, queue, id_, ts, ctype, payload, size, due, attempts, leased in rows:
-            msg = StoredMessage(id_, ts, ctype, payload, size, due, attempts)
+        types = {ctype: ctype for ctype in CONTENT_TYPES}  # one str per type, not per row
+        for key, queue, id_, ts, ctype, payload, _size, due, attempts, leased in rows:
+            msg = StoredMessage(
+                id_, sent_at_ms(ts), types.get(ctype, ctype), payload, due, attempts
+            )
             msg.key = key
             msg.state = IN_FLIGHT if leased else DELAYED  # ready vs delayed: decided by due
             bucket = recovered.get(queue)

@@ -25,7 +25,8 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Final, Protocol
+from math import floor, inf
+from typing import Final, Protocol
 
 from cfemu.errors import StateError
 from cfemu.queues._codec import Payload
@@ -41,6 +42,7 @@ __all__ = [
     "QueueStore",
     "StoreWriteError",
     "StoredMessage",
+    "sent_at_ms",
 ]
 
 DELAYED: Final = 0
@@ -57,50 +59,68 @@ class StoreWriteError(StateError):
     """
 
 
+def sent_at_ms(timestamp_ms: int) -> float:
+    """A ``sent`` time (seconds) whose :attr:`StoredMessage.timestamp_ms` is exactly
+    ``timestamp_ms`` (mid-millisecond, so float rounding never moves it)."""
+    return (timestamp_ms + 0.5) / 1000
+
+
 class StoredMessage:
     """One message as the broker keeps it: serialized body plus delivery bookkeeping.
 
     ``attempts`` counts deliveries *started* (the consumer sees ``attempts`` after the lease
-    that increments it). ``due`` is when a delayed message becomes ready; ``ready_at`` when it
-    last became ready (the batch timeout runs from the oldest ready message's ``ready_at``).
-    ``key`` is a persistent store's row key (unset in memory).
+    that increments it). ``due`` is when a delayed message becomes ready; once it is ready,
+    ``due`` holds when it became ready (the batch timeout runs from the oldest ready
+    message's). ``key`` orders messages of equal ``due`` (a persistent store's row key).
+    ``size`` is the serialized body's size in bytes. :func:`sent_at_ms` gives the ``sent``
+    time of a message whose ``timestamp_ms`` is known.
+
+    Kept small on purpose (issue 12: at most 350 bytes a queued message beside its body): eight
+    slots, no per-message dict, the body's bytes sized to fit.
     """
 
-    __slots__ = (
-        "attempts",
-        "content_type",
-        "due",
-        "id",
-        "key",
-        "payload",
-        "ready_at",
-        "size",
-        "state",
-        "timestamp_ms",
-    )
+    __slots__ = ("attempts", "content_type", "due", "id", "key", "payload", "sent", "state")
 
     state: int
-    ready_at: float
     key: int
 
     def __init__(
         self,
         id: str,
-        timestamp_ms: int,
+        sent: float,
         content_type: str,
         payload: Payload,
-        size: int,
         due: float,
         attempts: int = 0,
     ) -> None:
         self.id = id
-        self.timestamp_ms = timestamp_ms
+        self.sent = sent
+        """When it was sent (clock seconds); the same float as ``due`` for a message sent
+        ready, so the two cost one object."""
         self.content_type = content_type
         self.payload = payload
-        self.size = size
         self.due = due
         self.attempts = attempts
-        # ``state`` and ``ready_at`` are set by the store when the message is enqueued.
+        # ``state`` (and, for a delayed message, ``key``) are set by the store on enqueue.
+
+    @property
+    def timestamp_ms(self) -> int:
+        """When it was sent, in whole milliseconds since the epoch (Cloudflare's precision)."""
+        return floor(self.sent * 1000)
+
+    @property
+    def size(self) -> int:
+        """The serialized body's size in bytes (a text body: its UTF-8 length)."""
+        payload = self.payload
+        if isinstance(payload, str) and not payload.isascii():
+            return len(payload.encode("utf-8", "surrogatepass"))
+        return len(payload)
+
+    def __lt__(self, other: StoredMessage) -> bool:
+        """Heap order of delayed messages: due time, then ``key`` (send order)."""
+        due = self.due
+        other_due = other.due
+        return due < other_due or (due == other_due and self.key < other.key)
 
     def __repr__(self) -> str:
         state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
@@ -240,37 +260,44 @@ class MessageStore(Protocol):
 
 
 class MemoryQueueStore(QueueStore):
-    """In-memory :class:`QueueStore`: deque (ready), heap (delayed), dict (in flight)."""
+    """In-memory :class:`QueueStore`: deque (ready), heap (delayed), dict (in flight).
+
+    Per message it keeps the :class:`StoredMessage` and one pointer in each index it is in,
+    nothing else: no per-enqueue groups, no heap tuples (delayed messages order themselves).
+    """
 
     __slots__ = (
+        "_by_time",
         "_bytes",
         "_delayed",
-        "_groups",
         "_in_flight",
         "_indexed",
-        "_last_ts",
+        "_keys",
+        "_last_sent",
         "_live",
         "_name",
         "_odd",
         "_ready",
-        "_seq",
     )
+
+    #: Whether the store numbers messages itself (a persistent store gives row keys).
+    _numbers_keys = True
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._ready: deque[StoredMessage] = deque()
-        self._delayed: list[tuple[float, int, StoredMessage]] = []
+        self._delayed: list[StoredMessage] = []  # a heap by (due, key)
         self._in_flight: dict[str, StoredMessage] = {}
-        self._seq = itertools.count()  # heap tie-breaker: equal due times keep send order
+        self._keys = itertools.count()  # heap tie-breaker: equal due times keep send order
         self._bytes = 0
         self._live = 0
         # Send-time index for ``oldest_timestamp_ms`` with lazy deletion of DONE messages:
-        # enqueue calls in time order are kept whole as groups ``[records, next index]``
-        # (nothing to do per message); out-of-order arrivals (dead letters keep their send
-        # time) go to a small heap. Compacted when dead entries outnumber live ones.
-        self._groups: deque[list[Any]] = deque()
-        self._odd: list[tuple[int, int, StoredMessage]] = []
-        self._last_ts = -1
+        # messages enqueued in time order are appended to one deque (one pointer each);
+        # out-of-order arrivals (dead letters keep their send time) go to a small heap.
+        # Compacted when dead entries outnumber live ones.
+        self._by_time: deque[StoredMessage] = deque()
+        self._odd: list[tuple[float, int, StoredMessage]] = []
+        self._last_sent = -inf
         self._indexed = 0
 
     @property
@@ -278,47 +305,55 @@ class MemoryQueueStore(QueueStore):
         return self._name
 
     # --- transitions -----------------------------------------------------------------------
+    def _delay(self, msg: StoredMessage) -> None:
+        msg.state = DELAYED
+        if self._numbers_keys:
+            msg.key = next(self._keys)
+        heapq.heappush(self._delayed, msg)
+
     def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
         if not messages:
             return
         ready_append = self._ready.append
-        push = heapq.heappush
-        seq = self._seq
         added = 0
-        last_ts = self._last_ts
+        last_sent = self._last_sent
         in_order = True
         for msg in messages:
             if msg.due <= now:
                 msg.state = READY
-                msg.ready_at = now
+                msg.due = now  # when it became ready
                 ready_append(msg)
             else:
-                msg.state = DELAYED
-                push(self._delayed, (msg.due, next(seq), msg))
+                self._delay(msg)
             added += msg.size
-            ts = msg.timestamp_ms
-            if ts < last_ts:
+            sent = msg.sent
+            if sent < last_sent:
                 in_order = False
             else:
-                last_ts = ts
+                last_sent = sent
         self._bytes += added
         self._live += len(messages)
         if in_order:
-            self._groups.append([messages, 0])
-            self._last_ts = last_ts
+            self._by_time.extend(messages)
+            self._last_sent = last_sent
         else:
+            push = heapq.heappush
+            odd = self._odd
+            keys = self._keys
             for msg in messages:
-                push(self._odd, (msg.timestamp_ms, next(seq), msg))
+                push(odd, (msg.sent, next(keys), msg))
         self._indexed += len(messages)
 
     def promote(self, now: float) -> int:
         delayed = self._delayed
+        pop = heapq.heappop
+        append = self._ready.append
         moved = 0
-        while delayed and delayed[0][0] <= now:
-            msg = heapq.heappop(delayed)[2]
+        while delayed and delayed[0].due <= now:
+            msg = pop(delayed)
             msg.state = READY
-            msg.ready_at = now
-            self._ready.append(msg)
+            msg.due = now
+            append(msg)
             moved += 1
         return moved
 
@@ -350,14 +385,13 @@ class MemoryQueueStore(QueueStore):
             removed += 1
         for msg, due in retried:
             del in_flight[msg.id]
-            msg.due = due
             if due <= now:
                 msg.state = READY
-                msg.ready_at = now
+                msg.due = now
                 self._ready.append(msg)
             else:
-                msg.state = DELAYED
-                heapq.heappush(self._delayed, (due, next(self._seq), msg))
+                msg.due = due
+                self._delay(msg)
         if removed:
             self._bytes -= removed_bytes
             self._live -= removed
@@ -372,20 +406,20 @@ class MemoryQueueStore(QueueStore):
             msg.attempts -= 1
             msg.state = READY
             if not front:
-                msg.ready_at = now
+                msg.due = now
         if front:
             self._ready.extendleft(reversed(back))
         else:
             self._ready.extend(back)
 
     def _compact(self) -> None:
-        live = [msg for group in self._groups for msg in group[0] if msg.state != DONE]
+        live = [msg for msg in self._by_time if msg.state != DONE]
         live.extend(entry[2] for entry in self._odd if entry[2].state != DONE)
-        live.sort(key=lambda msg: msg.timestamp_ms)
-        self._groups = deque([[live, 0]]) if live else deque()
+        live.sort(key=lambda msg: msg.sent)
+        self._by_time = deque(live)
         self._odd = []
         self._indexed = len(live)
-        self._last_ts = live[-1].timestamp_ms if live else -1
+        self._last_sent = live[-1].sent if live else -inf
 
     # --- reads -----------------------------------------------------------------------------
     @property
@@ -405,39 +439,34 @@ class MemoryQueueStore(QueueStore):
         return self._bytes
 
     def ready_since(self) -> float | None:
-        return self._ready[0].ready_at if self._ready else None
+        return self._ready[0].due if self._ready else None
 
     def next_due(self) -> float | None:
-        return self._delayed[0][0] if self._delayed else None
+        return self._delayed[0].due if self._delayed else None
 
     def oldest_timestamp_ms(self) -> int | None:
         best: int | None = None
-        groups = self._groups
-        while groups:
-            group = groups[0]
-            records, i = group
-            n = len(records)
-            while i < n and records[i].state == DONE:
-                i += 1
-            if i < n:
-                group[1] = i
-                best = records[i].timestamp_ms
-                break
-            groups.popleft()
-            self._indexed -= n
+        by_time = self._by_time
+        while by_time and by_time[0].state == DONE:
+            by_time.popleft()
+            self._indexed -= 1
+        if by_time:
+            best = by_time[0].timestamp_ms
         odd = self._odd
         while odd and odd[0][2].state == DONE:
             heapq.heappop(odd)
             self._indexed -= 1
-        if odd and (best is None or odd[0][0] < best):
-            best = odd[0][0]
+        if odd:
+            oldest = odd[0][2].timestamp_ms
+            if best is None or oldest < best:
+                best = oldest
         return best
 
     def iter_ready(self) -> Iterator[StoredMessage]:
         return iter(list(self._ready))
 
     def iter_delayed(self) -> Iterator[StoredMessage]:
-        return (entry[2] for entry in sorted(self._delayed))
+        return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
         return iter(list(self._in_flight.values()))

@@ -26,7 +26,7 @@ from cfemu.clock import Clock, RealClock
 from cfemu.queues import MessageBatch
 from cfemu.queues._codec import encode, resolve_type
 from cfemu.queues.message import ACK, RETRY
-from cfemu.queues.store import StoredMessage
+from cfemu.queues.store import StoredMessage, sent_at_ms
 from cfemu.runtime.context import ExecutionContext, ScheduledController
 
 if TYPE_CHECKING:
@@ -153,15 +153,14 @@ def create_message_batch(
         if "body" not in message:
             raise TypeError("each message needs a 'body'")
         ctype = resolve_type(message.get("contentType", DEFAULT_BATCH_CONTENT_TYPE))
-        payload, size = encode(message["body"], ctype)
+        payload, _size = encode(message["body"], ctype)
         msg_id = message.get("id")
         records.append(
             StoredMessage(
                 uuid.uuid4().hex if msg_id is None else str(msg_id),
-                _timestamp_ms(message.get("timestamp"), when),
+                sent_at_ms(_timestamp_ms(message.get("timestamp"), when)),
                 ctype,
                 payload,
-                size,
                 0.0,
                 attempts=_attempts(message.get("attempts")),
             )

@@ -166,7 +166,7 @@ async def test_a_crash_during_the_last_allowed_attempt_dead_letters_the_message(
     clock = VirtualClock()
     first = SqliteStore(path, clock)
     jobs = first.open_queue("jobs")
-    jobs.enqueue([StoredMessage("a" * 32, 1_000, "json", b'{"n":1}', 7, clock.now())], clock.now())
+    jobs.enqueue([StoredMessage("a" * 32, 1.0, "json", b'{"n":1}', clock.now())], clock.now())
     assert [m.attempts for m in jobs.lease(10)] == [1]  # attempt 1 of 1 starts ...
     first.commit()
     # ... and the process dies here. The next one has max_retries = 0:
