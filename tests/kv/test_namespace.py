@@ -64,6 +64,15 @@ async def test_a_stream_is_a_response_body_and_a_put_value(kv: KvNamespace) -> N
     assert (await kv.get("copy", type="arrayBuffer")).tobytes() == b"\x00bytes"
 
 
+async def test_js_array_buffers_and_typed_arrays_are_put_values(kv: KvNamespace) -> None:
+    from cfemu.runtime.js_module.containers import JsBuffer
+
+    await kv.put("u8", JsBuffer(bytearray(b"abcdef"), "Uint8Array", offset=2, length=3))
+    assert await kv.get("u8") == "cde"  # the view's bytes, not its whole buffer
+    await kv.put("ab", JsBuffer(bytearray(b"xyz"), "ArrayBuffer"))
+    assert await kv.get("ab") == "xyz"
+
+
 async def test_invalid_json_raises_a_syntax_error(kv: KvNamespace) -> None:
     await kv.put("k", "not json")
     with pytest.raises(KvSyntaxError, match="is not valid JSON"):
