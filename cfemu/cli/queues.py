@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cfemu.cli import queues_admin, queues_consumer
+from cfemu.cli import queues_admin, queues_consumer, queues_remote
 from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, StateError
 
@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(handler=_purge)
     queues_admin.register(commands)
+    queues_remote.add_remote(commands)
 
 
 @dataclass

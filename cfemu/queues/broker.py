@@ -258,6 +258,11 @@ class QueueView:
         """Every message not yet done: in flight, ready, then delayed."""
         return self.in_flight() + self.ready() + self.delayed()
 
+    @property
+    def paused(self) -> bool:
+        """Whether delivery of this queue is paused (``pause-delivery``)."""
+        return self._core.paused
+
     def metrics(self) -> JsDict:
         """Cloudflare's metrics object: ``backlogCount``, ``backlogBytes``,
         ``oldestMessageTimestamp`` (what ``env.Q.metrics()`` returns)."""

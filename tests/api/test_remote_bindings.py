@@ -169,3 +169,24 @@ async def test_d1_execute_remote_runs_on_the_remote_account(
     rows = await cloud.env.DB.prepare("SELECT what FROM events").all()
     assert [r.what for r in rows.results] == ["from the cli"]
     assert not (tmp_path / "local" / ".cfemu").exists()  # nothing local was created
+
+
+async def test_queue_verbs_with_remote_act_on_the_remote_account(
+    cloud: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cfemu.cli import main
+
+    config = str(local_config(tmp_path))
+    pause = ["queues", "pause-delivery", "events", "-c", config, "--remote"]
+    assert await asyncio.to_thread(main, pause) == 0
+    assert cloud.broker.queues["events"].paused
+    listing = ["queues", "list", "-c", config, "--remote"]
+    assert await asyncio.to_thread(main, listing) == 0
+    out = capsys.readouterr().out
+    assert "events" in out and "paused" in out
+    resume = ["queues", "resume-delivery", "events", "-c", config, "--remote"]
+    assert await asyncio.to_thread(main, resume) == 0
+    assert not cloud.broker.queues["events"].paused
+    missing = ["queues", "info", "nowhere", "-c", config, "--remote"]
+    assert await asyncio.to_thread(main, missing) == 1
+    assert 'Queue "nowhere" does not exist' in capsys.readouterr().err
