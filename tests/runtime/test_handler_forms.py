@@ -387,3 +387,24 @@ async def test_queue_waits_for_wait_until_unless_the_flag_says_not_to(
         with pytest.raises(RuntimeError, match="waitUntil failed"):
             await worker.queue(FakeBatch())
         assert seen == ["waitUntil ran"]
+
+
+@pytest.mark.parametrize("date", [OLD, NEW])
+async def test_default_test_method_is_called_relaxed_at_every_date(
+    tmp_path: Path, date: str
+) -> None:
+    seen: list[Any] = []
+    source = """
+    from workers import WorkerEntrypoint
+
+    def test(controller):  # module-level: a handler only before the cut-off, and Default wins
+        raise AssertionError("not this one")
+
+    class Default(WorkerEntrypoint):
+        async def test(self, controller):
+            self.env.SEEN.append(controller)
+    """
+    worker = load(tmp_path, source, date, SEEN=seen)
+    assert worker.has_handler("test")
+    await worker.test()
+    assert seen == [None]
