@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfemu._contain import contained
 from cfemu._js import JsDict
+from cfemu._log import ALARMS, invocation
 from cfemu.clock import TimerHandle
 from cfemu.durable_objects.database import ObjectDatabase
 from cfemu.durable_objects.errors import DurableObjectAbort, DurableObjectError
@@ -418,6 +419,7 @@ class Actor:
         info = JsDict(retryCount=retry, isRetry=retry > 0, scheduledTime=alarm_ms)
         self.firing_alarm = alarm_ms
         ok = False
+        started = self.runtime.clock.now()
         try:
             self.runtime.check_fault("durable_objects.alarm")
 
@@ -431,6 +433,10 @@ class Actor:
             log.warning("%s: alarm() failed (retry %d): %s", self.runtime.label, retry, exc)
         finally:
             self.firing_alarm = None
+            outcome = "ok" if ok else "failed" + (f" (retry {retry})" if retry else "")
+            invocation(
+                ALARMS, "ALARM", self.runtime.label, outcome, self.runtime.clock.now() - started
+            )
         stored = self.stored_alarm()
         if stored != alarm_ms:
             self.schedule_alarm()  # replaced (or deleted) while running: no retry
