@@ -95,7 +95,8 @@ async def changed_files(
 
 
 def reload_workers(emulator: Any) -> list[str]:
-    """Load every Worker's module afresh, keeping its ``env``; swap them in together.
+    """Load every Worker's module afresh, keeping its ``env``; swap them in together
+    (idle Durable Objects are evicted, so their next event runs the new class).
 
     Returns the names reloaded. If one fails to load, none is swapped and the
     :class:`~cfemu.errors.WorkerError` propagates: the previous versions keep serving.
@@ -119,7 +120,18 @@ def reload_workers(emulator: Any) -> list[str]:
             compat=compat_for(config),
         )
     emulator.workers.update(fresh)
+    _evict_durable_objects(emulator)
     return list(fresh)
+
+
+def _evict_durable_objects(emulator: Any) -> None:
+    """Drop idle Durable Object instances (their storage stays), so the next event constructs
+    the reloaded class, as a restarted workerd would; a busy one is left to finish."""
+    service = emulator.services.get("durable_objects")
+    hub = getattr(service, "hub", None)
+    for runtime in getattr(hub, "runtimes", {}).values():
+        for actor in list(runtime.actors.values()):
+            actor.evict()
 
 
 async def watch_and_reload(
