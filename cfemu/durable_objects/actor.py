@@ -35,6 +35,7 @@ from cfemu.limits import (
     DO_IDLE_EVICTION_SECONDS,
 )
 from cfemu.runtime._scope import current, import_scope, run_in
+from cfemu.state import opening_state
 
 if TYPE_CHECKING:
     from cfemu.durable_objects.namespace import NamespaceRuntime
@@ -96,7 +97,9 @@ class Actor:
     def db(self) -> ObjectDatabase:
         """The object's database, opened on first use."""
         if self._db is None or self._db.closed:
-            self._db = ObjectDatabase(self.runtime.object_path(self.id), on_commit=self._committed)
+            path = self.runtime.object_path(self.id)
+            with opening_state(path or "memory", "Durable Object storage"):
+                self._db = ObjectDatabase(path, on_commit=self._committed)
             self._db.before_commit = self._check_commit_fault
             self._storage = None
         return self._db

@@ -57,3 +57,35 @@ async def test_a_pending_alarm_fires_after_a_restart_with_its_name(tmp_path: Pat
         assert actor.id.name == "named"
     finally:
         await second.close()
+
+
+async def test_a_damaged_object_file_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    from cfemu.errors import StateError
+
+    first = Host(tmp_path, persist_to=tmp_path / "state").start(WORKER)
+    stub = first.ns().getByName("a")
+
+    def write(obj: Any, ctx: Any) -> None:
+        ctx.storage.kv.put("k", {"v": 1})
+
+    await run_in_durable_object(stub, write)
+    await first.close()
+    folder = tmp_path / "state" / "durable_objects" / "w-Counter"
+    path = folder / f"{stub.id.toString()}.sqlite"
+    for sidecar in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        sidecar.unlink(missing_ok=True)
+    path.write_bytes(b"not a database " * 500)
+
+    # Found when the object is opened: at start (its alarm is restored) or at first use.
+    second = Host(tmp_path, persist_to=tmp_path / "state")
+    try:
+
+        def read(obj: Any, ctx: Any) -> Any:
+            return ctx.storage.kv.get("k")
+
+        with pytest.raises(StateError) as info:
+            second.start(WORKER)
+            await run_in_durable_object(second.ns().getByName("a"), read)
+        assert f"{path} is damaged: cannot read its Durable Object storage" in str(info.value)
+    finally:
+        await second.close()
