@@ -233,3 +233,25 @@ async def test_pull_consumers_and_pauses_survive_a_restart(tmp_path: Path) -> No
         made = await cf.queues.get("made-over-http", account_id=ACCOUNT)
         assert made is not None and made.settings is not None
         assert made.settings.delivery_paused is True
+
+
+async def test_a_pull_consumer_is_fetched_and_deleted_and_a_queue_updated(
+    emulator: Emulator, cf: AsyncCloudflare
+) -> None:
+    tasks = await queue_id(cf, "tasks")
+    created = await cf.queues.consumers.create(
+        tasks, account_id=ACCOUNT, type="http_pull", settings={"visibility_timeout_ms": 2000}
+    )
+    assert created is not None and created.consumer_id is not None  # type: ignore[union-attr]
+    consumer_id = created.consumer_id  # type: ignore[union-attr]
+    fetched = await cf.queues.consumers.get(consumer_id, account_id=ACCOUNT, queue_id=tasks)
+    assert fetched is not None and fetched.type == "http_pull"  # type: ignore[union-attr]
+    await cf.queues.consumers.delete(consumer_id, account_id=ACCOUNT, queue_id=tasks)
+    assert emulator.broker.pull_consumer("tasks") is None
+    with pytest.raises(cloudflare.NotFoundError):
+        await cf.queues.consumers.get(consumer_id, account_id=ACCOUNT, queue_id=tasks)
+    updated = await cf.queues.update(
+        tasks, account_id=ACCOUNT, queue_name="tasks", settings={"delivery_delay": 5}
+    )
+    assert updated is not None and updated.settings is not None
+    assert updated.settings.delivery_delay == 5
