@@ -155,10 +155,14 @@ class QueueService(BindingService):
         return self.broker is None or self.broker.is_settled()
 
     def busy(self) -> list[str]:
-        """Queues holding ready, delayed or in-flight messages."""
+        """Queues holding ready, delayed or in-flight messages; the queue state file while
+        it cannot be written (disk full: delivery paused, commits retried)."""
         if self.broker is None:
             return []
         parts = []
+        if not self.broker.store.writable:
+            path = self.broker.store_path or "the queue store"
+            parts.append(f"queue state {path} (cannot be written; delivery paused, retrying)")
         for name, view in self.broker.queues.items():
             s = view.stats()
             if s["depth"] or s["in_flight"] or s["delayed"]:

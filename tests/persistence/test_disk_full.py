@@ -320,3 +320,34 @@ async def test_a_pull_whose_lease_cannot_be_written_fails_and_counts_no_attempt(
     await h.run_tasks()
     [first, second] = await pull.pull()
     assert (first.attempts, second.attempts) == (1, 1)
+
+
+@pytest.mark.anyio
+async def test_an_emulator_drain_on_a_full_disk_says_the_state_cannot_be_written(
+    project: Path, tmp_path: Path
+) -> None:
+    from cfemu import Emulator
+    from cfemu.errors import DrainError
+    from cfemu.queues.service import QueueService
+
+    record: list[Any] = []
+
+    async def block() -> None:
+        return None
+
+    async with Emulator.from_config(
+        project,
+        persist_to=tmp_path / "state",
+        clock=VirtualClock(),
+        extra_vars={"RECORD": record, "BLOCK": block},
+    ) as emu:
+        await emu.env.JOBS.send({"n": 1})
+        broker = emu.service(QueueService).broker
+        assert broker is not None and isinstance(broker.store, SqliteStore)
+        inject(broker.store, lambda: True)  # full from now on: the lease never commits
+        with pytest.raises(DrainError, match=r"queues\.sqlite \(cannot be written; delivery"):
+            await emu.drain(max_steps=20)
+        assert record == []  # the handler never ran under an unwritten attempt
+        broker.store._conn = broker.store._conn._conn  # type: ignore[union-attr]  # room again
+        await emu.drain()
+        assert [(q, n, attempts) for q, _, n, attempts in record] == [("jobs", 1, 1)]
