@@ -14,6 +14,7 @@ import pytest
 
 from cfemu._tasks import TaskTracker
 from cfemu.clock import VirtualClock
+from cfemu.compat import resolve
 from cfemu.errors import WorkerError
 from cfemu.runtime import Request, Worker
 
@@ -267,3 +268,36 @@ async def test_top_level_asgi_is_workers_asgi(tmp_path: Path) -> None:
     )
     response = await worker.fetch(Request("http://w/a%20b", method="POST", body="x"))
     assert await response.text() == "POST /a b hi x"
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [("2025-09-28", "None None None None"), ("2025-09-29", "jsnull jsnull jsnull jsnull")],
+)
+async def test_javascript_null_follows_the_pyodide_of_the_compatibility_date(
+    tmp_path: Path, date: str, expected: str
+) -> None:
+    (tmp_path / "entry.py").write_text(
+        textwrap.dedent(
+            """
+            import js
+            from workers import Response, WorkerEntrypoint
+
+            class Default(WorkerEntrypoint):
+                async def fetch(self, request):
+                    parsed = js.JSON.parse('{"a": null, "b": [null]}')
+                    seen = [js.null, parsed.a, parsed.b[0], js.Headers.new().get("x")]
+                    assert js.JSON.stringify(parsed) == '{"a":null,"b":[null]}'
+                    return Response(" ".join(repr(v) for v in seen))
+            """
+        )
+    )
+    worker = Worker.load(
+        tmp_path / "entry.py",
+        name="w",
+        clock=VirtualClock(),
+        tracker=TaskTracker(),
+        dev_mode=True,
+        compat=resolve(date, ["python_workers"]),
+    )
+    assert await (await worker.fetch(Request("http://w/"))).text() == expected

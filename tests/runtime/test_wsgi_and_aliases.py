@@ -3,7 +3,9 @@ runtime ships: ``workers.rpc``, ``workers.handler``, ``import_from_javascript``.
 
 from __future__ import annotations
 
+import sys
 import textwrap
+import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,20 @@ async def test_sdk_submodules_and_helpers_inside_a_worker(tmp_path: Path) -> Non
     assert result["rpc"] == [True, 1]
     assert result["legacy"] == "Request http://x/"
     assert workers.rpc.python_to_rpc is workers.python_to_rpc
+
+
+async def test_asgi_env_is_a_fastapi_dependency_on_scope_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = types.ModuleType("fastapi")
+    fake.Request = type("Request", (), {})  # type: ignore[attr-defined]
+    fake.Depends = lambda dependency: ("Depends", dependency)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fastapi", fake)
+    from cfemu.runtime.workers_module import asgi
+
+    kind, dependency = asgi.env
+    assert kind == "Depends" and dependency.__annotations__["request"] is fake.Request
+    request = types.SimpleNamespace(scope={"env": "the env"})
+    assert await dependency(request) == "the env"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        asgi.nope  # noqa: B018

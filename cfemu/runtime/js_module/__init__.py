@@ -35,13 +35,11 @@ from cfemu.runtime.js_module.globals import (
     crypto,
     fetch,
 )
-from cfemu.runtime.js_module.proxy import jsnull
+from cfemu.runtime.js_module.proxy import js_null
 from cfemu.runtime.js_module.timing import Date, clearTimeout, queueMicrotask, setTimeout
 
 #: JavaScript ``undefined`` reaches Python as ``None``.
 undefined = None
-#: JavaScript ``null`` (also ``pyodide.ffi.jsnull``).
-null = jsnull
 
 __all__ = [
     "JSON",
@@ -74,6 +72,8 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(f"module 'js' has no attribute {name!r}")
+    if name == "null":  # jsnull, or None on Pyodide 0.26 (the Worker's compatibility date)
+        return js_null()
     if name == "globalThis":
         import sys
 

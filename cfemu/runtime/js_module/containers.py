@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from cfemu.runtime.js_module.proxy import JsObject, JsProxy, js_name, jsnull, to_py
+from cfemu.runtime.js_module.proxy import JsObject, JsProxy, js_name, js_value, jsnull, to_py
 
 __all__ = ["JsArray", "JsBuffer", "JsMap", "JsSet"]
 
@@ -73,7 +73,9 @@ class JsArray(JsProxy):
         return [to_py(v, depth - 1, default_converter) for v in self._items]
 
     def __getitem__(self, index: Any) -> Any:
-        return self._items[index]
+        if isinstance(index, slice):
+            return [js_value(v) for v in self._items[index]]
+        return js_value(self._items[index])
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._items[index] = value
@@ -85,7 +87,7 @@ class JsArray(JsProxy):
         return len(self._items)
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._items)
+        return iter([js_value(v) for v in self._items])
 
     def __reversed__(self) -> Iterator[Any]:
         return iter(self._items[::-1])

@@ -62,7 +62,7 @@ def to_js(
 def from_json_value(value: Any) -> Any:
     """A value parsed by ``json.loads`` as JavaScript's ``JSON.parse`` would give it."""
     if value is None:
-        return jsnull
+        return jsnull  # read back as None on Pyodide 0.26 (proxy.js_value)
     if isinstance(value, dict):
         return JsObject({k: from_json_value(v) for k, v in value.items()})
     if isinstance(value, list):

@@ -8,7 +8,8 @@ python-runtime.md §3): attribute access (``obj.x``, ``obj.x = v``, ``hasattr`` 
 ``===`` (identity). A Python keyword is reached with a trailing underscore (``Array.from_``).
 
 JavaScript ``undefined`` is Python ``None``; JavaScript ``null`` is :data:`jsnull`, as in
-Pyodide 0.28 and later (the Python runtime of every compatibility date from 2025-09-29).
+Pyodide 0.28 and later (the Python runtime of every compatibility date from 2025-09-29), and
+``None`` for a Worker on Pyodide 0.26 (:func:`js_null`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = [
     "JsObject",
     "JsProxy",
     "js_name",
+    "js_null",
+    "js_value",
     "jsnull",
     "to_py",
 ]
@@ -145,6 +148,19 @@ class JsNull(JsProxy):
 jsnull = JsNull()
 
 
+def js_null() -> Any:
+    """JavaScript ``null`` as the running Worker receives it: ``jsnull``, or ``None`` on
+    Pyodide 0.26 (``python_workers`` before compatibility date 2025-09-29)."""
+    from cfemu.runtime._scope import current_compat
+
+    return None if current_compat().js_null_is_none else jsnull
+
+
+def js_value(value: Any) -> Any:
+    """A stored JavaScript value as Python code reads it (``null`` per :func:`js_null`)."""
+    return js_null() if value is jsnull else value
+
+
 class JsObject(JsProxy):
     """A plain JavaScript object: properties by attribute (``obj.name``), not by ``[]``."""
 
@@ -161,7 +177,7 @@ class JsObject(JsProxy):
         props = self._props()
         key = js_name(name)
         if key in props:
-            return props[key]
+            return js_value(props[key])
         raise AttributeError(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -319,6 +335,8 @@ class JsException(JsProxy, Exception):
 
 def to_py(value: Any, depth: int = -1, default_converter: Callable[..., Any] | None = None) -> Any:
     """``value.to_py()`` for a proxy (``depth`` levels deep), ``value`` itself otherwise."""
-    if depth == 0 or not isinstance(value, JsProxy) or isinstance(value, JsNull | JsException):
+    if value is jsnull:
+        return js_null()
+    if depth == 0 or not isinstance(value, JsProxy) or isinstance(value, JsException):
         return value
     return value.to_py(depth=depth, default_converter=default_converter)

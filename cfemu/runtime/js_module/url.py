@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from cfemu.runtime.js_module.containers import JsArray
-from cfemu.runtime.js_module.proxy import JsException, JsNull, JsProxy, jsnull
+from cfemu.runtime.js_module.proxy import JsException, JsNull, JsProxy, js_null
 
 __all__ = ["JsURL", "JsURLSearchParams"]
 
@@ -44,7 +44,7 @@ class JsURLSearchParams(JsProxy):
 
     def get(self, name: str) -> str | JsNull:
         """The first value of ``name``, or ``null``."""
-        return next((v for k, v in self._pairs if k == name), jsnull)
+        return next((v for k, v in self._pairs if k == name), js_null())
 
     def getAll(self, name: str) -> JsArray:
         """Every value of ``name``."""

@@ -19,7 +19,7 @@ from cfemu.runtime.http import FetchResponse, Headers, Request
 from cfemu.runtime.js_module.containers import JsArray, JsBuffer, JsMap
 from cfemu.runtime.js_module.convert import from_json_value, js_stringify
 from cfemu.runtime.js_module.promise import JsPromise
-from cfemu.runtime.js_module.proxy import JsException, JsNull, JsObject, JsProxy, jsnull
+from cfemu.runtime.js_module.proxy import JsException, JsNull, JsObject, JsProxy, js_null, jsnull
 from cfemu.runtime.js_module.url import JsURL, JsURLSearchParams
 
 __all__ = [
@@ -118,7 +118,7 @@ class JsHeaders(JsProxy):
         """Every value of ``name`` joined by ``", "``, or ``null``."""
         with _js_type_errors():
             value = self._h.get(name)
-        return jsnull if value is None else value
+        return js_null() if value is None else value
 
     def set(self, name: str, value: Any) -> None:
         """Replace the values of ``name``."""
@@ -267,7 +267,7 @@ class _JsBody(JsProxy):
     def body(self) -> JsReadableStream | JsNull:
         """The body as a ``ReadableStream``, or ``null``."""
         raw = self._target().raw_body()
-        return jsnull if raw is None else JsReadableStream(raw)
+        return js_null() if raw is None else JsReadableStream(raw)
 
     def text(self) -> JsPromise:
         """A promise of the body as text."""

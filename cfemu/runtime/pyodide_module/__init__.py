@@ -3,8 +3,9 @@
 While cfemu imports a Worker module or runs one of its events, ``import pyodide`` resolves
 here (see :mod:`cfemu.runtime._scope`): ``pyodide.ffi`` (``to_js``, ``create_proxy``,
 ``JsProxy``..., ``run_sync``), ``pyodide.http`` (``pyfetch``) and ``pyodide.code``
-(``relaxed_call``). cfemu behaves as Pyodide 0.28 (JavaScript ``null`` is ``jsnull``,
-``run_sync`` works inside a request). Any other name raises
+(``relaxed_call``). cfemu behaves as Pyodide 0.28 (JavaScript ``null`` is ``jsnull``, or
+``None`` for a Worker whose compatibility date selects Pyodide 0.26; ``run_sync`` works
+inside a request). Any other name raises
 :class:`~cfemu.errors.NotEmulatedError` naming it.
 """
 

@@ -8,6 +8,7 @@ support WebSockets.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -96,3 +97,21 @@ def entrypoint(app: Any, *, options: Options | None = None) -> type[WorkerEntryp
             return await fetch(app, request, self.env, self.ctx, options=options)
 
     return Default
+
+
+def _scope_env(request: Any) -> Any:
+    return request.scope["env"]
+
+
+def __getattr__(name: str) -> Any:
+    """``asgi.env``: a FastAPI dependency giving the Worker's env (``scope["env"]``), as the
+    SDK offers it; FastAPI is imported only when it is asked for."""
+    if name == "env":
+        fastapi = importlib.import_module("fastapi")  # optional: only FastAPI apps ask
+
+        async def env(request: Any) -> Any:
+            return _scope_env(request)
+
+        env.__annotations__["request"] = fastapi.Request  # FastAPI injects by this type
+        return fastapi.Depends(env)
+    raise AttributeError(f"module 'workers.asgi' has no attribute {name!r}")
