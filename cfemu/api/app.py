@@ -36,7 +36,7 @@ class ApiApp:
 
     ``token``: the bearer token every call must carry (``None``: any token is accepted,
     but one must be sent, as Cloudflare requires). ``account_id``: the only account id
-    accepted in paths (``None``: any).
+    accepted in paths (default: the first config's ``account_id``; with none, any).
     """
 
     def __init__(
@@ -44,6 +44,9 @@ class ApiApp:
     ) -> None:
         self.emulator = emulator
         self.token = token
+        if account_id is None:  # the config's account_id, as wrangler reads it; else any
+            configured = emulator.configs[0].raw.get("account_id")
+            account_id = configured if isinstance(configured, str) and configured else None
         self.account_id = account_id
         self.router = Router()
         self._routed = False

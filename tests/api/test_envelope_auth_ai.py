@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cloudflare
 import httpx
 import pytest
 from cloudflare import AsyncCloudflare
 
-from cfemu import Emulator
+from cfemu import Emulator, VirtualClock
 from cfemu.api import api_app
 
-from .conftest import ACCOUNT, sdk
+from .conftest import ACCOUNT, project, sdk
 
 pytestmark = pytest.mark.anyio
 
@@ -102,3 +104,13 @@ async def test_invalid_ai_inputs_are_a_400_with_the_models_error_code(
             "@cf/meta/llama-3.1-8b-instruct", account_id=ACCOUNT, extra_body={}, text="?"
         )
     assert caught.value.errors[0].code == 5006
+
+
+async def test_the_configs_account_id_is_the_only_one_accepted(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    config.write_text(f'account_id = "{ACCOUNT}"\n' + config.read_text())
+    async with Emulator.from_config(config, clock=VirtualClock()) as emulator:
+        cf = sdk(emulator)
+        assert (await cf.d1.database.get("notes-id", account_id=ACCOUNT)).name == "notes-db"
+        with pytest.raises(cloudflare.PermissionDeniedError):
+            await cf.d1.database.get("notes-id", account_id="b" * 32)
