@@ -15,7 +15,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cfemu`` command, with every sub-command."""
-    from cfemu.cli import d1, dev, kv, queues
+    from cfemu.cli import d1, dev, durable_objects, kv, queues
 
     parser = argparse.ArgumentParser(
         prog="cfemu",
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     dev.register(subparsers)
     d1.register(subparsers)
+    durable_objects.register(subparsers)
     kv.register(subparsers)
     queues.register(subparsers)
     return parser

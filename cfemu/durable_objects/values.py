@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from cfemu._js import JsDict
 from cfemu.durable_objects.errors import DataCloneError, DurableObjectTypeError
+from cfemu.runtime.js_module.proxy import JsNull, JsProxy
 from cfemu.runtime.rpc import python_to_rpc
 
 __all__ = ["MAX_SAFE_INTEGER", "clone", "decode", "encode", "js_number", "to_timestamp_ms"]
@@ -44,6 +45,13 @@ def _from_ms(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
 
 
+def _from_js(value: JsProxy) -> Any:
+    """A JavaScript value (``to_js(...)``, ``js.Object``) as the Python value it clones to."""
+    if isinstance(value, JsNull):
+        return None
+    return value.to_py()
+
+
 def _is_passthrough(value: Any) -> bool:
     # Request/Response/Blob/File/FormData (anything with a JS object), callables (stubs).
     if hasattr(type(value), "js_object"):
@@ -60,6 +68,8 @@ def clone(value: Any) -> Any:
 def _clone(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, JsProxy) and not callable(value):
+        return _clone(_from_js(value))
     if isinstance(value, dict):
         return JsDict({str(k): _clone(v) for k, v in value.items()})
     if isinstance(value, list):
@@ -81,6 +91,8 @@ def _plain(value: Any) -> Any:
     """``value`` as marshal-able data; tuples are cfemu's own tags (users cannot send any)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, JsProxy):
+        return _plain(_from_js(value))
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -235,3 +235,14 @@ async def test_list_ids_names_objects_with_storage(host: Host) -> None:
     await _run(host, lambda obj, ctx: ctx.storage.put("k", 1), "two")
     ids = {i.toString() for i in list_durable_object_ids(host.ns())}
     assert ids == {host.ns().idFromName(n).toString() for n in ("one", "two")}
+
+
+async def test_javascript_values_from_to_js_are_stored_as_python_values(host: Host) -> None:
+    from cfemu.runtime.js_module.convert import to_js
+
+    async def body(obj: Any, ctx: Any) -> Any:
+        await ctx.storage.put("list", to_js(["a", "b"]))
+        await ctx.storage.put("map", to_js({"k": 1}))
+        return await ctx.storage.get("list"), dict(await ctx.storage.get("map"))
+
+    assert await _run(host, body) == (["a", "b"], {"k": 1})
