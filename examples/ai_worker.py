@@ -33,9 +33,9 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if __name__ == "__main__":  # the demo runs outside any Worker: use cfemu's stand-in module
-    from cfemu.runtime.workers_module import Response, WorkerEntrypoint
+    from cfemu.runtime.workers_module import DurableObject, Response, WorkerEntrypoint
 else:  # a Worker, on Cloudflare or loaded by cfemu
-    from workers import Response, WorkerEntrypoint
+    from workers import DurableObject, Response, WorkerEntrypoint
 
 TASK_QUEUE = "ai-processing-queue"
 DEAD_LETTER_QUEUE = "ai-processing-dlq"
@@ -167,6 +167,54 @@ def combine(parts: list[str]) -> str:
     if len(parts) == 1:
         return parts[0]
     return "\n\n".join(f"Part {i}: {part}" for i, part in enumerate(parts, start=1))
+
+
+# --- the per-task coordinator (optional) -------------------------------------------------------
+class TaskCoordinator(DurableObject):
+    """One Durable Object per task (``getByName(task_id)``): it owns the task's segment plan,
+    records each segment's answer and answers progress, with strong consistency.
+
+    Used when the config binds it as ``TASK_COORDINATOR`` (``wrangler.durable.toml``); the
+    queue-only path keeps the same bookkeeping in D1's ``task_segments``.
+    """
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        ctx.storage.sql.exec(
+            "CREATE TABLE IF NOT EXISTS segments (idx INTEGER PRIMARY KEY, text TEXT NOT NULL, "
+            "answer TEXT, latency_ms REAL)"
+        )
+
+    async def plan(self, segments: list[str]) -> list[int]:
+        """Record the plan on first call (a retry keeps the first plan); the indexes of the
+        segments still unanswered."""
+        sql = self.ctx.storage.sql
+        if sql.exec("SELECT count(*) AS n FROM segments").one()["n"] == 0:
+            for index, text in enumerate(segments):
+                sql.exec("INSERT INTO segments (idx, text) VALUES (?, ?)", index, text)
+        rows = sql.exec("SELECT idx FROM segments WHERE answer IS NULL ORDER BY idx")
+        return [row["idx"] for row in rows]
+
+    async def record(self, index: int, answer: str, latency_ms: float) -> None:
+        """Save one segment's answer (the first answer wins)."""
+        self.ctx.storage.sql.exec(
+            "UPDATE segments SET answer = ?, latency_ms = ? WHERE idx = ? AND answer IS NULL",
+            answer,
+            latency_ms,
+            index,
+        )
+
+    async def progress(self) -> dict[str, int]:
+        """``{"total", "done"}`` segments."""
+        row = self.ctx.storage.sql.exec(
+            "SELECT count(*) AS total, count(answer) AS done FROM segments"
+        ).one()
+        return {"total": row["total"], "done": row["done"]}
+
+    async def answers(self) -> list[str]:
+        """Every segment's answer, in order (call once all are recorded)."""
+        rows = self.ctx.storage.sql.exec("SELECT answer FROM segments ORDER BY idx")
+        return [row["answer"] for row in rows]
 
 
 # --- the Worker ---------------------------------------------------------------------------------
@@ -302,6 +350,9 @@ class Default(WorkerEntrypoint):
         saved = await self._first(
             "SELECT COUNT(*) AS n FROM task_segments WHERE task_id = ?", task_id
         )
+        if self._coordinator is not None:  # the Durable Object path: it knows the progress
+            progress = await self._coordinator.getByName(task_id).progress()
+            saved = {"n": progress["done"]}
         body: dict[str, Any] = {
             "taskId": row["id"],
             "status": row["status"],
@@ -509,13 +560,27 @@ class Default(WorkerEntrypoint):
         )
         return "completed"
 
+    @property
+    def _coordinator(self) -> Any:
+        """The ``TASK_COORDINATOR`` Durable Object namespace, if the config binds one."""
+        try:
+            return self.env.TASK_COORDINATOR
+        except (AttributeError, KeyError):
+            return None
+
     async def answer(self, task_id: str, question: str, language: str, task_type: str) -> str:
         """Segmented inference: answer each segment not saved yet, save it, combine all."""
         segments = split_segments(question, self.segment_chars)
-        saved = await self._rows(
-            "SELECT segment_index, result FROM task_segments WHERE task_id = ?", task_id
-        )
-        answers: dict[int, str] = {row["segment_index"]: row["result"] for row in saved}
+        coordinator = None
+        if self._coordinator is not None:
+            coordinator = self._coordinator.getByName(task_id)
+            pending = set(await coordinator.plan(segments))
+            answers: dict[int, str] = {i: "" for i in range(len(segments)) if i not in pending}
+        else:
+            saved = await self._rows(
+                "SELECT segment_index, result FROM task_segments WHERE task_id = ?", task_id
+            )
+            answers = {row["segment_index"]: row["result"] for row in saved}
         await self._run("UPDATE tasks SET segments_total = ? WHERE id = ?", len(segments), task_id)
         system = (
             f"You are a helpful assistant working on a '{task_type}' task. "
@@ -539,12 +604,16 @@ class Default(WorkerEntrypoint):
             )
             latency_ms = (time.perf_counter() - started) * 1000
             text = output["response"] if isinstance(output, dict) else str(output)
+            if coordinator is not None:
+                await coordinator.record(index, text, latency_ms)
             await self._run(
                 "INSERT INTO task_segments (task_id, segment_index, result, latency_ms, "
                 "created_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 *(task_id, index, text, latency_ms, now_ms()),
             )
             answers[index] = text
+        if coordinator is not None:
+            return combine(await coordinator.answers())
         return combine([answers[i] for i in range(len(segments))])
 
     async def attempt_failed(self, task_id: str, exc: Exception, *, will_retry: bool) -> None:
