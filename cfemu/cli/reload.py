@@ -13,7 +13,8 @@ The watcher is ``watchfiles`` (Rust ``notify``: inotify/FSEvents/kqueue, no poll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,11 @@ def _interesting(path: Path, configs: set[Path], folders: Iterable[Path]) -> boo
 
 async def changed_files(
     emulator: Any, stop: asyncio.Event, *, debounce_ms: int = 150
-) -> tuple[set[Path], set[Path]]:
-    """Wait for the next save: (config files changed, Worker modules changed).
+) -> AsyncGenerator[tuple[set[Path], set[Path]], None]:
+    """Each save, as (config files changed, Worker modules changed), until ``stop`` is set.
 
-    Returns two empty sets when ``stop`` is set first.
+    One watcher for the whole run: a save made while the previous one is being handled is
+    reported next, not missed.
     """
     import watchfiles
 
@@ -90,8 +92,7 @@ async def changed_files(
         changed_configs = {p for p in paths if p in configs or p.name.startswith(".dev.vars")}
         modules = paths - changed_configs
         if changed_configs or modules:
-            return changed_configs, modules
-    return set(), set()
+            yield changed_configs, modules
 
 
 def reload_workers(emulator: Any) -> list[str]:
@@ -147,24 +148,38 @@ async def watch_and_reload(
     ``try_restart`` checks the new config; when it loads, this returns so that the caller
     restarts the emulator. Otherwise the error is shown and watching goes on.
     """
+
+    async with contextlib.aclosing(changed_files(emulator, stop)) as saves:
+        async for configs, modules in saves:
+            if not await _handle(configs, modules, emulator, swap, build_app, say, try_restart):
+                return
+
+
+async def _handle(
+    configs: set[Path],
+    modules: set[Path],
+    emulator: Any,
+    swap: SwappableApp,
+    build_app: Callable[[], Any],
+    say: Callable[[str], None],
+    try_restart: Callable[[], Awaitable[bool]],
+) -> bool:
+    """Act on one save; False when the emulator must restart (a config change that loads)."""
     from cfemu.errors import CfemuError
 
-    while not stop.is_set():
-        configs, modules = await changed_files(emulator, stop)
-        if stop.is_set():
-            return
-        if configs:
-            names = ", ".join(sorted(p.name for p in configs))
-            if await try_restart():
-                say(f"⎔ {names} changed: restarting with the new configuration")
-                return
-            continue
-        try:
-            reloaded = reload_workers(emulator)
-        except CfemuError as exc:
-            say(f"✘ [ERROR] {exc}\n  (still serving the previous version; save again to retry)")
-            continue
-        swap.set(build_app())
-        files = ", ".join(sorted(p.name for p in modules))
-        workers = ", ".join(repr(name) for name in reloaded)
-        say(f"⎔ Reloaded {files}: Worker {workers} (queues, D1 and other state kept)")
+    if configs:
+        names = ", ".join(sorted(p.name for p in configs))
+        if await try_restart():
+            say(f"⎔ {names} changed: restarting with the new configuration")
+            return False
+        return True
+    try:
+        reloaded = reload_workers(emulator)
+    except CfemuError as exc:
+        say(f"✘ [ERROR] {exc}\n  (still serving the previous version; save again to retry)")
+        return True
+    swap.set(build_app())
+    files = ", ".join(sorted(p.name for p in modules))
+    workers = ", ".join(repr(name) for name in reloaded)
+    say(f"⎔ Reloaded {files}: Worker {workers} (queues, D1 and other state kept)")
+    return True
