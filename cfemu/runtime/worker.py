@@ -44,6 +44,7 @@ from cfemu.runtime.entrypoints import WorkerEntrypoint
 from cfemu.runtime.env import Env
 from cfemu.runtime.handlers import EVENTS, Handler, HandlerSet, discover
 from cfemu.runtime.http import FetchResponse, Request, Response
+from cfemu.runtime.js_module.web import JsRequest
 
 __all__ = ["HANDLER_NAMES", "Worker", "payload_too_large"]
 
@@ -302,6 +303,9 @@ class Worker:
                         args: tuple[object, ...] = (event, None, None)
                     else:
                         func = getattr(self.module, handler.name)
+                        if handler.event == "fetch" and isinstance(event, Request):
+                            # a module-level on_fetch gets the raw js.Request (spec §5)
+                            event = JsRequest(event)
                         args = (event, self.env, ctx)
                     try:
                         result = func(*args[: handler.nargs])

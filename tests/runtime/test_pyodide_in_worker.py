@@ -301,3 +301,53 @@ async def test_javascript_null_follows_the_pyodide_of_the_compatibility_date(
         compat=resolve(date, ["python_workers"]),
     )
     assert await (await worker.fetch(Request("http://w/"))).text() == expected
+
+
+async def test_a_module_on_fetch_gets_a_js_request_before_the_cutoff(tmp_path: Path) -> None:
+    (tmp_path / "entry.py").write_text(
+        textwrap.dedent(
+            """
+            from js import JSON, Object, Response
+            from workers import Response as WorkersResponse, handler
+
+            @handler
+            async def as_sdk(request):
+                return type(request).__name__
+
+            async def on_fetch(request, env):
+                if request.headers["content-type"] == "application/json":
+                    data = await request.json()
+                    return Response.new(f"{request.constructor.name} {data.name}")
+                if request.method == "PUT":
+                    return Response.new(await as_sdk(request))
+                form = await request.formData()
+                assert form.get("missing") is None  # JS null on this date's Pyodide 0.26
+                fields = JSON.stringify(Object.fromEntries(form.entries()))
+                return WorkersResponse(fields + " " + form.get("a"))
+            """
+        )
+    )
+    worker = Worker.load(
+        tmp_path / "entry.py",
+        name="w",
+        clock=VirtualClock(),
+        tracker=TaskTracker(),
+        dev_mode=True,
+        compat=resolve("2025-01-01", ["python_workers"]),
+    )
+    json_request = Request(
+        "http://w/",
+        method="POST",
+        body='{"name": "ada"}',
+        headers={"content-type": "application/json"},
+    )
+    assert await (await worker.fetch(json_request)).text() == "Request ada"
+    put = Request("http://w/", method="PUT", body="x")
+    assert await (await worker.fetch(put)).text() == "Request"  # @handler gives workers.Request
+    form = Request(
+        "http://w/",
+        method="POST",
+        body="a=1&b=2&a=3",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert await (await worker.fetch(form)).text() == '{"a":"3","b":"2"} 1'

@@ -4,7 +4,7 @@ While cfemu imports a Worker module or runs one of its events, ``import js`` res
 (see :mod:`cfemu.runtime._scope`). It has the globals Python Workers use (spec:
 python-runtime.md §3): ``console``, ``Response``, ``Request``, ``Headers``, ``URL``,
 ``URLSearchParams``, ``Object``, ``JSON``, ``Date``, ``fetch``, ``crypto``, ``Math``,
-``Array``, ``Uint8Array``, ``ArrayBuffer``, ``Map``, ``Set``, ``Error``, ``Promise``,
+``Array``, ``Uint8Array``, ``ArrayBuffer``, ``FormData``, ``Map``, ``Set``, ``Error``, ``Promise``,
 ``setTimeout``/``clearTimeout`` (on the emulator's clock), ``undefined`` (``None``) and
 ``null`` (``jsnull``). Any other name raises :class:`~cfemu.errors.NotEmulatedError`
 naming it.
@@ -21,6 +21,7 @@ from cfemu.runtime.js_module.globals import (
     Array,
     ArrayBuffer,
     Error,
+    FormData,
     Headers,
     Map,
     Math,
@@ -48,6 +49,7 @@ __all__ = [
     "ArrayBuffer",
     "Date",
     "Error",
+    "FormData",
     "Headers",
     "Map",
     "Math",

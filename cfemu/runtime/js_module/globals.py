@@ -27,6 +27,7 @@ from cfemu.runtime import _scope
 from cfemu.runtime.js_module import url, web
 from cfemu.runtime.js_module.containers import JsArray, JsBuffer, JsMap, JsSet
 from cfemu.runtime.js_module.convert import from_json_value, js_display, js_stringify
+from cfemu.runtime.js_module.formdata import JsFormData
 from cfemu.runtime.js_module.promise import JsPromise
 from cfemu.runtime.js_module.proxy import JsCallable, JsException, JsObject, JsProxy, js_name
 
@@ -37,6 +38,7 @@ __all__ = [
     "Array",
     "ArrayBuffer",
     "Error",
+    "FormData",
     "Headers",
     "JsConstructor",
     "JsNamespace",
@@ -402,6 +404,7 @@ Response = JsConstructor(
     },
 )
 Request = JsConstructor("Request", web.new_request)
+FormData = JsConstructor("FormData", lambda: JsFormData())
 Headers = JsConstructor("Headers", web.JsHeaders.new)
 URL = JsConstructor("URL", url.JsURL, statics={"canParse": lambda u, b=None: _can_parse(u, b)})
 URLSearchParams = JsConstructor("URLSearchParams", url.JsURLSearchParams)

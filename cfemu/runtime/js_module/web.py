@@ -189,10 +189,10 @@ def js_body(body: Any) -> tuple[bytes | None, str | None]:
         return body.toString().encode(), "application/x-www-form-urlencoded;charset=UTF-8"
     if isinstance(body, Blob):
         return body._data, body.content_type or None
-    if isinstance(body, FormData):
+    if isinstance(body, FormData) or getattr(body, "js_class", None) == "FormData":
         from cfemu.runtime.body import encode_form
 
-        return encode_form(body)
+        return encode_form(body if isinstance(body, FormData) else body.js_object)
     if isinstance(body, JsReadableStream):
         return body._data, None
     if isinstance(body, JsProxy):
@@ -292,9 +292,11 @@ class _JsBody(JsProxy):
     def formData(self) -> JsPromise:
         """A promise of the body parsed as a form."""
         from cfemu.runtime.body import decode_form
+        from cfemu.runtime.js_module.formdata import JsFormData
 
         target = self._target()
-        return JsPromise.resolve(decode_form(self._read(), target._headers.get("content-type")))
+        form = decode_form(self._read(), target._headers.get("content-type"))
+        return JsPromise.resolve(JsFormData(form))
 
 
 class JsResponse(_JsBody):
