@@ -25,17 +25,12 @@ import httpx
 
 from cfemu._faults import Faults
 from cfemu._js import JsDict, check_rpc, to_js_dict
-from cfemu.ai.inputs import (
-    CODE_BAD_INPUT,
-    is_responses_style,
-    validate_model_name,
-    validate_text_generation,
-)
-from cfemu.ai.local import local_answer, responses_answer
+from cfemu.ai.inputs import CODE_BAD_INPUT, validate_model_name, validate_text_generation
 from cfemu.ai.remote import RemoteAi
+from cfemu.ai.run_local import check_options, local_result, validate_for_model
 from cfemu.ai.settings import AiSettings
 from cfemu.clock import Clock
-from cfemu.errors import AiError, InferenceUpstreamError, NotEmulatedError
+from cfemu.errors import AiError, InferenceUpstreamError
 
 __all__ = ["CODE_OUT_OF_CAPACITY", "AiBinding", "AiStats", "ModelRunner", "UserModel"]
 
@@ -243,8 +238,17 @@ class AiBinding:
     async def _dispatch(
         self, model: str, inputs: Mapping[str, Any] | None, options: dict[str, Any]
     ) -> Any:
+        check_options(options)
+        result = await self._answer(model, inputs, options)
         if options.get("returnRawResponse"):
-            raise NotEmulatedError("env.AI.run(..., returnRawResponse=True) is not emulated")
+            from cfemu.ai.stream import raw_response
+
+            return raw_response(result)
+        return result
+
+    async def _answer(
+        self, model: str, inputs: Mapping[str, Any] | None, options: dict[str, Any]
+    ) -> Any:
         user_model = self._models.get(model)
         if user_model is not None:
             _validate_if_text(inputs)
@@ -257,12 +261,7 @@ class AiBinding:
                 )
             _validate_if_text(inputs)
             return _to_result(model, await self._remote.run(model, inputs, options))
-        checked = validate_text_generation(inputs)
-        if checked.get("stream"):
-            raise NotEmulatedError(
-                "streaming (stream=True) is not emulated by the built-in local model; "
-                "register a model for it or use AiSettings(mode='remote')"
-            )
+        info, checked = validate_for_model(model, inputs)
         settings = self._settings
         if settings.latency_seconds > 0:
             await self._clock.sleep(settings.latency_seconds)
@@ -271,10 +270,7 @@ class AiBinding:
                 f"{CODE_OUT_OF_CAPACITY}: No more data centers to forward the request to "
                 f"(cfemu local model, fail_rate={settings.fail_rate:g})"
             )
-        answer = local_answer(model, checked, settings.seed)
-        if is_responses_style(checked):
-            answer = responses_answer(answer, model, int(self._clock.now()))
-        return to_js_dict(answer)
+        return local_result(info, checked, settings.seed, int(self._clock.now()))
 
     @staticmethod
     async def _run_user_model(

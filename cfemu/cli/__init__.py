@@ -15,7 +15,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cfemu`` command, with every sub-command."""
-    from cfemu.cli import d1, dev, durable_objects, kv, queues
+    from cfemu.cli import ai, d1, dev, durable_objects, kv, queues
 
     parser = argparse.ArgumentParser(
         prog="cfemu",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     durable_objects.register(subparsers)
     kv.register(subparsers)
     queues.register(subparsers)
+    ai.register(subparsers)
     return parser
 
 
