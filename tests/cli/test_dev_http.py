@@ -127,7 +127,9 @@ async def test_slow_sockets_are_closed_at_the_header_and_body_timeouts(project: 
     assert echoed.text == f"http://127.0.0.1:{port}/ 11"
     n = SLOW_SOCKETS // 3
     for _, took in results:
-        assert 0.9 <= took < 10, f"a slow socket was held {took:.1f}s"
+        # The server's timer starts at accept, the client's clock a little later when the
+        # machine is loaded: the lower bound only says "not closed at once".
+        assert 0.5 <= took < 10, f"a slow socket was held {took:.1f}s"
     assert all(answer == b"" for answer, _ in results[:n])  # never sent a byte: just closed
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results[n : 2 * n])
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer, _ in results[2 * n : 3 * n])
