@@ -99,6 +99,12 @@ KV_MAX_BULK_BYTES: Final = 25 * 1024 * 1024
 # --- Durable Objects (spec: durable-objects.md §4, §5.3, §6, §7) ---------------------------
 #: Key + value of the key-value API on SQLite-backed objects ("2 MB combined").
 DO_MAX_KEY_VALUE_BYTES: Final = 2_000_000
+#: KV-backed classes (``new_classes``): key and value sizes, keys per call; the value check
+#: allows 34 bytes of slack (the serialization header).
+DO_KV_BACKED_MAX_KEY_BYTES: Final = 2048
+DO_KV_BACKED_MAX_VALUE_BYTES: Final = 128 * 1024
+DO_KV_BACKED_VALUE_SLACK_BYTES: Final = 34
+DO_KV_BACKED_MAX_KEYS: Final = 128
 #: Nesting depth of ``blockConcurrencyWhile`` sections.
 DO_MAX_BLOCK_CONCURRENCY_DEPTH: Final = 64
 #: Seconds a ``blockConcurrencyWhile`` callback may run before the object is reset.

@@ -10,9 +10,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from cfemu.durable_objects.database import ObjectDatabase
-from cfemu.durable_objects.errors import DurableObjectError, DurableObjectTypeError
+from cfemu.durable_objects.errors import (
+    DurableObjectError,
+    DurableObjectRangeError,
+    DurableObjectTypeError,
+)
 from cfemu.durable_objects.values import decode, encode
-from cfemu.limits import DO_MAX_KEY_VALUE_BYTES
+from cfemu.limits import (
+    DO_KV_BACKED_MAX_KEY_BYTES,
+    DO_KV_BACKED_MAX_KEYS,
+    DO_KV_BACKED_MAX_VALUE_BYTES,
+    DO_KV_BACKED_VALUE_SLACK_BYTES,
+    DO_MAX_KEY_VALUE_BYTES,
+)
 
 __all__ = ["KvStore", "list_options"]
 
@@ -58,12 +68,40 @@ def list_options(options: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -
 
 
 class KvStore:
-    """Key-value operations on one object's ``_cf_KV`` table."""
+    """Key-value operations on one object's ``_cf_KV`` table.
 
-    __slots__ = ("db",)
+    ``kv_backed`` applies the limits of KV-backed classes (``new_classes``): keys of at most
+    2048 bytes, values of at most 128 KiB, at most 128 keys per call (spec §4.3).
+    """
 
-    def __init__(self, db: ObjectDatabase) -> None:
+    __slots__ = ("db", "kv_backed")
+
+    def __init__(self, db: ObjectDatabase, *, kv_backed: bool = False) -> None:
         self.db = db
+        self.kv_backed = kv_backed
+
+    def check_count(self, count: int) -> None:
+        """KV-backed classes take at most 128 keys per call."""
+        if self.kv_backed and count > DO_KV_BACKED_MAX_KEYS:
+            raise DurableObjectRangeError(
+                f"Maximum number of key value pairs is {DO_KV_BACKED_MAX_KEYS}. {count} pairs "
+                "were provided."
+            )
+
+    def _check_sizes(self, raw: bytes, data: bytes) -> None:
+        if self.kv_backed:
+            if len(raw) > DO_KV_BACKED_MAX_KEY_BYTES:
+                raise DurableObjectRangeError(
+                    f"Keys cannot be larger than {DO_KV_BACKED_MAX_KEY_BYTES} bytes. A key of "
+                    f"size {len(raw)} was provided."
+                )
+            if len(data) > DO_KV_BACKED_MAX_VALUE_BYTES + DO_KV_BACKED_VALUE_SLACK_BYTES:
+                raise DurableObjectRangeError(
+                    f"Values cannot be larger than {DO_KV_BACKED_MAX_VALUE_BYTES} bytes. A "
+                    f"value of size {len(data)} was provided."
+                )
+        if len(raw) + len(data) > DO_MAX_KEY_VALUE_BYTES:
+            raise DurableObjectError(TOO_BIG)
 
     def get(self, key: str) -> Any:
         """The value at ``key``, or ``None``."""
@@ -75,6 +113,7 @@ class KvStore:
 
     def get_many(self, keys: list[Any]) -> dict[str, Any]:
         """The values of the ``keys`` that exist, in key order."""
+        self.check_count(len(keys))
         found = {}
         for key in keys:
             raw = _key(key)
@@ -88,8 +127,7 @@ class KvStore:
         """Store ``value`` at ``key`` (in this turn's write)."""
         raw = _key(key)
         data = encode(value)
-        if len(raw) + len(data) > DO_MAX_KEY_VALUE_BYTES:
-            raise DurableObjectError(TOO_BIG)
+        self._check_sizes(raw, data)
         db = self.db
         db.begin_write()
         db.ensure_kv()
@@ -97,12 +135,12 @@ class KvStore:
 
     def put_many(self, entries: Mapping[Any, Any]) -> None:
         """Store every pair, all or nothing."""
+        self.check_count(len(entries))
         encoded = []
         for key, value in entries.items():
             raw = _key(key)
             data = encode(value)
-            if len(raw) + len(data) > DO_MAX_KEY_VALUE_BYTES:
-                raise DurableObjectError(TOO_BIG)
+            self._check_sizes(raw, data)
             encoded.append((raw, data))
         if not encoded:
             return
@@ -123,6 +161,7 @@ class KvStore:
 
     def delete_many(self, keys: list[Any]) -> int:
         """Delete ``keys``; how many existed."""
+        self.check_count(len(keys))
         return sum(self.delete(key) for key in keys)
 
     def list(self, options: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:

@@ -161,7 +161,7 @@ class DurableObjectStorage:
     def __init__(self, db: ObjectDatabase, host: StorageHost) -> None:
         self._db = db
         self._host = host
-        self._kv = KvStore(db)
+        self._kv = KvStore(db, kv_backed=not host.sql_enabled)
         self._alarms = _Alarms(db, host)
         self._sql = SqlStorage(db, host.check_storage_fault)
         self._sync_kv = SyncKvStorage(self._kv, host.check_storage_fault)

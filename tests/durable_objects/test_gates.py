@@ -81,6 +81,13 @@ class Counter(DurableObject):
         self.ctx.storage.kv.put("lost", True)
         self.ctx.abort("giving up")
 
+    async def later(self):
+        async def work():
+            await asyncio.sleep(0)
+            self.ctx.storage.kv.put("later", True)
+        self.ctx.waitUntil(work())
+        return self.ctx.storage.kv.get("later")
+
     async def write(self, key):
         self.ctx.storage.kv.put(key, True)
         return "written"
@@ -166,3 +173,16 @@ async def test_output_gate_failed_commit_never_answers_success(host: Host) -> No
     from cfemu.durable_objects.tools import run_in_durable_object
 
     assert await run_in_durable_object(stub, keys) == ["kept"]
+
+
+async def test_wait_until_work_runs_after_the_call_returns(host: Host) -> None:
+    stub = host.start(WORKER).ns().getByName("a")
+    assert await stub.later() is None
+    await host.settle()
+
+    from cfemu.durable_objects.tools import run_in_durable_object
+
+    def read(obj: object, ctx: object) -> object:
+        return ctx.storage.kv.get("later")  # type: ignore[attr-defined]
+
+    assert await run_in_durable_object(stub, read) is True

@@ -125,3 +125,21 @@ async def test_kv_backed_classes_refuse_sql_and_sync_kv(host: Host) -> None:
         return await ctx.storage.get("still")
 
     assert await _run(host, body) == "works"
+
+
+async def test_kv_backed_classes_have_the_legacy_limits(host: Host) -> None:
+    from cfemu.durable_objects.errors import DurableObjectRangeError
+
+    host.start(DEFAULT_WORKER, CONFIG.replace("new_sqlite_classes", "new_classes"))
+
+    async def body(obj: Any, ctx: Any) -> None:
+        s = ctx.storage
+        with pytest.raises(DurableObjectRangeError, match="Keys cannot be larger than 2048"):
+            await s.put("k" * 2049, 1)
+        with pytest.raises(DurableObjectRangeError, match="Values cannot be larger than 131072"):
+            await s.put("k", "x" * 140_000)
+        with pytest.raises(DurableObjectRangeError, match="129 pairs were provided"):
+            await s.get([f"k{i}" for i in range(129)])
+        await s.put({f"k{i}": i for i in range(128)})
+
+    await _run(host, body)
