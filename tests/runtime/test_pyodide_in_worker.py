@@ -351,3 +351,26 @@ async def test_a_module_on_fetch_gets_a_js_request_before_the_cutoff(tmp_path: P
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert await (await worker.fetch(form)).text() == '{"a":"3","b":"2"} 1'
+
+
+@pytest.mark.parametrize(("date", "available"), [("2025-09-28", False), ("2025-09-29", True)])
+def test_run_sync_exists_from_pyodide_0_28(tmp_path: Path, date: str, available: bool) -> None:
+    (tmp_path / "entry.py").write_text(
+        "try:\n"
+        "    from pyodide.ffi import can_run_sync, run_sync\n"
+        "    FOUND = True\n"
+        "except ImportError:\n"
+        "    FOUND = False\n"
+        "from workers import WorkerEntrypoint\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def fetch(self, request):\n"
+        "        pass\n"
+    )
+    worker = Worker.load(
+        tmp_path / "entry.py",
+        name="w",
+        clock=VirtualClock(),
+        tracker=TaskTracker(),
+        compat=resolve(date, ["python_workers"]),
+    )
+    assert worker.module.FOUND is available

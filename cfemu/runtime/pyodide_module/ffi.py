@@ -44,12 +44,10 @@ __all__ = [
     "JsProxy",
     "JsSet",
     "JsTypedArray",
-    "can_run_sync",
     "create_once_callable",
     "create_proxy",
     "destroy_proxies",
     "jsnull",
-    "run_sync",
     "to_js",
 ]
 
@@ -82,7 +80,7 @@ def destroy_proxies(proxies: Iterable[Any], /) -> None:
         proxy.destroy()
 
 
-def can_run_sync() -> bool:
+def _can_run_sync() -> bool:
     """Whether :func:`run_sync` can work here: inside a request, not at import time."""
     state = _scope.current.get()
     return state is not None and state.ctx is not None
@@ -92,7 +90,7 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def run_sync(awaitable: Awaitable[Any], /) -> Any:
+def _run_sync(awaitable: Awaitable[Any], /) -> Any:
     """Run ``awaitable`` to completion and return its result, from synchronous code.
 
     Outside a request raises ``RuntimeError("No suspender")``, as Pyodide does. cfemu runs
@@ -100,7 +98,7 @@ def run_sync(awaitable: Awaitable[Any], /) -> Any:
     not wait for the emulator's own timers or tasks (a virtual clock does not advance
     meanwhile).
     """
-    if not can_run_sync():
+    if not _can_run_sync():
         raise RuntimeError("No suspender")
     if isinstance(awaitable, JsPromise) and awaitable._settled is not None:
         return awaitable._settled[0]
@@ -117,3 +115,13 @@ def run_sync(awaitable: Awaitable[Any], /) -> Any:
     finally:
         loop.close()
         asyncio.events._set_running_loop(outer)
+
+
+def __getattr__(name: str) -> Any:
+    """``run_sync`` and ``can_run_sync`` exist from Pyodide 0.28 on: a Worker on Pyodide 0.26
+    (``python_workers`` before 2025-09-29) cannot import them, as on Cloudflare."""
+    if name in ("run_sync", "can_run_sync"):
+        if _scope.current_compat().pyodide_version.startswith("0.26"):
+            raise AttributeError(f"module 'pyodide.ffi' has no attribute {name!r}")
+        return _run_sync if name == "run_sync" else _can_run_sync
+    raise AttributeError(f"module 'pyodide.ffi' has no attribute {name!r}")
