@@ -7,10 +7,11 @@ import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_encoder", "model_directory"]
+__all__ = ["installed", "load_encoder", "model_directory"]
 
 
 def model_directory() -> Path | None:
@@ -22,6 +23,15 @@ def model_directory() -> Path | None:
     return folder if (folder / "model.safetensors").is_file() else None
 
 
+@lru_cache(maxsize=1)
+def installed() -> bool:
+    """Whether the extra is installed: the packaged model and sentence-transformers."""
+    return (
+        model_directory() is not None
+        and importlib.util.find_spec("sentence_transformers") is not None
+    )
+
+
 def load_encoder() -> Callable[[Sequence[str]], list[list[float]]] | None:
     """``encode(texts)`` -> L2-normalised 384-float vectors, or ``None`` without the extra."""
     folder = model_directory()
@@ -30,6 +40,7 @@ def load_encoder() -> Callable[[Sequence[str]], list[list[float]]] | None:
     # Never reach the network: the model is a local folder.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         module: Any = importlib.import_module("sentence_transformers")
     except ImportError:

@@ -13,6 +13,7 @@ Every call first consults fault injection (``faults.check("ai.run", model)``).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import random
@@ -27,7 +28,7 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict, check_rpc, to_js_dict
 from cfemu.ai.inputs import CODE_BAD_INPUT, validate_model_name, validate_text_generation
 from cfemu.ai.remote import RemoteAi
-from cfemu.ai.run_local import check_options, local_result, validate_for_model
+from cfemu.ai.run_local import check_options, local_result, needs_thread, validate_for_model
 from cfemu.ai.settings import AiSettings
 from cfemu.clock import Clock
 from cfemu.errors import AiError, InferenceUpstreamError
@@ -270,7 +271,10 @@ class AiBinding:
                 f"{CODE_OUT_OF_CAPACITY}: No more data centers to forward the request to "
                 f"(cfemu local model, fail_rate={settings.fail_rate:g})"
             )
-        return local_result(info, checked, settings.seed, int(self._clock.now()))
+        now = int(self._clock.now())
+        if needs_thread(info):  # a real model: seconds of CPU, kept off the event loop
+            return await asyncio.to_thread(local_result, info, checked, settings.seed, now)
+        return local_result(info, checked, settings.seed, now)
 
     @staticmethod
     async def _run_user_model(

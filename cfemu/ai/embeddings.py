@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -55,13 +56,18 @@ def real_backend() -> Encoder | None:
 
 
 def _project(vector: Sequence[float], dimensions: int, salt: str) -> list[float]:
-    """``vector`` mapped to ``dimensions`` by a fixed signed scatter; cosine similarity is
-    approximately kept (each source axis lands on one target axis with a fixed sign)."""
+    """``vector`` placed into ``dimensions`` axes by a fixed signed permutation (cosine
+    similarity is kept exactly when ``dimensions`` >= the vector's size; otherwise axes are
+    folded and it is kept approximately)."""
+    rng = random.Random(f"cfemu.ai.project\x00{salt}")
+    size = len(vector)
+    if dimensions >= size:
+        places = rng.sample(range(dimensions), size)
+    else:
+        places = [rng.randrange(dimensions) for _ in range(size)]
     out = [0.0] * dimensions
     for index, value in enumerate(vector):
-        digest = hashlib.blake2b(f"{salt}\x00{index}".encode(), digest_size=8).digest()
-        number = int.from_bytes(digest, "little")
-        out[number % dimensions] += value if (number >> 40) & 1 else -value
+        out[places[index]] += value if rng.random() < 0.5 else -value
     norm = math.sqrt(sum(v * v for v in out)) or 1.0
     return [v / norm for v in out]
 

@@ -19,7 +19,13 @@ from cfemu.ai.schema import bad_input, validate
 from cfemu.ai.tasks import answer
 from cfemu.errors import AiError, InferenceUpstreamError, NotEmulatedError
 
-__all__ = ["CODE_NO_SUCH_MODEL", "check_options", "local_result", "validate_for_model"]
+__all__ = [
+    "CODE_NO_SUCH_MODEL",
+    "check_options",
+    "local_result",
+    "needs_thread",
+    "validate_for_model",
+]
 
 #: Workers AI's internal code for a model it does not have.
 CODE_NO_SUCH_MODEL = 5007
@@ -94,6 +100,14 @@ def local_result(info: cat.ModelInfo, inputs: Mapping[str, Any], seed: int, now:
         if is_responses_style(inputs):
             result = responses_answer(result, info.name, now)
     return to_js_dict(result)
+
+
+def needs_thread(info: cat.ModelInfo) -> bool:
+    """Whether answering ``info`` runs a real model (the ``cfemu[ai]`` embeddings): seconds of
+    CPU per batch (measured, docs/ai.md), so the binding runs it off the event loop."""
+    from cfemu.ai._minilm import installed
+
+    return info.task == cat.TEXT_EMBEDDINGS and installed()
 
 
 def check_options(options: Mapping[str, Any]) -> None:
