@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -12,15 +11,15 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import httpx
 
 from cfemu._contain import watch_signals
+from cfemu._crons import CronTriggers
 from cfemu._faults import Faults
-from cfemu._log import CRONS, invocation
 from cfemu._tasks import TaskTracker
+from cfemu._time import TimeKeeper
 from cfemu.bindings import SERVICES, BindingService, NotMine, ServiceContext
-from cfemu.clock import Clock, RealClock, TimerHandle, VirtualClock
+from cfemu.clock import Clock, RealClock
 from cfemu.compat import compat_for
 from cfemu.config import WorkerConfig, load_config
-from cfemu.cron import CronSchedule, parse_cron
-from cfemu.errors import CfemuError, ConfigError, DrainError, WorkerError
+from cfemu.errors import CfemuError, ConfigError, WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from cfemu.runtime.env import Env
 from cfemu.runtime.transport import Dispatch, WorkerTransport, asgi_app
@@ -93,7 +92,7 @@ class Emulator:
         self.workers: dict[str, Worker] = {}
         self._lock: StateLock | None = None
         self._started = False
-        self._cron_timers: dict[tuple[str, str], TimerHandle] = {}
+        self._crons = CronTriggers(self.clock, self.tracker, self.workers)
         self._context = ServiceContext(
             clock=self.clock,
             tracker=self.tracker,
@@ -113,6 +112,7 @@ class Emulator:
             for entry in SERVICES
             if entry.always or any(entry.used_by(c) for c in self.configs)
         }
+        self._time = TimeKeeper(self.clock, self.tracker, self.services.values, self._busy_summary)
         self._unwatch_signals: Callable[[], None] = lambda: None
 
     # -- construction -----------------------------------------------------------------------
@@ -279,38 +279,10 @@ class Emulator:
         forever. Tests call the scheduled handler directly instead.
         """
         self._require_started()
-        for config in self.configs:
-            worker = self.workers[config.name]
-            for expression in config.triggers.crons:
-                self._arm_cron(worker, expression, parse_cron(expression))
-
-    def _arm_cron(self, worker: Worker, expression: str, schedule: CronSchedule) -> None:
-        when = schedule.next_after(self.clock.utcnow()).timestamp()
-
-        def fire() -> None:
-            current = self.workers.get(worker.name, worker)  # reloaded on save: the new one
-            self.tracker.spawn(self._run_cron(current, expression, when))
-            self._arm_cron(current, expression, schedule)
-
-        self._cron_timers[(worker.name, expression)] = self.clock.call_at(when, fire)
-
-    async def _run_cron(self, worker: Worker, expression: str, when: float) -> None:
-        started = self.clock.now()
-        try:
-            await worker.scheduled(expression, scheduled_time=when)
-        except Exception:
-            log.exception("scheduled handler of %s failed for cron %r", worker.name, expression)
-            outcome = "failed"
-        else:
-            outcome = "ok"
-        invocation(
-            CRONS, "CRON", f"{expression!r} ({worker.name})", outcome, self.clock.now() - started
-        )
+        self._crons.start(self.configs)
 
     async def _close_resources(self) -> None:
-        for timer in self._cron_timers.values():
-            timer.cancel()
-        self._cron_timers.clear()
+        self._crons.cancel()
         services = list(self.services.values())
         try:
             for service in services:
@@ -501,70 +473,12 @@ class Emulator:
         handler that keeps sending) or ``max_seconds`` of real time (a handler stuck on I/O).
         """
         self._require_started()
-        try:
-            async with asyncio.timeout(max_seconds):
-                if isinstance(self.clock, VirtualClock):
-                    await self._drain_virtual(self.clock, max_steps)
-                else:
-                    await self._drain_real()
-        except TimeoutError:
-            raise DrainError(
-                f"drain() did not settle within {max_seconds} s of real time; "
-                f"still busy: {self._busy_summary()}"
-            ) from None
-
-    async def _drain_virtual(self, clock: VirtualClock, max_steps: int) -> None:
-        budget = _StepBudget(self, clock, max_steps)
-        while True:
-            await self._settle(clock, budget)
-            if clock.fire_next():
-                budget.spend()
-            elif not self.tracker.tasks:
-                return
-
-    async def _settle(self, clock: VirtualClock, budget: _StepBudget | None = None) -> None:
-        """Run the event loop until nothing can progress without a timer firing."""
-        tracker = self.tracker
-        while True:
-            if not await _run_until_quiet():
-                # Work keeps the loop busy (a chain of deliveries): one step spent.
-                if budget is not None:
-                    budget.spend()
-                continue
-            if not tracker.tasks or clock.next_deadline() is not None:
-                return
-            # Tracked work is waiting on something outside the loop (a thread, a socket),
-            # or keeps starting more work; either way, one step of it is spent.
-            waiter = asyncio.ensure_future(clock.wait_for_sleeper())
-            try:
-                await asyncio.wait({*tracker.tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-            if budget is not None:
-                budget.spend()
-
-    async def _drain_real(self) -> None:
-        services = list(self.services.values())
-        while self.tracker.tasks or not all(s.is_settled() for s in services):
-            await self.clock.sleep(0.005)
+        await self._time.drain(max_steps=max_steps, max_seconds=max_seconds)
 
     async def advance(self, seconds: float) -> None:
         """Move the virtual clock ``seconds`` forward, delivering whatever falls due on the way."""
         self._require_started()
-        clock = self.clock
-        if not isinstance(clock, VirtualClock):
-            raise CfemuError("advance() needs a VirtualClock (Emulator(..., clock=VirtualClock()))")
-        if seconds < 0:
-            raise ValueError(f"cannot move a clock backwards (advance({seconds}))")
-        target = clock.now() + seconds
-        while True:
-            await self._settle(clock)
-            deadline = clock.next_deadline()
-            if deadline is None or deadline > target:
-                break
-            clock.fire_next()
-        clock.advance_to(target)
-        await self._settle(clock)
+        await self._time.advance(seconds)
 
     def _busy_summary(self) -> str:
         parts = [part for service in self.services.values() for part in service.busy()]
@@ -575,38 +489,3 @@ class Emulator:
     def _require_started(self) -> None:
         if not self._started:
             raise CfemuError("the emulator is not started: use 'async with emulator:'")
-
-
-class _StepBudget:
-    """Counts ``drain()``'s steps (timers fired, rounds of background work) against a bound."""
-
-    def __init__(self, emulator: Emulator, clock: VirtualClock, max_steps: int) -> None:
-        self.emulator = emulator
-        self.clock = clock
-        self.start = clock.now()
-        self.left = max_steps
-        self.max_steps = max_steps
-
-    def spend(self) -> None:
-        self.left -= 1
-        if self.left <= 0:
-            days = (self.clock.now() - self.start) / 86400
-            raise DrainError(
-                f"drain() did not settle after {self.max_steps} steps ({days:.2f} days of "
-                f"virtual time); still busy: {self.emulator._busy_summary()}. A handler "
-                f"that keeps sending messages never settles."
-            )
-
-
-async def _run_until_quiet(max_rounds: int = 256) -> bool:
-    """Yield to the event loop until no callback is ready to run; False if it stayed busy."""
-    loop = asyncio.get_running_loop()
-    ready = getattr(loop, "_ready", None)  # CPython's run queue; absent on other loops
-    for _ in range(max_rounds):
-        await asyncio.sleep(0)
-        if ready is not None and not ready:
-            # One more turn: callbacks scheduled by the last ones get their chance.
-            await asyncio.sleep(0)
-            if not ready:
-                return True
-    return ready is None
