@@ -84,6 +84,13 @@ def register(subparsers: Any) -> None:
         help="do not serve Cloudflare's REST API (/client/v4) beside the Worker",
     )
     p.add_argument(
+        "--explorer",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the Local Explorer at /cdn-cgi/local/explorer (default: only when "
+        "bound to a loopback address)",
+    )
+    p.add_argument(
         "--strict",
         action="store_true",
         help="a config key wrangler does not know (a typo) is an error, not a warning",
@@ -178,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
                     ai=ai,
                     api=not args.no_api,
                     api_token=args.api_token,
+                    explorer=args.explorer,
                     http=http_options(args),
                     strict=args.strict,
                     reload=not args.no_reload,
@@ -200,6 +208,7 @@ async def serve(
     ai: AiSettings | None = None,
     api: bool = True,
     api_token: str | None = None,
+    explorer: bool | None = None,
     http: HttpOptions | None = None,
     strict: bool = False,
     reload: bool = False,
@@ -230,6 +239,8 @@ async def serve(
             ip=None, port=None, local_protocol=None, https_cert_path=None, https_key_path=None
         )
         listen = resolve_listen(flags, emulator.configs[0].dev)
+    if explorer is None:
+        explorer = is_loopback(listen.ip)
     sock = bind(listen)  # before any Worker loads: a port in use is one line
     swap = SwappableApp()
     stop = asyncio.Event()
@@ -254,6 +265,7 @@ async def serve(
                             test_scheduled=test_scheduled,
                             api=api,
                             api_token=api_token,
+                            explorer=bool(explorer),
                             http=http,
                         )
 
@@ -272,6 +284,10 @@ async def serve(
                             print(f"⎔ Ready on {url}", flush=True)
                             if api:
                                 print(f"⎔ Cloudflare API on {url}/client/v4", flush=True)
+                            if explorer:
+                                print(
+                                    f"⎔ Local Explorer on {url}/cdn-cgi/local/explorer", flush=True
+                                )
                     else:
                         print(f"⎔ Ready on {url} (restarted)", flush=True)
                     if not reload:
@@ -339,18 +355,25 @@ def make_server(
     test_scheduled: bool = False,
     api: bool = True,
     api_token: str | None = None,
+    explorer: bool | None = None,
     http: HttpOptions | None = None,
     app: Any = None,
 ) -> Any:
     """A ``uvicorn.Server`` serving the emulator's primary Worker (not started), and
     Cloudflare's REST API at ``/client/v4`` unless ``api=False``, with the HTTP options
-    (forwarding trust, header and body timeouts) of ``http``; or serving ``app``."""
+    (forwarding trust, header and body timeouts) of ``http``; or serving ``app``. The Local
+    Explorer is served when ``explorer`` is true (``None``: when ``ip`` is a loopback address)."""
     import uvicorn
 
     options = http or HttpOptions()
     if app is None:
         app = build_app(
-            emulator, test_scheduled=test_scheduled, api=api, api_token=api_token, http=http
+            emulator,
+            test_scheduled=test_scheduled,
+            api=api,
+            api_token=api_token,
+            explorer=is_loopback(ip) if explorer is None else explorer,
+            http=http,
         )
     return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
 
@@ -361,9 +384,11 @@ def build_app(
     test_scheduled: bool = False,
     api: bool = True,
     api_token: str | None = None,
+    explorer: bool = False,
     http: HttpOptions | None = None,
 ) -> Any:
-    """The ASGI app ``cfemu dev`` serves: the primary Worker, the REST API, request logs."""
+    """The ASGI app ``cfemu dev`` serves: the primary Worker, the REST API, the Local
+    Explorer (when ``explorer``), request logs."""
     from cfemu.runtime.transport import with_body_timeout
 
     options = http or HttpOptions()
@@ -372,8 +397,24 @@ def build_app(
         from cfemu.api import api_app, with_api
 
         app = with_api(app, api_app(emulator, token=api_token))
+    if explorer:
+        from cfemu.explorer import explorer_app, with_explorer
+
+        app = with_explorer(app, explorer_app(emulator))
     app = with_body_timeout(app, emulator.clock, options.body_timeout)
     return log_requests(app)
+
+
+def is_loopback(ip: str) -> bool:
+    """Whether ``ip`` (an address or ``localhost``) is a loopback address."""
+    import ipaddress
+
+    if ip in ("localhost", ""):
+        return ip == "localhost"
+    try:
+        return ipaddress.ip_address(ip.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def describe(emulator: Any) -> list[str]:

@@ -139,26 +139,14 @@ def _clip(text: str, width: int = 60) -> str:
 
 def _redrive(args: argparse.Namespace) -> int:
     from cfemu.cli.queues import STATE_FILE, _now
+    from cfemu.queues.redrive import redrive_state_file, redrive_target
     from cfemu.queues.state_file import open_state_file
     from cfemu.state import opening_state
 
     dlq: str = args.queue
     lock, ctx, folder = _locked(args, f"redrive queue {dlq!r}")
     try:
-        sources = sorted(q for q, d in ctx.dlqs.items() if d == dlq)
-        target = args.to
-        if target is None:
-            if not sources:
-                raise CfemuError(
-                    f'Queue "{dlq}" is no consumer\'s dead_letter_queue in the config; name '
-                    "the queue to move its messages to with --to"
-                )
-            if len(sources) > 1:
-                raise CfemuError(
-                    f'Queue "{dlq}" is the dead-letter queue of {", ".join(sources)}; '
-                    "choose one with --to"
-                )
-            target = sources[0]
+        target = redrive_target(dlq, args.to, ctx.dlqs)
         _require_queue(ctx, dlq)
         _require_queue(ctx, target)
         state = Path(folder) / STATE_FILE
@@ -168,13 +156,7 @@ def _redrive(args: argparse.Namespace) -> int:
         with opening_state(state, "queue state"):
             conn = open_state_file(state, create=False)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                moved = conn.execute(
-                    "UPDATE messages SET queue = ?, attempts = 0, leased = 0, due = ? "
-                    "WHERE queue = ?",
-                    (target, _now(), dlq),
-                ).rowcount
-                conn.execute("COMMIT")
+                moved = redrive_state_file(conn, dlq, target, _now())
             finally:
                 conn.close()
     finally:

@@ -1,0 +1,173 @@
+"""The Local Explorer as an ASGI application, and its mounting beside a Worker.
+
+``<prefix>`` is ``/cdn-cgi/local/explorer`` (Cloudflare's current path) or
+``/cdn-cgi/explorer`` (its older one): ``<prefix>`` serves the page, ``<prefix>/api`` the
+OpenAPI document and ``<prefix>/api/...`` the JSON API, in Cloudflare's envelope (spec
+rest-api.md §7). A request whose ``Origin`` is another site is refused (403), as
+Cloudflare's local explorer accepts only local origins.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from cfemu.api._http import (
+    ApiError,
+    ApiResponse,
+    Receive,
+    Router,
+    Scope,
+    Send,
+    error_response,
+    read_request,
+    send_response,
+)
+from cfemu.explorer.openapi import openapi_document
+
+if TYPE_CHECKING:
+    from cfemu.emulator import Emulator
+
+__all__ = ["EXPLORER_PREFIXES", "ExplorerApp", "explorer_app", "with_explorer"]
+
+#: Where the explorer lives: Cloudflare's current path first, then its older one.
+EXPLORER_PREFIXES: Final = ("/cdn-cgi/local/explorer", "/cdn-cgi/explorer")
+_MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_CSP: Final = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:"
+)
+
+_log = logging.getLogger("cfemu.explorer")
+
+
+class ExplorerApp:
+    """The explorer's page and JSON API for one emulator (an ASGI application)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.router = Router()
+        self._routed = False
+        self._page: bytes | None = None
+
+    def _routes(self) -> Router:
+        if not self._routed:
+            from cfemu.d1.service import D1Service
+            from cfemu.explorer import d1, queues
+            from cfemu.queues.service import QueueService
+
+            d1.add_routes(self.router, self.emulator.service(D1Service))
+            queues.add_routes(self.router, self.emulator.service(QueueService))
+            self._routed = True
+        return self.router
+
+    def page(self) -> bytes:
+        """The explorer's single HTML page (inline script and style, nothing fetched)."""
+        if self._page is None:
+            self._page = resources.files("cfemu.explorer").joinpath("page.html").read_bytes()
+        return self._page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers: dict[str, str] = {}
+        try:
+            request = await read_request(scope, receive, _MAX_BODY_BYTES)
+            origin = request.headers.get("origin")
+            _check_origin(origin, request.headers.get("host", ""))
+            if origin:
+                headers["access-control-allow-origin"] = origin
+                headers["vary"] = "Origin"
+            prefix = _prefix_of(request.path)
+            rest = request.path[len(prefix) :]
+            if rest in ("", "/"):
+                if request.method not in ("GET", "HEAD"):
+                    raise ApiError(405, 10000, f"Method {request.method} not allowed")
+                response = ApiResponse(
+                    200,
+                    self.page(),
+                    {
+                        "content-type": "text/html; charset=utf-8",
+                        "content-security-policy": _CSP,
+                        "cache-control": "no-store",
+                    },
+                    raw=True,
+                )
+            elif rest == "/api" or rest.startswith("/api/"):
+                route = rest[len("/api") :] or "/"
+                if request.method == "OPTIONS":
+                    headers.update(
+                        {
+                            "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+                            "access-control-allow-headers": (
+                                "Content-Type, cf-metadata-only, cf-r2-custom-metadata"
+                            ),
+                        }
+                    )
+                    response = ApiResponse(204, b"", raw=True)
+                elif route == "/" and request.method == "GET":
+                    response = ApiResponse(200, openapi_document(prefix + "/api"))
+                else:
+                    handler, request.params = self._routes().resolve(request.method, route)
+                    response = await handler(request)
+            else:
+                raise ApiError(404, 10000, "Not found")
+        except ApiError as exc:
+            response = error_response(exc)
+            response.headers.pop("x-should-retry", None)
+        except Exception:
+            _log.exception("Local Explorer: %s %s failed", scope.get("method"), scope.get("path"))
+            response = ApiResponse(
+                500,
+                {
+                    "success": False,
+                    "errors": [{"code": 10000, "message": "Internal Server Error"}],
+                    "messages": [],
+                    "result": None,
+                },
+            )
+        response.headers.update(headers)
+        await send_response(send, response)
+
+
+def _prefix_of(path: str) -> str:
+    """The explorer prefix ``path`` is under; 404 when none."""
+    for prefix in EXPLORER_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    raise ApiError(404, 10000, "Not found")
+
+
+def _check_origin(origin: str | None, host: str) -> None:
+    """Refuse a browser request sent from another site (a page elsewhere calling the API)."""
+    if not origin:
+        return
+    origin_host = urlsplit(origin).netloc
+    name = urlsplit(origin).hostname or ""
+    if origin_host != host and name not in _LOCAL_HOSTS:
+        raise ApiError(403, 10000, f"Origin {origin} may not use the Local Explorer")
+
+
+def explorer_app(emulator: Emulator) -> ExplorerApp:
+    """The emulator's Local Explorer as an ASGI application (see :class:`ExplorerApp`)."""
+    return ExplorerApp(emulator)
+
+
+def with_explorer(worker_app: Any, explorer: ExplorerApp) -> Any:
+    """An ASGI application sending the explorer's paths to ``explorer``, the rest to
+    ``worker_app`` (how ``cfemu dev`` serves both on one port)."""
+    prefixes = [p.encode() for p in EXPLORER_PREFIXES]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            for prefix in prefixes:
+                if raw == prefix or raw.startswith(prefix + b"/"):
+                    await explorer(scope, receive, send)
+                    return
+        await worker_app(scope, receive, send)
+
+    return app

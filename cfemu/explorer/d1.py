@@ -1,0 +1,53 @@
+"""D1 in the Local Explorer API: the routes Cloudflare's local explorer has (spec §7).
+
+``GET /d1/database`` lists ``{uuid, name, version}``; ``POST /d1/database/{id}/raw`` runs
+``{sql, params?}`` or ``{batch: [...]}`` on the database the Workers use. A failing
+statement is Cloudflare's local explorer error: 500, code 10001, with D1's own message
+(the one a Worker's ``D1_ERROR`` carries; the exact text is **unconfirmed**).
+"""
+
+from __future__ import annotations
+
+from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
+from cfemu.api.d1 import _statements
+from cfemu.d1.service import D1Service
+from cfemu.errors import D1Error
+
+__all__ = ["add_routes"]
+
+
+def add_routes(router: Router, service: D1Service) -> None:
+    """Route ``/d1/database`` and ``/d1/database/{database_id}/raw`` to ``service``."""
+
+    async def list_databases(request: ApiRequest) -> ApiResponse:
+        name = (request.query_value("name") or "").lower()
+        result = [
+            {"uuid": info.uuid, "name": info.name, "version": "production"}
+            for info in service.catalogue()
+            if name in info.name.lower()
+        ]
+        return ok(result, {"count": len(result)})
+
+    async def raw(request: ApiRequest) -> ApiResponse:
+        ident = request.params["database_id"]
+        info = service.find(ident)
+        if info is None:
+            raise ApiError(404, 7404, f"The database {ident} could not be found")
+        db = service.open(info)
+        try:
+            results = await db.raw_batch(_statements(db, request.json_object()))
+        except D1Error as exc:
+            raise ApiError(500, 10001, str(exc)) from None
+        except ApiError as exc:
+            if exc.code != 7500:
+                raise
+            raise ApiError(500, 10001, exc.message) from None
+        return ok(
+            [
+                {"results": {"columns": columns, "rows": rows}, "meta": meta, "success": True}
+                for columns, rows, meta in results
+            ]
+        )
+
+    router.add("GET", "/d1/database", list_databases)
+    router.add("POST", "/d1/database/{database_id}/raw", raw)

@@ -1,0 +1,91 @@
+"""The OpenAPI 3 document ``GET <prefix>/api`` returns: every route of the explorer's API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+__all__ = ["ROUTES", "openapi_document"]
+
+#: (method, path, tag, summary) of every route, in the document's order.
+ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
+    ("GET", "/d1/database", "D1", "List D1 databases ({uuid, name, version}); ?name= filters"),
+    ("POST", "/d1/database/{database_id}/raw", "D1", "Run {sql, params?} or {batch: [...]}"),
+    ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
+    ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
+    ("GET", "/queues/{queue}/messages", "Queues", "Peek messages (?state=&limit=)"),
+    ("POST", "/queues/{queue}/messages", "Queues", "Send a test message {body, content_type?}"),
+    ("POST", "/queues/{queue}/purge", "Queues", "Delete every ready and delayed message"),
+    ("POST", "/queues/{queue}/pause", "Queues", "Pause delivery (persisted)"),
+    ("POST", "/queues/{queue}/resume", "Queues", "Resume delivery"),
+    ("POST", "/queues/{queue}/redrive", "Queues", "Move a DLQ's messages {to?, message_ids?}"),
+)
+
+_ENVELOPE: Final = {
+    "type": "object",
+    "required": ["success", "errors", "messages", "result"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+            },
+        },
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "result": {},
+        "result_info": {"type": "object"},
+    },
+}
+
+
+_JSON: Final = {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
+
+
+def openapi_document(server_url: str) -> dict[str, Any]:
+    """The OpenAPI 3 description of the API served at ``server_url``."""
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, tag, summary in ROUTES:
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", path)
+        ]
+        operation: dict[str, Any] = {
+            "tags": [tag],
+            "summary": summary,
+            "operationId": f"{method.lower()}_{re.sub(r'[^a-z]+', '_', path.lower()).strip('_')}",
+            "parameters": params,
+            "responses": {
+                "200": {
+                    "description": "Success",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}
+                    },
+                },
+                "default": {
+                    "description": "Error (success false, errors[0] gives code and message)",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}
+                    },
+                },
+            },
+        }
+        if method == "POST":
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Local Explorer API",
+            "version": "0.0.1",
+            "description": "cfemu's Local Explorer API: D1 as Cloudflare's local explorer has "
+            "it, and Queues (cfemu's own routes, in the shapes of Cloudflare's REST API).",
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {"schemas": {"Envelope": _ENVELOPE}},
+    }
