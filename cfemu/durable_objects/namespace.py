@@ -30,7 +30,7 @@ from cfemu.durable_objects.errors import (
 from cfemu.durable_objects.ids import DurableObjectId, IdFactory
 from cfemu.durable_objects.values import clone
 from cfemu.errors import WorkerError
-from cfemu.runtime._scope import DispatchState
+from cfemu.runtime._scope import DispatchState, before_send
 from cfemu.runtime.http import FetchResponse, Request
 
 if TYPE_CHECKING:
@@ -315,6 +315,7 @@ class DurableObjectStub:
 async def _entered(actor: Actor, call: Callable[[Any], Any], what: str) -> Any:
     def with_actor(instance: Any) -> Any:
         current_actor.set(actor)
+        before_send.set(actor.flush_before_send)  # the output gate for outbound fetch
         return call(instance)
 
     return await actor.invoke(with_actor, what=what)

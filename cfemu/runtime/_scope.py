@@ -29,7 +29,7 @@ import sys
 import threading
 import types
 from collections import Counter
-from collections.abc import Coroutine, Generator, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -83,6 +83,10 @@ class DispatchState:
 
 #: The Worker being imported or dispatched to in this context, if any.
 current: ContextVar[DispatchState | None] = ContextVar("cfemu_worker", default=None)
+
+#: Called before a message leaves the running code (an outbound ``fetch``): a Durable
+#: Object sets its output gate here, so its writes are durable before anything is sent.
+before_send: ContextVar[Callable[[], None] | None] = ContextVar("cfemu_before_send", default=None)
 
 _REAL_CLOCK = RealClock()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from cfemu.runtime._scope import current
+from cfemu.runtime._scope import before_send, current
 from cfemu.runtime.http import Body, FetchResponse, Headers, HeadersInit, Request, Response
 
 __all__ = ["fetch"]
@@ -43,6 +43,9 @@ async def fetch(
     """
     request = Request(resource, method=method, headers=headers, body=body, redirect=redirect)
     del cf
+    gate = before_send.get()
+    if gate is not None:
+        gate()  # a Durable Object's output gate: its writes are durable before we send
     if fetcher is not None:
         result = fetcher(request)
         if inspect.isawaitable(result):

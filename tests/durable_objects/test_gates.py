@@ -91,6 +91,17 @@ class Counter(DurableObject):
     async def write(self, key):
         self.ctx.storage.kv.put(key, True)
         return "written"
+
+    async def write_then_fetch(self):
+        from workers import fetch
+
+        def sent(request):
+            LOG.append("sent")
+            return Response("ok")
+
+        self.ctx.storage.kv.put("before", True)
+        await fetch("https://example.com/", fetcher=sent)
+        return "fetched"
 """
 
 
@@ -173,6 +184,19 @@ async def test_output_gate_failed_commit_never_answers_success(host: Host) -> No
     from cfemu.durable_objects.tools import run_in_durable_object
 
     assert await run_in_durable_object(stub, keys) == ["kept"]
+
+
+async def test_an_outbound_fetch_waits_for_the_writes_before_it(host: Host) -> None:
+    host.start(WORKER)
+    stub = host.ns().getByName("a")
+    assert await stub.write_then_fetch() == "fetched"
+    assert _log(host).count("sent") == 1
+    host.faults.add(
+        FaultRule("durable_objects.commit", "Counter", lambda: OSError("disk gone"), times=1)
+    )
+    with pytest.raises(DurableObjectError):
+        await stub.write_then_fetch()
+    assert _log(host).count("sent") == 1  # the failed commit kept the request from leaving
 
 
 async def test_wait_until_work_runs_after_the_call_returns(host: Host) -> None:
