@@ -290,6 +290,17 @@ class AiBinding:
             answer = await _await(answer)
         return _to_result(model, answer)
 
+    async def models(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``env.AI.models(params?)``: the catalogue as ``[{id, source, name, description,
+        task: {id, name, description}, tags, properties}]``, filtered by ``task`` (a task
+        name) and ``search`` (a substring of the name). Ids are cfemu's (a UUID derived from
+        the name), not Cloudflare's; ``properties`` holds ``max_input_tokens``-style facts
+        cfemu does not know, so it is empty."""
+        from cfemu.ai.catalogue import describe_models
+
+        merged: dict[str, Any] = {**(params or {}), **kwargs}
+        return to_js_dict(describe_models(merged.get("task"), merged.get("search")))
+
     # --- inspection (cfemu API) ------------------------------------------------------------
     def stats(self) -> AiStats:
         """Counts of calls, successes and failures, and recent latencies."""
@@ -330,6 +341,8 @@ def _validate_if_text(inputs: Mapping[str, Any] | None) -> None:
 
 
 def _to_result(model: str, answer: Any) -> Any:
+    if getattr(type(answer), "js_class", None) == "ReadableStream":
+        return answer
     if isinstance(answer, str):
         return JsDict({"response": answer})
     if isinstance(answer, Mapping):

@@ -10,6 +10,7 @@ local binding with Cloudflare's ``5007: No such model <model> or task``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "CATALOGUE",
     "TASKS",
     "ModelInfo",
+    "describe_models",
     "find_model",
 ]
 
@@ -304,6 +306,29 @@ _MODELS: tuple[ModelInfo, ...] = (
 
 #: Every model cfemu answers locally, by name.
 CATALOGUE: Mapping[str, ModelInfo] = {info.name: info for info in _MODELS}
+
+
+def describe_models(task: object = None, search: object = None) -> list[dict[str, Any]]:
+    """The catalogue in ``env.AI.models()``'s shape, optionally filtered."""
+    out = []
+    for info in _MODELS:
+        if isinstance(task, str) and info.task.casefold() != task.casefold():
+            continue
+        if isinstance(search, str) and search.casefold() not in info.name.casefold():
+            continue
+        task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cfemu-task:{info.task}"))
+        out.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cfemu-model:{info.name}")),
+                "source": 1,
+                "name": info.name,
+                "description": info.description,
+                "task": {"id": task_id, "name": info.task, "description": info.task},
+                "tags": [],
+                "properties": [],
+            }
+        )
+    return out
 
 
 def find_model(name: str) -> ModelInfo | None:

@@ -90,7 +90,11 @@ class RemoteAi:
         if ok:
             if isinstance(body, dict) and "result" in body:
                 return body["result"]
-            return body if body is not None else response.content
+            if body is not None:
+                return body
+            from cfemu.ai.stream import stream_of_body  # an image or server-sent events
+
+            return stream_of_body(response.content, content_type or "application/octet-stream")
         errors = body.get("errors") if isinstance(body, dict) else None
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]

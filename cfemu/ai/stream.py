@@ -20,7 +20,7 @@ from cfemu.runtime.js_module.promise import JsPromise
 from cfemu.runtime.js_module.proxy import JsObject
 from cfemu.runtime.js_module.web import JsReadableStream, JsResponse
 
-__all__ = ["AiStream", "raw_response", "sse_events", "sse_stream"]
+__all__ = ["AiStream", "raw_response", "sse_events", "sse_stream", "stream_of_body"]
 
 #: The SSE event that ends a Workers AI stream.
 DONE_EVENT = b"data: [DONE]\n\n"
@@ -35,6 +35,10 @@ class AiStream(JsReadableStream):
         super().__init__(b"".join(chunks))
         self._chunks_left = list(chunks)
         self.content_type = content_type
+
+    def to_bytes(self) -> bytes:
+        """Every byte of the stream (not consuming it): what a REST answer carries."""
+        return bytes(self._data)
 
     def _next(self) -> bytes | None:
         if not self._chunks_left:
@@ -93,10 +97,18 @@ def sse_stream(answer: Mapping[str, Any]) -> AiStream:
     )
 
 
+def stream_of_body(body: bytes, content_type: str) -> AiStream:
+    """A REST answer's non-JSON body as the binding returns it: SSE split per event."""
+    if content_type.startswith("text/event-stream"):
+        events = [event + b"\n\n" for event in body.split(b"\n\n") if event]
+        return AiStream(events or [body], "text/event-stream")
+    return AiStream([body], content_type)
+
+
 def raw_response(result: Any) -> JsResponse:
     """``result`` as the raw ``Response`` that ``returnRawResponse`` asks for."""
     if isinstance(result, AiStream):
-        body, content_type = result._data, result.content_type
+        body, content_type = result.to_bytes(), result.content_type
     else:
         body = json.dumps(result, ensure_ascii=False).encode()
         content_type = "application/json"

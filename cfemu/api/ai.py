@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from cfemu.ai.binding import AiBinding
+from cfemu.ai.stream import AiStream
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.errors import AiError
 
@@ -30,6 +31,10 @@ def add_routes(router: Router, binding: AiBinding) -> None:
             result: Any = await binding.run(model, inputs)
         except AiError as exc:
             raise _ai_error(exc) from None
+        if isinstance(result, AiStream):  # image/png, or text/event-stream for stream: true
+            return ApiResponse(
+                200, result.to_bytes(), {"content-type": result.content_type}, raw=True
+            )
         return ok(result)
 
     router.add("POST", "/accounts/{account_id}/ai/run/{model:path}", run)

@@ -30,3 +30,18 @@ def test_an_unknown_task_type_is_one_error_line(capsys: pytest.CaptureFixture[st
     assert main(["ai", "models", "--task", "Dreaming"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("✘ [ERROR] no task type 'Dreaming'") and "Translation" in err
+
+
+@pytest.mark.anyio
+async def test_env_ai_models_lists_and_filters_the_catalogue() -> None:
+    from cfemu.ai import AiBinding
+    from cfemu.clock import VirtualClock
+
+    ai = AiBinding(VirtualClock())
+    everything = await ai.models()
+    assert {m.name for m in everything} == set(CATALOGUE)
+    embeddings = await ai.models({"task": "Text Embeddings"})
+    assert embeddings and all(m.task.name == "Text Embeddings" for m in embeddings)
+    found = await ai.models(search="whisper")
+    assert {m.name for m in found} == {"@cf/openai/whisper", "@cf/openai/whisper-tiny-en"}
+    assert len({m.id for m in everything}) == len(everything)
