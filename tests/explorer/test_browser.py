@@ -1,0 +1,135 @@
+"""The Local Explorer in a real headless Chromium, against a real ``cfemu dev`` server.
+
+Needs Debian's ``chromium`` (``.ci/run`` installs it) and Playwright for Python (the
+``browser`` extra); Playwright only drives the system Chromium, it downloads nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from cfemu import Emulator, RealClock
+from cfemu.cli.dev import make_server
+
+from .conftest import SCHEMA, write_project
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed"),
+]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Emulator]]:
+    """A ``cfemu dev`` server of the explorer project on a free loopback port."""
+    config = write_project(tmp_path)
+    emulator = Emulator.from_config(config, clock=RealClock(), persist_to=tmp_path / "state")
+    async with emulator:
+        await emulator.env.DB.exec(SCHEMA.replace("; ", ";\n"))
+        server = make_server(emulator, ip="127.0.0.1", port=0)
+        serving = asyncio.create_task(server.serve())
+        try:
+            with anyio.fail_after(10):
+                while not server.started:
+                    await asyncio.sleep(0)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            yield f"http://127.0.0.1:{port}", emulator
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
+    served: tuple[str, Emulator], tmp_path: Path
+) -> None:
+    playwright_api = pytest.importorskip(
+        "playwright.async_api", reason="Playwright is not installed (the browser extra)"
+    )
+    expect = playwright_api.expect
+    base, emulator = served
+    problems: list[str] = []
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page()
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            failed: list[str] = []
+            page.on(
+                "response",
+                lambda r: failed.append(f"{r.request.method} {r.url}") if r.status >= 400 else None,
+            )
+            await page.goto(f"{base}/cdn-cgi/local/explorer")
+            jobs = page.locator('#queues-table tr[data-queue="jobs"]')
+            await expect(jobs.locator("td.depth")).to_have_text("0")
+            await expect(
+                page.locator('#queues-table tr[data-queue="jobs-dlq"] td.dlq')
+            ).to_have_text("DLQ of jobs")
+
+            # Pause delivery from the page, then watch the queue fill as the Worker sends.
+            await jobs.locator("button.pause").click()
+            await expect(jobs.locator("td.name")).to_contain_text("(paused)")
+            async with httpx.AsyncClient(base_url=base) as http:
+                assert (await http.get("/?n=5")).json() == {"sent": 5}
+            await expect(jobs.locator("td.depth")).to_have_text("5")
+            await expect(jobs.locator("td.sent")).to_have_text("5")
+            await page.screenshot(path=tmp_path / "queues.png", full_page=True)
+
+            # Peek: the messages are listed, nothing is consumed.
+            await jobs.locator("button.messages").click()
+            rows = page.locator("#messages-table tbody tr")
+            await expect(rows).to_have_count(5)
+            await expect(rows.first.locator("td.preview")).to_have_text('{"task":0}')
+            await expect(rows.first.locator("td.state")).to_have_text("ready")
+            await page.screenshot(path=tmp_path / "messages.png", full_page=True)
+            assert emulator.queues["jobs"].stats().delivered == 0
+
+            # Resume: the consumer drains the queue.
+            await jobs.locator("button.resume").click()
+            await expect(jobs.locator("td.acked")).to_have_text("5", timeout=10_000)
+            await expect(jobs.locator("td.depth")).to_have_text("0")
+
+            # D1: the tables, a query and D1's error for a bad one.
+            await page.locator("#tab-d1").click()
+            await expect(page.locator('#tables-table tr[data-table="done"]')).to_have_count(1)
+            await page.locator("#sql-input").fill("SELECT count(*) AS n FROM done")
+            await page.locator("#sql-run").click()
+            await expect(page.locator("#sql-results tbody td")).to_have_text("5")
+            await page.screenshot(path=tmp_path / "d1.png", full_page=True)
+            await page.locator("#sql-input").fill("SELECT * FROM nope")
+            await page.locator("#sql-run").click()
+            await expect(page.locator("#sql-error")).to_contain_text("no such table: nope")
+            await expect(page.locator("#sql-results tbody tr")).to_have_count(0)
+            await page.screenshot(path=tmp_path / "d1-error.png", full_page=True)
+        finally:
+            await browser.close()
+    # Chromium logs every failed response as a console error: the only one allowed is the
+    # bad query's, which D1 answers 500 as Cloudflare's local explorer does.
+    assert failed == [f"POST {base}/cdn-cgi/local/explorer/api/d1/database/tasks-id/raw"]
+    logged = [m for m in problems if "Failed to load resource" in m]
+    assert [m for m in problems if m not in logged] == []
+    assert len(logged) == len(failed)
+    assert all((tmp_path / f"{name}.png").stat().st_size > 0 for name in ("queues", "d1"))
