@@ -73,4 +73,5 @@ def test_the_readme_states_the_python_it_needs() -> None:
     extras = pyproject["project"]["optional-dependencies"]
     assert any(dep.startswith("hypothesis") for dep in extras["testing"])
     assert not any(dep.startswith(("ruff", "mypy")) for dep in extras["test"])
-    assert "'.[test,dev]'" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "'.[test,dev,browser]'" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert any(dep.startswith("playwright") for dep in extras["browser"])
