@@ -79,6 +79,10 @@ D1_MAX_QUERY_SECONDS: Final = 30.0
 D1_DEFAULT_MIGRATIONS_DIR: Final = "migrations"
 D1_DEFAULT_MIGRATIONS_TABLE: Final = "d1_migrations"
 D1_SERVED_BY: Final = "cfemu.db"
+#: ``meta.served_by_region`` and ``meta.served_by_colo``: cfemu runs on this machine, not in
+#: a Cloudflare region or colo (production gives a location hint such as ``"WEUR"`` and an
+#: airport code), so both say ``"local"`` (docs/d1.md, "Results").
+D1_SERVED_BY_LOCATION: Final = "local"
 #: Range of integers D1 accepts as bind values (JavaScript numbers in a signed 64-bit slot).
 D1_MIN_INTEGER: Final = -(2**63)
 D1_MAX_INTEGER: Final = 2**63 - 1

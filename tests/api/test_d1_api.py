@@ -41,7 +41,15 @@ async def test_query_results_carry_d1_meta_as_the_binding_gives_it(
     binding = await emulator.env.DB.prepare("SELECT * FROM notes").all()
     assert result.results == [dict(r) for r in binding.results]
     assert result.meta is not None
-    assert set(binding.meta) <= set(result.meta.model_dump(exclude_none=True)) | {"served_by"}
+    # Every field of the REST schema is filled, and with the binding's values.
+    rest = result.meta.model_dump(exclude_none=True)
+    assert set(type(result.meta).model_fields) <= set(rest)
+    assert set(binding.meta) == set(rest)
+    for key in ("served_by", "served_by_region", "served_by_colo", "served_by_primary"):
+        assert rest[key] == binding.meta[key]
+    assert rest["total_attempts"] == binding.meta["total_attempts"] == 1
+    assert result.meta.timings is not None
+    assert result.meta.timings.sql_duration_ms == result.meta.duration
     assert result.meta.rows_read == binding.meta.rows_read == 2
 
 

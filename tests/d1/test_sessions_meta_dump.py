@@ -73,19 +73,36 @@ def test_the_sessions_own_check_rejects_an_empty_constraint(db: D1Database) -> N
 
 
 # --- meta ------------------------------------------------------------------------------------
+D1_META_FIELDS = {
+    "served_by",
+    "served_by_region",
+    "served_by_colo",
+    "served_by_primary",
+    "timings",
+    "duration",
+    "changes",
+    "last_row_id",
+    "changed_db",
+    "size_after",
+    "rows_read",
+    "rows_written",
+    "total_attempts",
+}
+
+
 async def test_meta_has_every_field_d1_reports(db: D1Database) -> None:
-    meta = (await db.prepare("SELECT 1").all()).meta
-    assert set(meta) == {
-        "served_by",
-        "duration",
-        "changes",
-        "last_row_id",
-        "changed_db",
-        "size_after",
-        "rows_read",
-        "rows_written",
-    }
-    assert meta.served_by == D1_SERVED_BY
+    await db.exec("CREATE TABLE t (v)")
+    single = (await db.prepare("SELECT 1").all()).meta
+    [batched, write] = await db.batch(
+        [db.prepare("SELECT 1"), db.prepare("INSERT INTO t VALUES (1)")]
+    )
+    for meta in (single, batched.meta, write.meta):
+        assert set(meta) == D1_META_FIELDS
+        assert meta.served_by == D1_SERVED_BY
+        assert (meta.served_by_region, meta.served_by_colo) == ("local", "local")
+        assert meta.served_by_primary is True and meta.total_attempts == 1
+        assert set(meta.timings) == {"sql_duration_ms"}
+        assert meta.timings.sql_duration_ms == meta.duration
 
 
 async def test_meta_counts_reads_and_writes(db: D1Database) -> None:
@@ -137,6 +154,7 @@ async def test_durations_are_measured_on_the_real_clock() -> None:
             "SELECT count(*) FROM c"
         ).all()
         assert isinstance(result.meta.duration, float) and result.meta.duration > 0.0
+        assert result.meta.timings.sql_duration_ms == result.meta.duration
         assert (await db.exec("SELECT 1")).duration > 0.0
     finally:
         db.close()
