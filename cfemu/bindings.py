@@ -189,4 +189,7 @@ SERVICES: tuple[ServiceKind, ...] = (
         lambda c: bool(c.durable_object_bindings),
     ),
     ServiceKind("assets", "cfemu.assets.service:AssetsService", lambda c: c.assets is not None),
+    ServiceKind(
+        "workflows", "cfemu.workflows.service:WorkflowsService", lambda c: bool(c.workflows)
+    ),
 )

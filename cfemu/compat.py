@@ -104,6 +104,22 @@ FLAGS: Final[tuple[Flag, ...]] = (
         python=(43, "0.26.0a2", "3.12.1"),
     ),
     Flag(
+        "python_workflows",
+        "disable_python_workflows",
+        None,
+        "`WorkflowEntrypoint.run(self, event, step)` is called with the event and step "
+        "(cfemu runs Python Workflows with or without it).",
+        implied_by=("python_workers", "2025-09-20"),
+    ),
+    Flag(
+        "python_workflows_implicit_dependencies",
+        "no_python_workflows_implicit_dependencies",
+        None,
+        "`step.do` takes `(name=None, *, concurrent, config)` and injects earlier steps' "
+        "results by parameter name (before: `depends=[...]`).",
+        implied_by=("python_workers", "2026-02-25"),
+    ),
+    Flag(
         "python_workers_20250116",
         "no_python_workers_20250116",
         None,

@@ -121,3 +121,28 @@ DO_ALARM_MAX_RETRIES: Final = 6
 DO_ALARM_MAX_JITTER: Final = 0.25
 #: Compatibility date from which ``deleteAll()`` also deletes the alarm.
 DO_DELETE_ALL_DELETES_ALARM_DATE: Final = "2026-02-24"
+
+# --- Workflows (spec: kv-assets-workflows-ai.md §3.1, §3.4, §3.5, §3.8) --------------------
+#: A Workflow's name: at most this many characters.
+WORKFLOW_MAX_NAME_LENGTH: Final = 64
+#: Steps per instance: the default (``[[workflows]] limits.steps``) and its maximum.
+WORKFLOW_DEFAULT_STEPS: Final = 10_000
+WORKFLOW_MAX_STEPS_LIMIT: Final = 25_000
+#: A step's result and an event's payload, serialized (JSON bytes).
+WORKFLOW_MAX_STEP_RESULT_BYTES: Final = 1024 * 1024
+WORKFLOW_MAX_EVENT_PAYLOAD_BYTES: Final = 1024 * 1024
+#: Instance ids: at most this many characters of ``[a-zA-Z0-9_-]``.
+WORKFLOW_MAX_INSTANCE_ID_LENGTH: Final = 100
+#: Step names: at most this many characters, no control characters.
+WORKFLOW_MAX_STEP_NAME_LENGTH: Final = 256
+#: ``create_batch``: at most this many instances a call.
+WORKFLOW_MAX_BATCH: Final = 100
+#: The longest ``step.sleep``, in milliseconds (365 days).
+WORKFLOW_MAX_SLEEP_MS: Final = 365 * 24 * 3600 * 1000
+#: Step config defaults: retries limit, delay (ms), backoff; per-attempt timeout (ms).
+WORKFLOW_DEFAULT_RETRY_LIMIT: Final = 5
+WORKFLOW_DEFAULT_RETRY_DELAY_MS: Final = 10_000
+WORKFLOW_DEFAULT_BACKOFF: Final = "exponential"
+WORKFLOW_DEFAULT_STEP_TIMEOUT_MS: Final = 10 * 60 * 1000
+#: ``wait_for_event``'s default timeout (ms): 24 hours.
+WORKFLOW_DEFAULT_EVENT_TIMEOUT_MS: Final = 24 * 3600 * 1000

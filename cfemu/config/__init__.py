@@ -25,6 +25,8 @@ from cfemu.config.models import (
     SecretsConfig,
     TriggersConfig,
     WorkerConfig,
+    WorkflowConfig,
+    WorkflowLimitsConfig,
 )
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "SecretsConfig",
     "TriggersConfig",
     "WorkerConfig",
+    "WorkflowConfig",
+    "WorkflowLimitsConfig",
     "dev_vars_files",
     "find_config",
     "load_config",

@@ -145,7 +145,6 @@ _OTHER_BINDINGS: tuple[tuple[str, str, str, str], ...] = (
     ("hyperdrive", "Hyperdrive config", "list", "binding"),
     ("mtls_certificates", "mTLS certificate", "list", "binding"),
     ("dispatch_namespaces", "dispatch namespace", "list", "binding"),
-    ("workflows", "Workflow", "list", "binding"),
     ("pipelines", "Pipeline", "list", "binding"),
     ("secrets_store_secrets", "Secrets Store secret", "list", "binding"),
     ("send_email", "Send Email", "list", "name"),

@@ -288,6 +288,10 @@ def _check_bindings(model: ConfigFile, data: dict[str, Any], file: Path, prefix:
             for i, b in enumerate(model.durable_objects.bindings)
         ]
     claims += [
+        (w.binding, "Workflow", f"{prefix('workflows')}workflows[{i}].binding")
+        for i, w in enumerate(model.workflows)
+    ]
+    claims += [
         (name, kind, prefix(str(loc[0])) + format_key_path(loc))
         for name, kind, loc in other_binding_names(data)
     ]
@@ -404,6 +408,7 @@ def _resolve(
         dev=model.dev,
         durable_objects=model.durable_objects,
         migrations=model.migrations,
+        workflows=model.workflows,
         unknown_keys=unknown_keys,
         raw=section,
     )

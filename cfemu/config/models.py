@@ -8,6 +8,7 @@ allow extra keys: a key wrangler knows but cfemu does not emulate (``ai.remote``
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,9 @@ from cfemu.limits import (
     MIN_MAX_CONCURRENCY,
     MIN_MAX_RETRIES,
     MIN_VISIBILITY_TIMEOUT_MS,
+    WORKFLOW_DEFAULT_STEPS,
+    WORKFLOW_MAX_NAME_LENGTH,
+    WORKFLOW_MAX_STEPS_LIMIT,
 )
 
 __all__ = [
@@ -65,6 +69,8 @@ __all__ = [
     "SecretsConfig",
     "TriggersConfig",
     "WorkerConfig",
+    "WorkflowConfig",
+    "WorkflowLimitsConfig",
 ]
 
 
@@ -251,6 +257,37 @@ class DurableObjectsConfig(_Section):
     bindings: list[DurableObjectBindingConfig]
 
 
+_WORKFLOW_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+
+
+class WorkflowLimitsConfig(_Section):
+    """The ``limits`` table of a ``[[workflows]]`` entry."""
+
+    steps: Annotated[int, in_range(1, WORKFLOW_MAX_STEPS_LIMIT)] = WORKFLOW_DEFAULT_STEPS
+
+
+class WorkflowConfig(_Section):
+    """One ``[[workflows]]`` entry (spec: kv-assets-workflows-ai.md §3.1)."""
+
+    name: str
+    binding: BindingName
+    class_name: BindingName
+    script_name: str | None = None
+    """The Worker (of the same emulator) exporting the class; ``None``: this Worker."""
+    limits: WorkflowLimitsConfig = Field(default_factory=WorkflowLimitsConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if len(value) > WORKFLOW_MAX_NAME_LENGTH or not _WORKFLOW_NAME.match(value):
+            raise fail(
+                f"Workflow name {describe(value)} is invalid: up to "
+                f"{WORKFLOW_MAX_NAME_LENGTH} characters of letters, digits, '-' and '_', "
+                "not starting with '-'"
+            )
+        return value
+
+
 class RenamedClassConfig(_Section):
     """One ``renamed_classes`` entry of a migration: ``{from, to}``."""
 
@@ -298,6 +335,7 @@ class ConfigFile(_Section):
     dev: DevConfig = Field(default_factory=DevConfig)
     durable_objects: DurableObjectsConfig | None = None
     migrations: list[MigrationConfig] = Field(default_factory=list)
+    workflows: list[WorkflowConfig] = Field(default_factory=list)
 
 
 class WorkerConfig(BaseModel):
@@ -341,6 +379,8 @@ class WorkerConfig(BaseModel):
     durable_objects: DurableObjectsConfig | None = None
     migrations: list[MigrationConfig] = Field(default_factory=list)
     """``[[migrations]]`` in order; :meth:`durable_object_classes` replays them."""
+    workflows: list[WorkflowConfig] = Field(default_factory=list)
+    """``[[workflows]]``: each puts a Workflow binding on ``env``."""
     unknown_keys: list[str] = Field(default_factory=list)
     """Key paths cfemu keeps but does not act on (reported once as a :class:`ConfigWarning`)."""
     raw: dict[str, Any] = Field(default_factory=dict)
@@ -355,7 +395,7 @@ class WorkerConfig(BaseModel):
 
     def binding_names(self) -> list[str]:
         """Every name this config puts on ``env``: vars, secrets, D1, KV, producers, AI,
-        assets, Durable Objects."""
+        assets, Durable Objects, Workflows."""
         names = list(self.vars)
         names += [s for s in self.secrets if s not in self.vars]
         names += [d.binding for d in self.d1_databases]
@@ -366,6 +406,7 @@ class WorkerConfig(BaseModel):
         if self.assets is not None and self.assets.binding is not None:
             names.append(self.assets.binding)
         names += [b.name for b in self.durable_object_bindings]
+        names += [w.binding for w in self.workflows]
         return names
 
     @property

@@ -113,6 +113,7 @@ _ALIASES = {
     "workers.asgi": "cfemu.runtime.workers_module.asgi",
     "workers.wsgi": "cfemu.runtime.workers_module.wsgi",
     "workers.rpc": "cfemu.runtime.workers_module.rpc",
+    "workers.workflows": "cfemu.runtime.workers_module.workflows",
     "workers.gateway": "cfemu.runtime.workers_module.gateway",
     # Cloudflare's runtime also ships a top-level ``asgi`` (the same module as workers.asgi).
     "asgi": "cfemu.runtime.workers_module.asgi",

@@ -2,17 +2,14 @@
 
 ``class Default(WorkerEntrypoint)`` is what cfemu runs for a Worker's events;
 ``class X(DurableObject)`` is a Durable Object class that ``[[durable_objects.bindings]]``
-name (see :mod:`cfemu.durable_objects`). ``WorkflowEntrypoint`` can be subclassed (so a
-Worker module that defines one still imports) but cfemu does not emulate it: creating one
-raises :class:`~cfemu.errors.NotEmulatedError`.
+name (see :mod:`cfemu.durable_objects`); ``class X(WorkflowEntrypoint)`` is a Workflow that
+``[[workflows]]`` name (see :mod:`cfemu.workflows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import Any, Protocol
-
-from cfemu.errors import NotEmulatedError
 
 __all__ = ["Context", "DurableObject", "WorkerEntrypoint", "WorkflowEntrypoint"]
 
@@ -57,13 +54,16 @@ class DurableObject:
 
 
 class WorkflowEntrypoint:
-    """Base class of a Workflow. Not emulated by cfemu: instantiating one raises."""
+    """Base class of a Workflow: ``class MyWorkflow(WorkflowEntrypoint)`` with
+    ``async def run(self, event, step)`` (see :mod:`cfemu.workflows`).
+
+    cfemu creates one instance per run of a Workflow instance, with a ``ctx`` and the
+    exporting Worker's ``env``.
+    """
 
     ctx: Any
     env: Any
 
     def __init__(self, ctx: Any, env: Any) -> None:
-        raise NotEmulatedError(
-            f"{type(self).__name__}: Workflows are not emulated by cfemu (the class may be "
-            "defined, but cfemu cannot run workflow instances)"
-        )
+        self.ctx = ctx
+        self.env = env

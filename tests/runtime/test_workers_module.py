@@ -206,10 +206,10 @@ def test_patch_env_overrides_and_restores() -> None:
         _ = workers.env
 
 
-def test_workflow_entrypoint_can_be_subclassed_but_not_created() -> None:
+def test_workflow_entrypoint_base_sets_ctx_and_env() -> None:
     sub = type("Flow", (workers.WorkflowEntrypoint,), {})
-    with pytest.raises(NotEmulatedError, match="not emulated by cfemu"):
-        sub(None, None)
+    flow = sub("the ctx", "the env")
+    assert (flow.ctx, flow.env) == ("the ctx", "the env")
 
 
 def test_durable_object_base_sets_ctx_and_env() -> None:

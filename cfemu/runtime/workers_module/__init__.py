@@ -9,10 +9,10 @@ SDK (``workers-runtime-sdk`` 1.9.5; spec: workers-and-config.md Appendix A).
 env of the Worker running in the current context (``from workers import env`` works at a
 Worker module's top level), and ``wait_until(coro)`` hands work to the current event's
 ``ctx.waitUntil``. Not emulated (they import, and raise
-:class:`~cfemu.errors.NotEmulatedError` when used): ``WorkflowEntrypoint``,
+:class:`~cfemu.errors.NotEmulatedError` when used):
 ``import_from_javascript`` for anything but ``"cloudflare:workers"``/``"cloudflare:sockets"``,
-WebSockets. ``workers.asgi``, ``workers.wsgi`` and ``workers.rpc`` are submodules, as in the
-SDK.
+WebSockets. ``workers.asgi``, ``workers.wsgi``, ``workers.rpc`` and ``workers.workflows``
+are submodules, as in the SDK.
 """
 
 from __future__ import annotations
@@ -181,6 +181,7 @@ def __dir__() -> list[str]:
 
 from cfemu.runtime.workers_module import asgi as asgi  # noqa: E402  (workers.asgi, as in the SDK)
 from cfemu.runtime.workers_module import rpc as rpc  # noqa: E402
+from cfemu.runtime.workers_module import workflows as workflows  # noqa: E402
 from cfemu.runtime.workers_module import wsgi as wsgi  # noqa: E402
 
 __all__ = [

@@ -1,0 +1,407 @@
+"""Running Workflow instances: one asyncio task per live instance, replaying ``run()``.
+
+A :class:`WorkflowRuntime` is one configured Workflow (``[[workflows]] name``). Each instance
+runs its class's ``run(event, step)`` as a task on the emulator's tracker; every completed
+step is in the :class:`~cfemu.workflows.store.WorkflowStore` first, so starting the task
+again (after ``begin()`` on a persisted store, i.e. after a restart) replays ``run()`` from
+the top and skips every recorded step. Sleeps, retry delays and event timeouts go through
+the emulator's clock.
+
+Statuses (Cloudflare's): ``queued`` → ``running`` ⇄ ``waiting`` (sleeping, waiting for an
+event) → ``complete`` | ``errored`` | ``terminated``; ``pause()`` gives ``waitingForPause``
+while a step runs, then ``paused`` at the next step boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from cfemu._faults import Faults
+from cfemu._tasks import TaskTracker
+from cfemu.clock import Clock
+from cfemu.errors import WorkerError
+from cfemu.limits import WORKFLOW_MAX_EVENT_PAYLOAD_BYTES, WORKFLOW_MAX_INSTANCE_ID_LENGTH
+from cfemu.runtime._scope import DispatchState, current, import_scope, run_in
+from cfemu.runtime.context import ExecutionContext
+from cfemu.runtime.entrypoints import WorkflowEntrypoint
+from cfemu.workflows.errors import WorkflowError, WorkflowTimeoutError
+from cfemu.workflows.step import WorkflowStep
+from cfemu.workflows.store import WorkflowStore
+
+if TYPE_CHECKING:
+    from cfemu.runtime.worker import Worker
+
+__all__ = ["FINITE", "LiveInstance", "WorkflowRuntime"]
+
+#: Statuses an instance never leaves by itself.
+FINITE: Final = frozenset({"complete", "errored", "terminated"})
+_INSTANCE_ID: Final = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+
+
+def _json_size(value: Any) -> int:
+    import json
+
+    return len(json.dumps(value).encode())
+
+
+class _Paused(BaseException):
+    """Ends a paused instance's task at a step boundary (its recorded steps stay)."""
+
+
+class LiveInstance:
+    """One instance's running task and its pause/event bookkeeping."""
+
+    def __init__(self, runtime: WorkflowRuntime, instance_id: str) -> None:
+        self.runtime = runtime
+        self.id = instance_id
+        self.clock = runtime.clock
+        self.task: asyncio.Task[None] | None = None
+        self.pause_requested = False
+        self.in_step = False
+        self.waiting = False
+        self.wakers: list[asyncio.Future[None]] = []
+
+    # --- status ------------------------------------------------------------------------------
+    def set_status(self, status: str) -> None:
+        """Record a (non-finite) status."""
+        self.runtime.store.set_status(self.runtime.name, self.id, status)
+
+    def status(self) -> str:
+        """The recorded status."""
+        row = self.runtime.store.instance(self.runtime.name, self.id)
+        return "unknown" if row is None else row.status
+
+    async def checkpoint(self) -> None:
+        """A step boundary: a paused instance's task ends here (``resume()`` replays it)."""
+        if self.pause_requested:
+            self.set_status("paused")
+            raise _Paused
+        self.set_status("running")
+
+    # --- the store ---------------------------------------------------------------------------
+    def recorded(self, key: str) -> tuple[bool, Any]:
+        """Whether ``key`` is recorded, and its value."""
+        return self.runtime.store.step(self.runtime.name, self.id, key)
+
+    def record(self, key: str, value_json: str) -> None:
+        """Record ``key``'s value (JSON text)."""
+        self.runtime.store.record_step(self.runtime.name, self.id, key, value_json)
+
+    def check_step_limit(self, steps: int) -> None:
+        """Refuse a step past ``[[workflows]] limits.steps``."""
+        limit = self.runtime.step_limit
+        if steps > limit:
+            raise WorkflowError(
+                f"The limit of {limit} steps has been reached. This limit can be changed in "
+                "your worker configuration."
+            )
+
+    def check_fault(self, step_name: str) -> None:
+        """A fault armed for ``workflows.step`` on this step (target ``<workflow>:<step>``)."""
+        if self.runtime.faults:
+            self.runtime.faults.check("workflows.step", f"{self.runtime.name}:{step_name}")
+
+    # --- time --------------------------------------------------------------------------------
+    async def with_timeout(self, coro: Coroutine[Any, Any, Any], timeout_ms: float) -> Any:
+        """Await ``coro``, cancelled with ``WorkflowTimeoutError`` after ``timeout_ms`` of the
+        emulator's clock."""
+        task = asyncio.ensure_future(coro)
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not task.done():
+                timed_out = True
+                task.cancel()
+
+        handle = self.clock.call_later(timeout_ms / 1000, expire)
+        self.in_step = True
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if timed_out:
+                raise WorkflowTimeoutError(f"Execution timed out after {int(timeout_ms)}ms") from None
+            raise
+        finally:
+            self.in_step = False
+            handle.cancel()
+            if self.pause_requested:
+                self.set_status("waitingForPause")
+
+    async def retry_delay(self, seconds: float) -> None:
+        """The pause between two attempts of a step."""
+        await self.clock.sleep(seconds)
+
+    async def wait_until(self, wake_ms: float) -> None:
+        """Sleep (status ``waiting``) until the clock reaches ``wake_ms``."""
+        remaining = wake_ms / 1000 - self.clock.now()
+        if remaining > 0:
+            self.set_status("paused" if self.pause_requested else "waiting")
+            self.waiting = True
+            try:
+                await self.clock.sleep(remaining)
+            finally:
+                self.waiting = False
+        await self.checkpoint()
+
+    async def next_event(self, event_type: str, key: str, deadline_ms: float) -> Any | None:
+        """The next event of ``event_type`` (moved into step ``key``), or ``None`` once the
+        clock reaches ``deadline_ms``."""
+        runtime = self.runtime
+        while True:
+            event = runtime.store.take_event(runtime.name, self.id, event_type, key)
+            if event is not None:
+                self.set_status("running")
+                return event
+            if self.clock.now() * 1000 >= deadline_ms:
+                self.set_status("running")
+                return None
+            self.set_status("paused" if self.pause_requested else "waiting")
+            waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.wakers.append(waker)
+
+            def wake(waker: asyncio.Future[None] = waker) -> None:
+                if not waker.done():
+                    waker.set_result(None)
+
+            handle = self.clock.call_at(deadline_ms / 1000, wake)
+            self.waiting = True
+            try:
+                await waker
+            finally:
+                self.waiting = False
+                handle.cancel()
+                if waker in self.wakers:
+                    self.wakers.remove(waker)
+
+    def wake(self) -> None:
+        """An event arrived: wake every ``wait_for_event``."""
+        for waker in list(self.wakers):
+            if not waker.done():
+                waker.set_result(None)
+
+
+class WorkflowRuntime:
+    """One ``[[workflows]]`` Workflow: its instances, live and stored."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        script: str,
+        class_name: str,
+        find_worker: Callable[[], Worker],
+        store: WorkflowStore,
+        clock: Clock,
+        tracker: TaskTracker,
+        faults: Faults | None = None,
+        step_limit: int,
+    ) -> None:
+        self.name = name
+        self.script = script
+        self.class_name = class_name
+        self._find_worker = find_worker
+        self.store = store
+        self.clock = clock
+        self.tracker = tracker
+        self.faults = faults
+        self.step_limit = step_limit
+        #: Instances with a task (running, waiting or paused), by id.
+        self.live: dict[str, LiveInstance] = {}
+
+    def workflow_class(self) -> type[WorkflowEntrypoint]:
+        """The exported ``WorkflowEntrypoint`` subclass; ``WorkerError`` when missing."""
+        worker = self._find_worker()
+        cls = getattr(worker.module, self.class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, WorkflowEntrypoint)):
+            raise WorkerError(
+                f"Worker {worker.name!r} does not export a Workflow class named "
+                f"{self.class_name!r} deriving from workers.WorkflowEntrypoint (Workflow "
+                f"{self.name!r})"
+            )
+        return cls
+
+    # --- instances ---------------------------------------------------------------------------
+    def create(self, instance_id: object = None, params: object = None) -> str:
+        """Record a new instance and start it; its id."""
+        if instance_id is None:
+            instance_id = str(uuid.uuid4())
+        if (
+            not isinstance(instance_id, str)
+            or len(instance_id) > WORKFLOW_MAX_INSTANCE_ID_LENGTH
+            or not _INSTANCE_ID.match(instance_id)
+        ):
+            raise WorkflowError("Workflow instance has invalid id")
+        if self.store.instance(self.name, instance_id) is not None:
+            raise WorkflowError(f"(instance.already_exists) Instance {instance_id} already exists")
+        try:
+            size = _json_size(params)
+        except (TypeError, ValueError):
+            raise TypeError("Workflow instance params must be JSON-serialisable") from None
+        if size > WORKFLOW_MAX_EVENT_PAYLOAD_BYTES:
+            raise WorkflowError("Workflow instance params are over the 1 MiB limit")
+        self.store.add_instance(self.name, instance_id, params, self.clock.now_ms())
+        self.start(instance_id)
+        return instance_id
+
+    def require(self, instance_id: str) -> str:
+        """The stored status of ``instance_id``; ``WorkflowError("instance.not_found")``."""
+        row = self.store.instance(self.name, instance_id)
+        if row is None:
+            raise WorkflowError("instance.not_found")
+        return row.status
+
+    def start(self, instance_id: str) -> LiveInstance:
+        """Start (or replay) the instance's ``run()`` as a task."""
+        live = self.live[instance_id] = LiveInstance(self, instance_id)
+        live.task = self.tracker.spawn(self._run(live), name=f"workflow:{self.name}:{instance_id}")
+        return live
+
+    async def _run(self, live: LiveInstance) -> None:
+        row = self.store.instance(self.name, live.id)
+        assert row is not None
+        worker = self._find_worker()
+        current.set(
+            DispatchState(
+                worker.name, worker.env, self.clock, outbound=worker.outbound, compat=worker.compat
+            )
+        )
+        try:
+            with import_scope.active(worker.import_paths):
+                await live.checkpoint()
+                cls = self.workflow_class()
+                ctx = ExecutionContext(
+                    self.tracker,
+                    worker_name=worker.name,
+                    import_paths=worker.import_paths,
+                    modules=worker.modules,
+                )
+                entry: Any = cls(ctx, worker.env)
+                event = {
+                    "payload": row.params,
+                    "timestamp": datetime.fromtimestamp(row.created_ms / 1000, UTC),
+                    "instanceId": live.id,
+                    "workflowName": self.name,
+                }
+                step = WorkflowStep(live, implicit=worker.compat.enabled(IMPLICIT_FLAG))
+                output = await run_in(worker.modules, entry.run(event, step))
+            try:
+                _json_size(output)
+            except (TypeError, ValueError):
+                output = repr(output)
+            self.store.set_status(self.name, live.id, "complete", output=output)
+        except (asyncio.CancelledError, _Paused):
+            pass
+        except Exception as exc:
+            error = {"name": type(exc).__name__, "message": str(exc)}
+            self.store.set_status(self.name, live.id, "errored", error=error)
+        finally:
+            if self.live.get(live.id) is live:
+                del self.live[live.id]
+
+    def status(self, instance_id: str) -> dict[str, Any]:
+        """``{status, error?, output?}`` as Cloudflare's ``instance.status()``."""
+        row = self.store.instance(self.name, instance_id)
+        if row is None:
+            raise WorkflowError("instance.not_found")
+        found: dict[str, Any] = {"status": row.status}
+        if row.status == "errored" and row.error is not None:
+            found["error"] = row.error
+        if row.status == "complete":
+            found["output"] = row.output
+        return found
+
+    def pause(self, instance_id: str) -> None:
+        """Pause at the next step boundary (``waitingForPause`` while a step runs)."""
+        status = self.require(instance_id)
+        if status in FINITE:
+            raise WorkflowError(
+                "(instance.cannot_pause) Cannot pause instance since its on a finite state"
+            )
+        live = self.live.get(instance_id)
+        if live is None or live.pause_requested:
+            return
+        live.pause_requested = True
+        if live.in_step:
+            live.set_status("waitingForPause")
+        elif status in ("queued", "running", "waiting"):
+            live.set_status("paused")
+
+    def resume(self, instance_id: str) -> None:
+        """Let a paused instance go on (replaying it when its task had ended)."""
+        status = self.require(instance_id)
+        live = self.live.get(instance_id)
+        if live is not None:
+            if live.pause_requested:
+                live.pause_requested = False
+                live.set_status("waiting" if live.waiting else "running")
+        elif status == "paused":
+            self.store.set_status(self.name, instance_id, "running")
+            self.start(instance_id)
+
+    def _cancel(self, instance_id: str) -> None:
+        live = self.live.pop(instance_id, None)
+        if live is not None and live.task is not None:
+            live.task.cancel()
+
+    def terminate(self, instance_id: str) -> None:
+        """Stop the instance for good (``terminated``)."""
+        if self.require(instance_id) in FINITE:
+            raise WorkflowError(
+                "(instance.cannot_terminate) Cannot terminate instance since its on a finite state"
+            )
+        self._cancel(instance_id)
+        self.store.set_status(self.name, instance_id, "terminated")
+
+    def restart(self, instance_id: str) -> None:
+        """Run the instance again from the start: every recorded step is forgotten."""
+        self.require(instance_id)
+        self._cancel(instance_id)
+        self.store.forget_steps(self.name, instance_id)
+        self.store.set_status(self.name, instance_id, "queued")
+        self.start(instance_id)
+
+    def send_event(self, instance_id: str, event_type: object, payload: object) -> None:
+        """Queue an event for the instance's ``wait_for_event(.., event_type)``."""
+        status = self.require(instance_id)
+        if not isinstance(event_type, str) or not event_type:
+            raise TypeError("sendEvent: type must be a non-empty string")
+        try:
+            size = _json_size(payload)
+        except (TypeError, ValueError):
+            raise TypeError("sendEvent: payload must be JSON-serialisable") from None
+        if size > WORKFLOW_MAX_EVENT_PAYLOAD_BYTES:
+            raise WorkflowError("sendEvent: the event payload is over the 1 MiB limit")
+        if status in FINITE:
+            raise WorkflowError(
+                "(instance.cannot_send_event) Cannot send event to instance since its on a "
+                "finite state"
+            )
+        event = {"payload": payload, "timestamp": self.clock.now_ms(), "type": event_type}
+        self.store.add_event(self.name, instance_id, event_type, event)
+        live = self.live.get(instance_id)
+        if live is not None:
+            live.wake()
+
+    def restore(self) -> None:
+        """Start every stored instance that had not finished (after a restart)."""
+        for row in self.store.instances(self.name):
+            if row.id in self.live or row.status in FINITE or row.status == "paused":
+                continue
+            if row.status == "waitingForPause":
+                self.store.set_status(self.name, row.id, "paused")
+            else:
+                self.start(row.id)
+
+    def busy(self) -> list[str]:
+        """Live instances not waiting on the clock or paused (for drain messages)."""
+        return [f"workflow {self.name}/{i}" for i in self.live]
+
+
+#: The flag under which ``step.do`` injects dependencies by parameter name.
+IMPLICIT_FLAG: Final = "python_workflows_implicit_dependencies"

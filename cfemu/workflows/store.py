@@ -1,0 +1,260 @@
+"""Where Workflow instances live: one SQLite database for every Workflow of an emulator.
+
+In memory, or ``<persist_to>/workflows.sqlite`` (WAL, ``synchronous=NORMAL``): every write is
+one autocommitted statement, so a step result that was recorded survives the process being
+killed at any moment, and an instance resumes from its last recorded step.
+
+Tables: ``instances`` (status, params, output, error), ``steps`` (a recorded step result,
+sleep deadline or received event, by cache key ``<kind>:<name>-<count>``) and ``events``
+(events sent and not yet taken by a ``wait_for_event``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+from cfemu.errors import StateError
+
+__all__ = ["InstanceRow", "WorkflowStore", "store_file"]
+
+#: ``PRAGMA application_id`` of a cfemu Workflows file ("CFWF").
+APPLICATION_ID: Final = 0x43465746
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA = """
+CREATE TABLE instances (
+    workflow TEXT NOT NULL,
+    id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    output TEXT,
+    error TEXT,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (workflow, id)
+) WITHOUT ROWID;
+CREATE TABLE steps (
+    workflow TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (workflow, instance, key)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event TEXT NOT NULL
+)
+"""
+
+
+def store_file(persist_to: Path | str) -> Path:
+    """``<persist_to>/workflows.sqlite``."""
+    return Path(persist_to) / "workflows.sqlite"
+
+
+class InstanceRow(NamedTuple):
+    """One stored instance."""
+
+    workflow: str
+    id: str
+    status: str
+    params: Any
+    created_ms: int
+    output: Any
+    error: dict[str, str] | None
+
+
+class WorkflowStore:
+    """Instances, step results and pending events in SQLite (``path=None``: in memory)."""
+
+    def __init__(self, path: Path | str | None) -> None:
+        self.path = None if path is None else Path(path)
+        self.conn = sqlite3.connect(
+            ":memory:" if self.path is None else self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=5.0,
+        )
+        try:
+            if self.path is not None:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+            self._check_schema()
+        except BaseException:
+            self.conn.close()
+            raise
+        self._seq = int(
+            self.conn.execute(
+                "SELECT max(coalesce((SELECT max(seq) FROM instances), 0),"
+                " coalesce((SELECT max(seq) FROM steps), 0))"
+            ).fetchone()[0]
+        )
+
+    def _check_schema(self) -> None:
+        conn = self.conn
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == 0 and version == 0:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise StateError(f"{self.path} is not a cfemu Workflows state file")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return
+        if app_id != APPLICATION_ID:
+            raise StateError(f"{self.path} is not a cfemu Workflows state file")
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer cfemu (Workflows format {version}; "
+                f"this cfemu reads {SCHEMA_VERSION})"
+            )
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # --- instances -------------------------------------------------------------------------
+    def add_instance(self, workflow: str, instance: str, params: Any, created_ms: int) -> None:
+        """Record a new ``queued`` instance."""
+        self.conn.execute(
+            "INSERT INTO instances VALUES (?, ?, 'queued', ?, ?, NULL, NULL, ?)",
+            (workflow, instance, json.dumps(params), created_ms, self._next()),
+        )
+
+    def instance(self, workflow: str, instance: str) -> InstanceRow | None:
+        """The stored instance, or ``None``."""
+        row = self.conn.execute(
+            "SELECT workflow, id, status, params, created_ms, output, error FROM instances"
+            " WHERE workflow = ? AND id = ?",
+            (workflow, instance),
+        ).fetchone()
+        return None if row is None else _row(row)
+
+    def instances(self, workflow: str | None = None) -> list[InstanceRow]:
+        """Every stored instance (of ``workflow``), oldest first."""
+        rows = self.conn.execute(
+            "SELECT workflow, id, status, params, created_ms, output, error FROM instances"
+            " WHERE ? IS NULL OR workflow = ? ORDER BY seq",
+            (workflow, workflow),
+        ).fetchall()
+        return [_row(row) for row in rows]
+
+    def set_status(
+        self,
+        workflow: str,
+        instance: str,
+        status: str,
+        *,
+        output: Any = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        """Record the instance's status (and its output or error when it finished)."""
+        self.conn.execute(
+            "UPDATE instances SET status = ?, output = ?, error = ? WHERE workflow = ? AND id = ?",
+            (
+                status,
+                json.dumps(output),
+                None if error is None else json.dumps(error),
+                workflow,
+                instance,
+            ),
+        )
+
+    # --- steps -----------------------------------------------------------------------------
+    def step(self, workflow: str, instance: str, key: str) -> tuple[bool, Any]:
+        """``(True, value)`` when ``key`` is recorded, else ``(False, None)``."""
+        row = self.conn.execute(
+            "SELECT value FROM steps WHERE workflow = ? AND instance = ? AND key = ?",
+            (workflow, instance, key),
+        ).fetchone()
+        return (False, None) if row is None else (True, json.loads(row[0]))
+
+    def record_step(self, workflow: str, instance: str, key: str, value_json: str) -> None:
+        """Record a step's result (JSON text), once."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?)",
+            (workflow, instance, key, value_json, self._next()),
+        )
+
+    def steps(self, workflow: str, instance: str) -> list[tuple[str, Any]]:
+        """Every recorded step of the instance, in the order they were recorded."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM steps WHERE workflow = ? AND instance = ? ORDER BY seq",
+            (workflow, instance),
+        ).fetchall()
+        return [(key, json.loads(value)) for key, value in rows]
+
+    def forget_steps(self, workflow: str, instance: str, from_key: str | None = None) -> None:
+        """Drop the recorded steps (from ``from_key`` on, in recorded order) and events."""
+        if from_key is None:
+            self.conn.execute(
+                "DELETE FROM steps WHERE workflow = ? AND instance = ?", (workflow, instance)
+            )
+            return
+        self.conn.execute(
+            "DELETE FROM steps WHERE workflow = ? AND instance = ? AND seq >= (SELECT seq FROM"
+            " steps WHERE workflow = ? AND instance = ? AND key = ?)",
+            (workflow, instance, workflow, instance, from_key),
+        )
+
+    # --- events ----------------------------------------------------------------------------
+    def add_event(self, workflow: str, instance: str, type_: str, event: dict[str, Any]) -> None:
+        """Queue an event for the instance's next ``wait_for_event`` of ``type_``."""
+        self.conn.execute(
+            "INSERT INTO events (workflow, instance, type, event) VALUES (?, ?, ?, ?)",
+            (workflow, instance, type_, json.dumps(event)),
+        )
+
+    def take_event(self, workflow: str, instance: str, type_: str, key: str) -> Any | None:
+        """Move the oldest queued event of ``type_`` into the step ``key`` (one transaction);
+        the event, or ``None`` when none is queued."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT seq, event FROM events WHERE workflow = ? AND instance = ? AND type = ?"
+                " ORDER BY seq LIMIT 1",
+                (workflow, instance, type_),
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM events WHERE seq = ?", (row[0],))
+                conn.execute(
+                    "INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?, ?)",
+                    (workflow, instance, key, row[1], self._next()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return None if row is None else json.loads(row[1])
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        self.conn.close()
+
+
+def _row(row: tuple[Any, ...]) -> InstanceRow:
+    workflow, id_, status, params, created_ms, output, error = row
+    return InstanceRow(
+        workflow,
+        id_,
+        status,
+        json.loads(params),
+        created_ms,
+        None if output is None else json.loads(output),
+        None if error is None else json.loads(error),
+    )
