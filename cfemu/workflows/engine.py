@@ -125,7 +125,8 @@ class LiveInstance:
             return await task
         except asyncio.CancelledError:
             if timed_out:
-                raise WorkflowTimeoutError(f"Execution timed out after {int(timeout_ms)}ms") from None
+                message = f"Execution timed out after {int(timeout_ms)}ms"
+                raise WorkflowTimeoutError(message) from None
             raise
         finally:
             self.in_step = False
