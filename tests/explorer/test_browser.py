@@ -112,12 +112,25 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(jobs.locator("td.acked")).to_have_text("5", timeout=10_000)
             await expect(jobs.locator("td.depth")).to_have_text("0")
 
+            # A consumer outage dead-letters two messages; Redrive brings them back.
+            dlq = page.locator('#queues-table tr[data-queue="jobs-dlq"]')
+            await emulator.env.DB.exec("INSERT INTO outage (why) VALUES ('down')")
+            async with httpx.AsyncClient(base_url=base) as http:
+                assert (await http.get("/?n=2")).json() == {"sent": 2}
+            await expect(dlq.locator("td.depth")).to_have_text("2", timeout=10_000)
+            await expect(jobs.locator("td.dead-lettered")).to_have_text("2")
+            await emulator.env.DB.exec("DELETE FROM outage")
+            await dlq.locator("button.redrive").click()
+            await expect(page.locator("#status")).to_have_text("Moved 2 message(s) back to jobs")
+            await expect(jobs.locator("td.acked")).to_have_text("7", timeout=10_000)
+            await expect(dlq.locator("td.depth")).to_have_text("0")
+
             # D1: the tables, a query and D1's error for a bad one.
             await page.locator("#tab-d1").click()
             await expect(page.locator('#tables-table tr[data-table="done"]')).to_have_count(1)
             await page.locator("#sql-input").fill("SELECT count(*) AS n FROM done")
             await page.locator("#sql-run").click()
-            await expect(page.locator("#sql-results tbody td")).to_have_text("5")
+            await expect(page.locator("#sql-results tbody td")).to_have_text("7")
             await page.screenshot(path=tmp_path / "d1.png", full_page=True)
             await page.locator("#sql-input").fill("SELECT * FROM nope")
             await page.locator("#sql-run").click()
