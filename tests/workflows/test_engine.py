@@ -318,3 +318,37 @@ async def test_binding_errors_use_cloudflares_wording(tmp_path: Path) -> None:
             await flow.create(id="b1")
     finally:
         await emulator.aclose()
+
+
+ONCE = """
+from workers import WorkflowEntrypoint
+
+RUNS = []
+
+class Flow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("load", config={"retries": {"limit": 2, "delay": 1000, "backoff": "constant"}})
+        async def load(ctx):
+            RUNS.append(ctx["attempt"])
+            return "loaded"
+
+        first = await load()
+        again = await load()  # the same step awaited twice runs once
+        return [first, again]
+"""
+
+
+async def test_a_step_awaited_twice_runs_once_and_faults_fail_attempts(tmp_path: Path) -> None:
+    emulator, clock = await started(tmp_path, ONCE)
+    try:
+        emulator.faults.arm(
+            "workflows.step", "flow:load", error=lambda: RuntimeError("injected"), times=2
+        )
+        t0 = clock.now()
+        instance = await emulator.env.FLOW.create(id="f1")
+        await emulator.drain()
+        assert emulator.worker.module.RUNS == [3]  # attempts 1 and 2 failed before running
+        assert clock.now() - t0 == pytest.approx(2.0)
+        assert await instance.status() == {"status": "complete", "output": ["loaded", "loaded"]}
+    finally:
+        await emulator.aclose()
