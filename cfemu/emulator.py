@@ -429,8 +429,9 @@ class Emulator:
                 return config
         raise WorkerError(f"no Worker named {worker!r}; Workers: {sorted(self.workers)}")
 
-    def _migrations_of(self, binding: str, worker: str | None) -> tuple[D1Database, Path, str]:
-        """The database bound as ``binding`` (or named so), its migrations folder and table."""
+    def _migrations_of(self, binding: str, worker: str | None) -> tuple[D1Database, Path, str, str]:
+        """The database bound as ``binding`` (or named so), its migrations folder, table
+        and file pattern."""
         from cfemu.d1.service import D1Service
 
         self._require_started()
@@ -449,8 +450,8 @@ class Emulator:
         """Apply the D1 database's pending migrations (wrangler's rules); return their names."""
         from cfemu.d1 import apply_migrations
 
-        db, folder, table = self._migrations_of(binding, worker)
-        return await apply_migrations(db, folder, table=table)
+        db, folder, table, pattern = self._migrations_of(binding, worker)
+        return await apply_migrations(db, folder, table=table, pattern=pattern)
 
     async def pending_migrations(
         self, binding: str = "DB", *, worker: str | None = None
@@ -458,8 +459,8 @@ class Emulator:
         """Names of the D1 database's migrations not applied yet."""
         from cfemu.d1 import pending_migrations
 
-        db, folder, table = self._migrations_of(binding, worker)
-        return await pending_migrations(db, folder, table=table)
+        db, folder, table, pattern = self._migrations_of(binding, worker)
+        return await pending_migrations(db, folder, table=table, pattern=pattern)
 
     # -- time ------------------------------------------------------------------------------------
     async def drain(

@@ -90,6 +90,7 @@ class _Target:
     file: Path
     migrations_dir: Path
     migrations_table: str
+    migrations_pattern: str
     folder: Path
 
     def open(self) -> D1Database:
@@ -129,6 +130,7 @@ def _target(args: argparse.Namespace) -> _Target:
                 file=database_file(persist_to, entry.storage_key),
                 migrations_dir=entry.migrations_path(base),
                 migrations_table=entry.migrations_table,
+                migrations_pattern=entry.migrations_glob(),
                 folder=Path(persist_to),
             )
     raise ConfigError(
@@ -142,7 +144,7 @@ def _migrations_create(args: argparse.Namespace) -> int:
     from cfemu.d1 import create_migration
 
     target = _target(args)
-    path = create_migration(target.migrations_dir, args.message)
+    path = create_migration(target.migrations_dir, args.message, pattern=target.migrations_pattern)
     print(f"✅ Successfully created Migration '{path.name}'!")
     print(f"The migration is available for editing here: {path}")
     return 0
@@ -155,7 +157,12 @@ def _migrations_list(args: argparse.Namespace) -> int:
     db = target.open()
     try:
         pending = asyncio.run(
-            pending_migrations(db, target.migrations_dir, table=target.migrations_table)
+            pending_migrations(
+                db,
+                target.migrations_dir,
+                table=target.migrations_table,
+                pattern=target.migrations_pattern,
+            )
         )
     finally:
         target.close(db)
@@ -174,7 +181,12 @@ def _migrations_apply(args: argparse.Namespace) -> int:
     db = target.open()
     try:
         pending = asyncio.run(
-            pending_migrations(db, target.migrations_dir, table=target.migrations_table)
+            pending_migrations(
+                db,
+                target.migrations_dir,
+                table=target.migrations_table,
+                pattern=target.migrations_pattern,
+            )
         )
         if not pending:
             print("✅ No migrations to apply!")
@@ -183,7 +195,12 @@ def _migrations_apply(args: argparse.Namespace) -> int:
         print(_table(["Name"], [[name] for name in pending]))
         try:
             applied = asyncio.run(
-                apply_migrations(db, target.migrations_dir, table=target.migrations_table)
+                apply_migrations(
+                    db,
+                    target.migrations_dir,
+                    table=target.migrations_table,
+                    pattern=target.migrations_pattern,
+                )
             )
         except MigrationError as exc:
             # As wrangler: the status of every migration up to the failing one, then the

@@ -112,7 +112,7 @@ INHERITABLE = frozenset(
 
 #: Keys wrangler knows inside the sections cfemu models, beyond the ones cfemu reads.
 _NESTED_WRANGLER_KEYS: dict[tuple[str, ...], frozenset[str]] = {
-    ("d1_databases",): frozenset({"migrations_pattern", "database_internal_env"}),
+    ("d1_databases",): frozenset({"database_internal_env"}),
     ("ai",): frozenset({"staging"}),
     ("kv_namespaces",): frozenset({"remote"}),
     ("assets",): frozenset({"experimental_serve_directly"}),

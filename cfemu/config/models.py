@@ -94,6 +94,9 @@ class D1DatabaseConfig(_Section):
     preview_database_id: str | None = None
     migrations_dir: str = D1_DEFAULT_MIGRATIONS_DIR
     migrations_table: str = D1_DEFAULT_MIGRATIONS_TABLE
+    migrations_pattern: str | None = None
+    """A glob (relative to the config's folder, starting with ``<migrations_dir>/``) naming
+    the migration files, e.g. ``migrations/*/migration.sql``; default ``<dir>/*.sql``."""
     remote: bool = False
     """``remote = true``: the binding calls Cloudflare's API instead of a local database."""
 
@@ -105,6 +108,16 @@ class D1DatabaseConfig(_Section):
     def migrations_path(self, base_dir: Path | str) -> Path:
         """The migrations folder, resolved against ``base_dir`` (the config's folder)."""
         return Path(base_dir) / self.migrations_dir
+
+    def migrations_glob(self) -> str:
+        """``migrations_pattern`` relative to ``migrations_dir`` (``*.sql`` by default).
+
+        Raises ``MigrationError`` with wrangler's wording when the pattern is set without
+        ``migrations_dir`` or does not start with ``<migrations_dir>/``."""
+        from cfemu.d1.layout import relative_pattern
+
+        dir_set = "migrations_dir" in self.model_fields_set
+        return relative_pattern(self.migrations_dir if dir_set else None, self.migrations_pattern)
 
 
 class KvNamespaceConfig(_Section):

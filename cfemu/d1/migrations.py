@@ -1,7 +1,9 @@
 """D1 migrations, as wrangler runs them locally (spec: d1.md §8).
 
-A migrations folder holds ``NNNN_name.sql`` files. They apply in the order of their leading
-number (numbered files before unnumbered ones, ties by name); each one that is not yet
+A migrations folder holds ``NNNN_name.sql`` files, or the files ``migrations_pattern``
+names (nested layouts such as ``0001_init/migration.sql``; see :mod:`cfemu.d1.layout`).
+They apply in the order of their leading numbers (numbered before unnumbered, ties by
+name); each one that is not yet
 recorded in the tracking table (``d1_migrations`` unless configured) is applied together
 with its record in one transaction, so a migration is either fully applied and recorded or
 not at all. The first failure stops the run; the migrations applied before it stay.
@@ -9,7 +11,6 @@ not at all. The first failure stops the run; the migrations applied before it st
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from cfemu.d1 import _sql
 from cfemu.d1.database import D1Database, D1PreparedStatement
 from cfemu.d1.engine import Engine
+from cfemu.d1.layout import DEFAULT_PATTERN, leading_number, list_matching, matches
 from cfemu.errors import D1Error, MigrationError
 from cfemu.limits import D1_DEFAULT_MIGRATIONS_TABLE
 
@@ -27,24 +29,14 @@ __all__ = [
     "pending_migrations",
 ]
 
-_LEADING_NUMBER = re.compile(r"^(\d+)")
 
-
-def _order(name: str) -> tuple[int, int, str]:
-    match = _LEADING_NUMBER.match(name)
-    return (0, int(match.group(1)), name) if match else (1, 0, name)
-
-
-def list_migrations(migrations_dir: Path | str) -> list[str]:
-    """Every ``*.sql`` file name in ``migrations_dir``, in the order they apply.
+def list_migrations(migrations_dir: Path | str, pattern: str = DEFAULT_PATTERN) -> list[str]:
+    """The migration names of ``migrations_dir`` (paths relative to it matching
+    ``pattern``, ``*.sql`` by default), in the order they apply.
 
     A missing folder has no migrations.
     """
-    folder = Path(migrations_dir)
-    if not folder.is_dir():
-        return []
-    names = [p.name for p in folder.iterdir() if p.suffix == ".sql" and p.is_file()]
-    return sorted(names, key=_order)
+    return list_matching(Path(migrations_dir), pattern)
 
 
 def _quote(identifier: str) -> str:
@@ -67,7 +59,11 @@ def _applied(engine: Engine, table: str) -> set[str]:
 
 
 async def pending_migrations(
-    db: D1Database, migrations_dir: Path | str, *, table: str = D1_DEFAULT_MIGRATIONS_TABLE
+    db: D1Database,
+    migrations_dir: Path | str,
+    *,
+    table: str = D1_DEFAULT_MIGRATIONS_TABLE,
+    pattern: str = DEFAULT_PATTERN,
 ) -> list[str]:
     """The migrations of ``migrations_dir`` not yet applied to ``db``, in apply order.
 
@@ -78,11 +74,15 @@ async def pending_migrations(
         applied = await engine.share.run(partial(_applied, engine, table))
     except D1Error as exc:
         raise MigrationError(f"cannot read the migrations table {table!r}: {exc}") from exc
-    return [name for name in list_migrations(migrations_dir) if name not in applied]
+    return [name for name in list_migrations(migrations_dir, pattern) if name not in applied]
 
 
 async def apply_migrations(
-    db: D1Database, migrations_dir: Path | str, *, table: str = D1_DEFAULT_MIGRATIONS_TABLE
+    db: D1Database,
+    migrations_dir: Path | str,
+    *,
+    table: str = D1_DEFAULT_MIGRATIONS_TABLE,
+    pattern: str = DEFAULT_PATTERN,
 ) -> list[str]:
     """Apply every pending migration of ``migrations_dir`` to ``db``; the names applied.
 
@@ -93,7 +93,7 @@ async def apply_migrations(
     engine = db._engine
     folder = Path(migrations_dir)
     done: list[str] = []
-    for name in await pending_migrations(db, folder, table=table):
+    for name in await pending_migrations(db, folder, table=table, pattern=pattern):
         try:
             text = (folder / name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -121,23 +121,39 @@ async def apply_migrations(
 
 
 def create_migration(
-    migrations_dir: Path | str, message: str, *, now: datetime | None = None
+    migrations_dir: Path | str,
+    message: str,
+    *,
+    now: datetime | None = None,
+    pattern: str = DEFAULT_PATTERN,
 ) -> Path:
     """Create the next migration file, ``NNNN_<message>.sql``, and return its path.
 
     The number follows the highest existing one (the first is ``0001``); spaces in
     ``message`` become ``_``. The file starts with wrangler's header comment. The folder is
-    created if missing.
+    created if missing. Numbers come from the migrations ``pattern`` matches (the first
+    path segment's leading integer); a new file that ``pattern`` would not match (a nested
+    layout) is refused, as wrangler does.
     """
     if "/" in message or "\\" in message:
         raise MigrationError(f"migration name {message!r} must not contain '/' or '\\'")
     if not message.strip():
         raise MigrationError("a migration needs a name")
     folder = Path(migrations_dir)
+    numbers = [leading_number(name.split("/")[0]) for name in list_migrations(folder, pattern)]
+    number = f"{max((n for n in numbers if n is not None), default=0) + 1:04d}"
+    file_name = f"{number}_{message.replace(' ', '_')}.sql"
+    if not matches(pattern, file_name):
+        raise MigrationError(
+            f"cfemu would like to make a new migration called {file_name!r} but it does not "
+            f"match the configured migrations_pattern ({pattern!r} inside the migrations "
+            "folder), so applying migrations would not pick it up. `migrations create` only "
+            "writes top-level files inside migrations_dir: use your ORM's command (e.g. "
+            "`drizzle-kit generate`) for a nested layout, or change migrations_pattern to "
+            "match top-level .sql files."
+        )
     folder.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m.group(1)) for n in list_migrations(folder) if (m := _LEADING_NUMBER.match(n))]
-    number = f"{max(numbers, default=0) + 1:04d}"
-    path = folder / f"{number}_{message.replace(' ', '_')}.sql"
+    path = folder / file_name
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
     iso = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
     path.write_text(f"-- Migration number: {number} \t {iso}\n", encoding="utf-8")

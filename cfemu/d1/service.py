@@ -218,15 +218,19 @@ class D1Service(BindingService):
             for db in config.d1_databases
         ]
 
-    def migrations_of(self, config: WorkerConfig, binding: str) -> tuple[D1Database, Path, str]:
+    def migrations_of(
+        self, config: WorkerConfig, binding: str
+    ) -> tuple[D1Database, Path, str, str]:
         """The database bound as ``binding`` (or named so) in ``config``, its migrations
-        folder and migrations table; a ``ConfigError`` naming the bindings otherwise."""
+        folder, migrations table and file pattern (relative to the folder); a
+        ``ConfigError`` naming the bindings otherwise."""
         from cfemu.errors import ConfigError
 
         for db in config.d1_databases:
             if binding in (db.binding, db.database_name):
                 folder = db.migrations_path(config.path.parent)
-                return self.database(db), folder, db.migrations_table
+                pattern = db.migrations_glob()
+                return self.database(db), folder, db.migrations_table, pattern
         known = ", ".join(db.binding for db in config.d1_databases) or "none"
         raise ConfigError(
             f"no D1 database {binding!r} in Worker {config.name!r}; D1 bindings: {known}",

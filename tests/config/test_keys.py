@@ -396,7 +396,7 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         staging = true
         [[d1_databases]]
         binding = "DB"
-        migrations_pattern = "*.sql"
+        database_internal_env = "x"
         [dev]
         inspector_port = 9230
         [[queues.consumers]]
@@ -410,7 +410,7 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         "workers_dev",
         "naem",
         "r2_buckets",
-        "d1_databases[0].migrations_pattern",
+        "d1_databases[0].database_internal_env",
         "queues.consumers[0].surprise",
         "ai.staging",
         "dev.inspector_port",
@@ -422,7 +422,7 @@ def test_keys_cfemu_does_not_emulate_are_kept_and_warned_once(write: WriteFile) 
         f"{path}:3:1: workers_dev: {emulated}",
         f"{path}:4:1: naem: {unknown}; did you mean `name`?",
         f"{path}:5:1: r2_buckets: {emulated}",
-        f"{path}:13:1: d1_databases[0].migrations_pattern: {emulated}",
+        f"{path}:13:1: d1_databases[0].database_internal_env: {emulated}",
         f"{path}:18:1: queues.consumers[0].surprise: {unknown}",
         f"{path}:10:1: ai.staging: {emulated}",
         f"{path}:15:1: dev.inspector_port: {emulated}",
