@@ -2,8 +2,8 @@
 
 uvicorn on its own waits forever for a client that connects and never finishes its request
 headers (it only times out idle keep-alive connections), so a few hundred slow sockets could
-hold ``cfemu dev`` open indefinitely. ``cfemu dev`` serves with a subclass of uvicorn's h11
-protocol that closes a connection whose request headers are not complete within
+hold ``cfemu dev`` open indefinitely. ``cfemu dev`` serves with a subclass of uvicorn's
+httptools protocol that closes a connection whose request headers are not complete within
 ``--header-timeout`` seconds (answering ``408 Request Timeout`` when part of a request had
 arrived), and gives the ASGI app a ``--body-timeout`` between two chunks of a request body.
 Cloudflare's own edge timeouts are not published; these defaults are cfemu's choice.
@@ -104,45 +104,48 @@ def uvicorn_config(app: Any, *, host: str, port: int, options: HttpOptions) -> A
 
 
 def _protocol(header_timeout: float) -> type[Any]:
-    """uvicorn's h11 protocol, closing connections whose request headers are too slow."""
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    """uvicorn's httptools protocol, closing connections whose request headers are too slow.
 
-    class HeaderTimeoutProtocol(H11Protocol):
-        """An h11 protocol with a deadline for each request's headers."""
+    httptools (a C parser) serves 1.3-2x the requests per second of uvicorn's pure-Python
+    h11 protocol; ``benchmarks/bench_http.py`` measures it.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        """An httptools protocol with a deadline for each request's headers."""
 
         _header_timer: asyncio.TimerHandle | None = None
-        _partial = False
+        _in_headers = False  # a request's first bytes arrived, its headers are not complete
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._arm()  # the first request's headers are due from accept
 
-        def data_received(self, data: bytes) -> None:
-            if self._between_requests():
-                self._partial = True
-                if self._header_timer is None:
-                    self._arm()  # the next request's headers start now
-            super().data_received(data)
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_headers = True
+            if self._header_timer is None:
+                self._arm()  # the next request's headers start now
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if not self._between_requests():
-                self._partial = False
-                self._disarm()
+        def on_headers_complete(self) -> None:
+            self._in_headers = False
+            self._disarm()
+            super().on_headers_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self._between_requests() and self.conn.trailing_data[0]:
-                self._partial = True  # a pipelined request's headers arrived in part
-                self._arm()
+            if self._in_headers and self._header_timer is None and not self._closing():
+                self._arm()  # a pipelined request's headers arrived in part
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
-        def _between_requests(self) -> bool:
-            return self.cycle is None or bool(self.cycle.response_complete)
+        def _closing(self) -> bool:
+            return bool(self.transport.is_closing())
+
+        def _responding(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
 
         def _arm(self) -> None:
             self._disarm()
@@ -155,9 +158,9 @@ def _protocol(header_timeout: float) -> type[Any]:
 
         def _expired(self) -> None:
             self._header_timer = None
-            if self.transport.is_closing() or not self._between_requests():
-                return
-            if self._partial and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            if self._closing() or self._responding():
+                return  # re-armed when that response completes, if headers are still due
+            if self._in_headers:
                 self.transport.write(
                     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
                     b"content-length: %d\r\nconnection: close\r\n\r\n%s"

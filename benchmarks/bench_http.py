@@ -1,0 +1,130 @@
+"""``cfemu dev`` against a bare uvicorn app on the same HTTP stack (on demand).
+
+Run: ``python benchmarks/bench_http.py [--requests N] [--concurrency C ...] [--rounds R]``.
+Not collected by pytest. Both servers run as their own processes under uvicorn (httptools
+parser, asyncio loop: what ``cfemu dev`` uses) on 127.0.0.1 and are hit by the same
+minimal keep-alive HTTP/1.1 client, rounds interleaved so both see the same machine:
+
+1. ``cfemu dev`` serving a Worker whose ``fetch`` returns ``Response("ok")``;
+2. a bare ASGI app answering ``ok`` (what any server must do at least).
+
+Prints requests per second of each and the ratio at each concurrency; the target is
+cfemu >= 80% of the bare app. Every request loop is bounded and talks to loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_assets import free_port, wait_up
+
+TARGET_RATIO = 0.80
+BARE_APP = """
+import sys, uvicorn
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-type", b"text/plain;charset=UTF-8"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False, http=sys.argv[2], loop=sys.argv[3], lifespan="off")
+"""
+WORKER = (
+    "from workers import Response, WorkerEntrypoint\n"
+    "class Default(WorkerEntrypoint):\n"
+    "    async def fetch(self, request):\n"
+    "        return Response('ok')\n"
+)
+
+
+async def _one_connection(port: int, count: int) -> None:
+    """``count`` GETs one after another on one keep-alive connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = b"GET /about HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        for _ in range(count):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+async def hammer(port: int, total: int, concurrency: int) -> float:
+    """Requests per second: ``total`` requests over ``concurrency`` connections."""
+    share = [len(range(c, total, concurrency)) for c in range(concurrency)]
+    start = time.perf_counter()
+    await asyncio.gather(*(_one_connection(port, n) for n in share))
+    return total / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bare-http", default="httptools", choices=["h11", "httptools"])
+    parser.add_argument("--bare-loop", default="asyncio", choices=["asyncio", "uvloop"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "worker.py").write_text(WORKER)
+        (root / "wrangler.toml").write_text(
+            'name = "bench"\nmain = "worker.py"\ncompatibility_date = "2026-01-01"\n'
+        )
+        (root / "bare.py").write_text(BARE_APP)
+        cfemu_port, bare_port = free_port(), free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        servers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cfemu", "dev", "-c", str(root / "wrangler.toml"),
+                 "--port", str(cfemu_port), "--in-memory", "--no-api"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                [sys.executable, str(root / "bare.py"), str(bare_port), args.bare_http,
+                 args.bare_loop],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+        ]  # fmt: skip
+        try:
+            asyncio.run(wait_up(cfemu_port))
+            asyncio.run(wait_up(bare_port))
+            results = []
+            for concurrency in args.concurrency:
+                ours, bare = [], []
+                for _ in range(args.rounds):
+                    ours.append(asyncio.run(hammer(cfemu_port, args.requests, concurrency)))
+                    bare.append(asyncio.run(hammer(bare_port, args.requests, concurrency)))
+                results.append((concurrency, max(ours), max(bare)))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=30)
+    for concurrency, best_ours, best_bare in results:
+        ratio = best_ours / best_bare
+        verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+        print(f"c={concurrency:<3} cfemu dev: {best_ours:10,.0f} requests/s")
+        print(f"c={concurrency:<3} bare app:  {best_bare:10,.0f} requests/s")
+        target = f"{verdict} the {TARGET_RATIO:.0%} target"
+        print(f"c={concurrency:<3} ratio:     {ratio:10.0%}  ({target})")
+
+
+if __name__ == "__main__":
+    main()
