@@ -1,0 +1,1 @@
+"""cfemu's benchmarks: ``python -m benchmarks`` runs them all (see docs/performance.md)."""
