@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from cfemu._sqlite_schema import ensure_schema
 from cfemu.errors import StateError
 
 __all__ = ["InstanceRow", "WorkflowStore", "store_file"]
@@ -98,25 +99,14 @@ class WorkflowStore:
         )
 
     def _check_schema(self) -> None:
-        conn = self.conn
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == 0 and version == 0:
-            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise StateError(f"{self.path} is not a cfemu Workflows state file")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _SCHEMA.split(";"):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return
-        if app_id != APPLICATION_ID:
-            raise StateError(f"{self.path} is not a cfemu Workflows state file")
+        version = ensure_schema(
+            self.conn,
+            self.path,
+            what="Workflows",
+            application_id=APPLICATION_ID,
+            version=SCHEMA_VERSION,
+            schema=_SCHEMA,
+        )
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"{self.path} was written by a newer cfemu (Workflows format {version}; "
