@@ -21,10 +21,10 @@ from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.api.queues import _content_type, _send_error
 from cfemu.errors import CfemuError, QueueError, QueueSendError, QueueTypeError
 from cfemu.queues.admin import QueueAdmin
-from cfemu.queues.broker import QueuedMessage, QueueView
 from cfemu.queues.redrive import redrive, redrive_target
 from cfemu.queues.registry import QueueRecord, now_iso
 from cfemu.queues.service import QueueService
+from cfemu.queues.views import QueuedMessage, QueueView
 
 __all__ = ["PREVIEW_CHARS", "add_routes", "preview"]
 

@@ -38,7 +38,7 @@ from cfemu.queues._codec import (
 from cfemu.queues.store import StoredMessage
 
 if TYPE_CHECKING:
-    from cfemu.queues.broker import _QueueCore
+    from cfemu.queues._core import _QueueCore
 
 __all__ = ["QueueProducer"]
 

@@ -25,7 +25,8 @@ from cfemu.errors import QueueError
 from cfemu.queues.store import IN_FLIGHT, StoredMessage, StoreWriteError
 
 if TYPE_CHECKING:
-    from cfemu.queues.broker import ConsumerSettings, _QueueCore
+    from cfemu.queues._core import _QueueCore
+    from cfemu.queues.settings import ConsumerSettings
 
 __all__ = [
     "DEFAULT_PULL_BATCH_SIZE",
@@ -76,7 +77,7 @@ class PullSettings:
 
     def consumer_settings(self) -> ConsumerSettings:
         """The broker's settings for the queue (retries, dead-letter queue, retry delay)."""
-        from cfemu.queues.broker import ConsumerSettings
+        from cfemu.queues.settings import ConsumerSettings
 
         return ConsumerSettings(
             max_batch_size=self.batch_size,
