@@ -10,7 +10,6 @@ Cloudflare's local explorer accepts only local origins.
 from __future__ import annotations
 
 import logging
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -26,6 +25,7 @@ from cfemu.api._http import (
     send_response,
 )
 from cfemu.explorer.openapi import openapi_document
+from cfemu.explorer.views import assemble_page
 
 if TYPE_CHECKING:
     from cfemu.emulator import Emulator
@@ -56,10 +56,11 @@ class ExplorerApp:
     def _routes(self) -> Router:
         if not self._routed:
             from cfemu.d1.service import D1Service
-            from cfemu.explorer import d1, queues
+            from cfemu.explorer import d1, d1_browse, queues
             from cfemu.queues.service import QueueService
 
             d1.add_routes(self.router, self.emulator.service(D1Service))
+            d1_browse.add_routes(self.router, self.emulator.service(D1Service))
             queues.add_routes(self.router, self.emulator.service(QueueService))
             self._routed = True
         return self.router
@@ -67,7 +68,7 @@ class ExplorerApp:
     def page(self) -> bytes:
         """The explorer's single HTML page (inline script and style, nothing fetched)."""
         if self._page is None:
-            self._page = resources.files("cfemu.explorer").joinpath("page.html").read_bytes()
+            self._page = assemble_page()
         return self._page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,7 +3,9 @@
 ``GET /d1/database`` lists ``{uuid, name, version}``; ``POST /d1/database/{id}/raw`` runs
 ``{sql, params?}`` or ``{batch: [...]}`` on the database the Workers use. A failing
 statement is Cloudflare's local explorer error: 500, code 10001, with D1's own message
-(the one a Worker's ``D1_ERROR`` carries; the exact text is **unconfirmed**).
+(the one a Worker's ``D1_ERROR`` carries; the exact text is **unconfirmed**). As there,
+a result's ``columns`` are those of its first row: ``[]`` when it has no rows. cfemu's own
+views (tables, paged rows, migrations, export) are in :mod:`cfemu.explorer.d1_browse`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def add_routes(router: Router, service: D1Service) -> None:
             raise ApiError(500, 10001, exc.message) from None
         return ok(
             [
-                {"results": {"columns": columns, "rows": rows}, "meta": meta, "success": True}
+                # spec §7: columns come from the first row, so none without rows
+                {
+                    "results": {"columns": columns if rows else [], "rows": rows},
+                    "meta": meta,
+                    "success": True,
+                }
                 for columns, rows, meta in results
             ]
         )

@@ -11,6 +11,15 @@ __all__ = ["ROUTES", "openapi_document"]
 ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("GET", "/d1/database", "D1", "List D1 databases ({uuid, name, version}); ?name= filters"),
     ("POST", "/d1/database/{database_id}/raw", "D1", "Run {sql, params?} or {batch: [...]}"),
+    ("GET", "/d1/database/{database_id}/tables", "D1", "Tables and views: schema, row counts"),
+    (
+        "GET",
+        "/d1/database/{database_id}/tables/{table}/rows",
+        "D1",
+        "One page of a table's rows (?page=&per_page=) with the total count",
+    ),
+    ("GET", "/d1/database/{database_id}/migrations", "D1", "Applied and pending migrations"),
+    ("GET", "/d1/database/{database_id}/export", "D1", "The database as an SQL dump (download)"),
     ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
     ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
     ("GET", "/queues/{queue}/messages", "Queues", "Peek messages (?state=&limit=)"),

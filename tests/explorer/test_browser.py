@@ -10,6 +10,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
 import httpx
@@ -137,6 +138,22 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(page.locator("#sql-error")).to_contain_text("no such table: nope")
             await expect(page.locator("#sql-results tbody tr")).to_have_count(0)
             await page.screenshot(path=tmp_path / "d1-error.png", full_page=True)
+
+            # A saved-query link opens D1 with its query run; a table's rows come in pages.
+            sql = "SELECT count(*) AS n FROM done"
+            await page.goto(f"{base}/cdn-cgi/local/explorer?tab=d1&db=tasks-db&sql={quote(sql)}")
+            await expect(page.locator("#sql-results tbody td")).to_have_text("7")
+            href = await page.locator("#sql-link").get_attribute("href")
+            assert href is not None and href.startswith("/cdn-cgi/local/explorer?")
+            assert parse_qs(urlsplit(href).query) == {
+                "tab": ["d1"],
+                "db": ["tasks-id"],
+                "sql": [sql],
+            }
+            await page.locator('#tables-table tr[data-table="done"] td.name').click()
+            await expect(page.locator("#rows-info")).to_have_text("page 1 of 1 (7 row(s))")
+            await expect(page.locator("#rows-table tbody tr")).to_have_count(7)
+            await page.screenshot(path=tmp_path / "d1-rows.png", full_page=True)
         finally:
             await browser.close()
     # Chromium logs every failed response as a console error: the only one allowed is the
