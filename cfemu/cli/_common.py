@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["state_options"]
+__all__ = ["run_async", "state_options"]
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``, importing asyncio only when a command runs (not for ``--help``)."""
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 def state_options() -> argparse.ArgumentParser:

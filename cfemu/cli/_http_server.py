@@ -12,11 +12,13 @@ Cloudflare's own edge timeouts are not published; these defaults are cfemu's cho
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfemu.errors import ConfigError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",

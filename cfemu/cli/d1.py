@@ -8,14 +8,13 @@ name or a ``database_name`` from the wrangler config; the database is the persis
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfemu.cli._common import state_options
+from cfemu.cli._common import run_async, state_options
 from cfemu.errors import CfemuError, ConfigError, MigrationError
 
 if TYPE_CHECKING:
@@ -156,7 +155,7 @@ def _migrations_list(args: argparse.Namespace) -> int:
     target = _target(args)
     db = target.open()
     try:
-        pending = asyncio.run(
+        pending = run_async(
             pending_migrations(
                 db,
                 target.migrations_dir,
@@ -180,7 +179,7 @@ def _migrations_apply(args: argparse.Namespace) -> int:
     target = _target(args)
     db = target.open()
     try:
-        pending = asyncio.run(
+        pending = run_async(
             pending_migrations(
                 db,
                 target.migrations_dir,
@@ -194,7 +193,7 @@ def _migrations_apply(args: argparse.Namespace) -> int:
         print(f"Migrations to be applied to {target.name} ({target.file}):")
         print(_table(["Name"], [[name] for name in pending]))
         try:
-            applied = asyncio.run(
+            applied = run_async(
                 apply_migrations(
                     db,
                     target.migrations_dir,
@@ -232,14 +231,14 @@ def _execute(args: argparse.Namespace) -> int:
         sql = args.command
     statements = split_statements(sql)
     if args.remote:
-        results = asyncio.run(_execute_remote(args, statements))
+        results = run_async(_execute_remote(args, statements))
     else:
         target = _target(args)
         db = target.open()
         try:
             if not args.json:
                 print(f"🌀 Executing on local database {target.name} ({target.storage_key}) ...")
-            results = asyncio.run(db.batch([db.prepare(s) for s in statements]))
+            results = run_async(db.batch([db.prepare(s) for s in statements]))
         finally:
             target.close(db)
     if args.json:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,6 +156,8 @@ _AI_OPTIONS = {
 
 def run(args: argparse.Namespace) -> int:
     """Run ``cfemu dev`` until Ctrl-C; returns the exit code."""
+    import asyncio  # here, not at the top: `cfemu --help` does not pay for it
+
     from cfemu.config import find_config
     from cfemu.state import default_state_folder
 
@@ -217,6 +218,8 @@ async def serve(
     """Start an emulator on the real clock and serve its primary Worker with uvicorn
     (and, unless ``api=False``, Cloudflare's REST API at ``/client/v4``). With ``reload``,
     saving a Worker module reloads the Workers and saving a config restarts the emulator."""
+    import asyncio
+
     from cfemu.cli.reload import SwappableApp, watch_and_reload
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator

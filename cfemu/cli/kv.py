@@ -10,13 +10,12 @@ Times (``--ttl``, expiry) are the machine's clock.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfemu.cli._common import state_options
+from cfemu.cli._common import run_async, state_options
 from cfemu.errors import CfemuError, ConfigError
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ def _key_list(args: argparse.Namespace) -> int:
         keys: list[dict[str, Any]] = []
         cursor = None
         while True:
-            page = asyncio.run(kv.list(prefix=args.prefix, cursor=cursor))
+            page = run_async(kv.list(prefix=args.prefix, cursor=cursor))
             keys += [dict(k) for k in page["keys"]]
             if page["list_complete"]:
                 break
@@ -151,7 +150,7 @@ def _key_list(args: argparse.Namespace) -> int:
 def _key_get(args: argparse.Namespace) -> int:
     kv, _ = _open(args)
     try:
-        value = asyncio.run(kv.get(args.key, type="arrayBuffer"))
+        value = run_async(kv.get(args.key, type="arrayBuffer"))
     finally:
         kv.store.close()
     if value is None:
@@ -190,7 +189,7 @@ def _key_put(args: argparse.Namespace) -> int:
         value = args.value
     kv, namespace_id = _open(args)
     try:
-        asyncio.run(kv.put(args.key, value, options))
+        run_async(kv.put(args.key, value, options))
     finally:
         kv.store.close()
     if args.path is not None:
@@ -206,7 +205,7 @@ def _key_put(args: argparse.Namespace) -> int:
 def _key_delete(args: argparse.Namespace) -> int:
     kv, namespace_id = _open(args)
     try:
-        asyncio.run(kv.delete(args.key))
+        run_async(kv.delete(args.key))
     finally:
         kv.store.close()
     print(f'Deleting the key "{args.key}" on namespace {namespace_id}.')

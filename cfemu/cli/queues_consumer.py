@@ -12,12 +12,14 @@ import argparse
 import uuid
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfemu.cli._common import state_options
 from cfemu.errors import CfemuError, QueueError
-from cfemu.queues.pull import PullSettings
-from cfemu.queues.registry import SETTINGS_FILE, QueueRegistry, now_iso
-from cfemu.state import StateLock
+
+if TYPE_CHECKING:  # imported by the commands: `cfemu --help` stays fast
+    from cfemu.queues.registry import QueueRegistry
+    from cfemu.state import StateLock
 
 __all__ = ["register"]
 
@@ -53,7 +55,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _open(args: argparse.Namespace) -> tuple[StateLock, QueueRegistry, set[str], set[str]]:
     """Lock the state folder; its queue registry, the config's queues and consumed ones."""
     from cfemu.config import find_config, load_config
-    from cfemu.state import default_state_folder
+    from cfemu.queues.registry import SETTINGS_FILE, QueueRegistry
+    from cfemu.state import StateLock, default_state_folder
 
     path = Path(args.config) if args.config else find_config()
     config = load_config(path, environment=args.env)
@@ -67,6 +70,9 @@ def _open(args: argparse.Namespace) -> tuple[StateLock, QueueRegistry, set[str],
 
 
 def _add(args: argparse.Namespace) -> int:
+    from cfemu.queues.pull import PullSettings
+    from cfemu.queues.registry import now_iso
+
     lock, registry, known, consumed = _open(args)
     try:
         queue: str = args.queue

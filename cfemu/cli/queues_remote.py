@@ -8,11 +8,11 @@ dev``) instead of the local state folder, as wrangler's verbs do by default.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
+from cfemu.cli._common import run_async
 from cfemu.errors import CfemuError
 
 __all__ = ["REMOTE_VERBS", "add_remote"]
@@ -39,7 +39,7 @@ def _either(local: Handler, verb: str) -> Handler:
     def handler(args: argparse.Namespace) -> int:
         if not args.remote:
             return local(args)
-        return asyncio.run(_remote(verb, args))
+        return run_async(_remote(verb, args))
 
     return handler
 
