@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 from cfemu._faults import Faults
 from cfemu._js import JsDict, check_rpc
 from cfemu.clock import Clock
-from cfemu.d1.engine import NO_STATEMENTS, Engine, Outcome
+from cfemu.d1._errors import NO_STATEMENTS
+from cfemu.d1.engine import Engine, Outcome
 from cfemu.d1.values import (
     SqlValue,
     column_names,
