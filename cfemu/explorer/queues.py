@@ -5,7 +5,7 @@ queue service's views (:class:`~cfemu.queues.admin.QueueAdmin`, ``broker.queues`
 
 - ``GET /queues``: every queue with its gauges, counters, consumers, DLQ and settings.
 - ``GET /queues/{queue}``: one of them (by name or queue id).
-- ``GET /queues/{queue}/messages?state=&limit=``: peek (nothing is consumed).
+- ``GET /queues/{queue}/messages?state=&page=&per_page=``: peek a page (nothing is consumed).
 - ``POST /queues/{queue}/messages``: send a test message ``{body, content_type?, delay_seconds?}``.
 - ``POST /queues/{queue}/purge``, ``/pause``, ``/resume``.
 - ``POST /queues/{queue}/redrive`` ``{to?, message_ids?}``: a DLQ's messages back to their queue.
@@ -26,10 +26,12 @@ from cfemu.queues.registry import QueueRecord, now_iso
 from cfemu.queues.service import QueueService
 from cfemu.queues.views import QueuedMessage, QueueView
 
-__all__ = ["PREVIEW_CHARS", "add_routes", "preview"]
+__all__ = ["MAX_PER_PAGE", "PREVIEW_CHARS", "add_routes", "preview"]
 
 #: How much of a body a message list shows.
 PREVIEW_CHARS = 200
+#: The most messages one page of a message list holds.
+MAX_PER_PAGE = 1000
 _STATES = ("in_flight", "ready", "delayed")
 
 
@@ -121,13 +123,14 @@ def add_routes(router: Router, service: QueueService) -> None:
         state = request.query_value("state")
         if state is not None and state not in _STATES:
             raise ApiError(400, 10001, f"state: expected one of {', '.join(_STATES)}")
-        limit = request.query_int("limit", 100, 1, 1000)
-        readers = {"in_flight": view.in_flight, "ready": view.ready, "delayed": view.delayed}
-        chosen = [readers[state]] if state else [readers[s] for s in _STATES]
-        messages: list[QueuedMessage] = []
-        for read in chosen:
-            messages.extend(read())
-        total = len(messages)
+        per_page = request.query_int("limit", 100, 1, MAX_PER_PAGE)
+        per_page = request.query_int("per_page", per_page, 1, MAX_PER_PAGE)
+        page = request.query_int("page", 1, 1, 1 << 31)
+        states = (state,) if state else _STATES
+        stats = view.stats()
+        counts = {"in_flight": stats.in_flight, "ready": stats.depth, "delayed": stats.delayed}
+        total = sum(counts[s] for s in states)
+        messages = view.peek(states, offset=(page - 1) * per_page, limit=per_page)
         result = [
             {
                 "id": m.id,
@@ -139,9 +142,16 @@ def add_routes(router: Router, service: QueueService) -> None:
                 "visible_at_ms": _ms(m.due),
                 "body_preview": preview(m),
             }
-            for m in messages[:limit]
+            for m in messages
         ]
-        return ok(result, {"count": len(result), "total_count": total})
+        info = {
+            "page": page,
+            "per_page": per_page,
+            "count": len(result),
+            "total_count": total,
+            "total_pages": -(-total // per_page),
+        }
+        return ok(result, info)
 
     async def send(request: ApiRequest) -> ApiResponse:
         record, view = found(request)

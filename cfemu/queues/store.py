@@ -216,6 +216,11 @@ class QueueStore(Protocol):
         """In-flight messages (for inspection)."""
         ...
 
+    def page(self, state: int, start: int, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages in ``state`` (``READY``, ``DELAYED``, ``IN_FLIGHT``) after
+        the first ``start``, in the order of ``iter_*``: O(start + limit), not O(queue)."""
+        ...
+
 
 class MessageStore(Protocol):
     """All queues' messages; the unit of atomicity and durability."""
@@ -470,6 +475,14 @@ class MemoryQueueStore(QueueStore):
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
         return iter(list(self._in_flight.values()))
+
+    def page(self, state: int, start: int, limit: int) -> list[StoredMessage]:
+        if state == DELAYED:
+            from cfemu.queues.pages import heap_page
+
+            return heap_page(self._delayed, start, limit)
+        found = self._ready if state == READY else self._in_flight.values()
+        return list(itertools.islice(found, start, start + limit))
 
 
 class MemoryStore(MessageStore):

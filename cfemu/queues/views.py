@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,23 @@ class QueueView:
     def messages(self) -> list[QueuedMessage]:
         """Every message not yet done: in flight, ready, then delayed."""
         return self.in_flight() + self.ready() + self.delayed()
+
+    def peek(
+        self,
+        states: Sequence[str] = ("in_flight", "ready", "delayed"),
+        *,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[QueuedMessage]:
+        """One page of :meth:`messages` (of ``states`` only, in that order): at most ``limit``
+        after the first ``offset``, read and decoded in O(offset + limit), not O(queue)."""
+        from cfemu.queues.pages import STATE_NAMES, page_across
+
+        self._core.refresh()
+        codes = [STATE_NAMES[state] for state in states]
+        names = {code: name for name, code in STATE_NAMES.items()}
+        found = page_across(self._core.store, codes, offset, limit)
+        return [_snapshot(rec, names[rec.state]) for rec in found]
 
     @property
     def paused(self) -> bool:
