@@ -1,4 +1,5 @@
-"""The ``cfemu`` command line: ``cfemu dev``, ``cfemu d1 ...``, ``cfemu queues ...``."""
+"""The ``cfemu`` command line: ``cfemu dev``, ``cfemu d1 ...``, ``cfemu queues ...``,
+``cfemu workflows ...``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cfemu`` command, with every sub-command."""
-    from cfemu.cli import ai, d1, dev, durable_objects, kv, queues
+    from cfemu.cli import ai, d1, dev, durable_objects, kv, queues, workflows
 
     parser = argparse.ArgumentParser(
         prog="cfemu",
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     durable_objects.register(subparsers)
     kv.register(subparsers)
     queues.register(subparsers)
+    workflows.register(subparsers)
     ai.register(subparsers)
     return parser
 

@@ -197,19 +197,27 @@ class WorkflowStep:
         while True:
             ctx = {"step": {"name": call.name, "count": count}, "attempt": attempt}
             ctx["config"] = cfg.as_dict()
+            history = _History(live, key)
             try:
                 live.check_fault(call.name)
                 result = await self._attempt(call, values, ctx, cfg)
-            except NonRetryableError:
+            except NonRetryableError as exc:
+                history.end(exc)
                 raise
-            except Exception:
+            except Exception as exc:
+                history.end(exc)
                 if attempt > cfg.limit:
                     raise
                 await live.retry_delay(cfg.delay_before_retry(attempt) / 1000)
                 attempt += 1
                 continue
-            text = _serialise(call.name, count, result)
+            try:
+                text = _serialise(call.name, count, result)
+            except ValueError as exc:
+                history.end(exc)
+                raise
             live.record(key, text)
+            history.end(None)
             return json.loads(text)
 
     async def _attempt(
@@ -262,7 +270,9 @@ class WorkflowStep:
         found, wake_ms = live.recorded(key)
         if not found:
             wake_ms = until()
+            history = _History(live, key)
             live.record(key, json.dumps(wake_ms))
+            history.end(None, end_ms=int(wake_ms))
         await live.wait_until(float(wake_ms))
 
     async def wait_for_event(
@@ -290,6 +300,21 @@ class WorkflowStep:
             if event is None:
                 raise WorkflowTimeoutError(f"Execution timed out after {int(ms)}ms")
         return {**event, "timestamp": datetime.fromtimestamp(event["timestamp"] / 1000, UTC)}
+
+
+class _History:
+    """One attempt in the store's history (what ``cfemu workflows instances describe``
+    shows): started when made, ended with :meth:`end`."""
+
+    def __init__(self, live: LiveInstance, key: str) -> None:
+        self.live = live
+        store = live.runtime.store
+        self.id = store.begin_attempt(live.runtime.name, live.id, key, live.clock.now_ms())
+
+    def end(self, exc: BaseException | None, *, end_ms: int | None = None) -> None:
+        error = None if exc is None else {"name": type(exc).__name__, "message": str(exc)}
+        when = self.live.clock.now_ms() if end_ms is None else end_ms
+        self.live.runtime.store.end_attempt(self.id, when, error)
 
 
 def _serialise(name: str, count: int, value: Any) -> str:

@@ -5,8 +5,11 @@ one autocommitted statement, so a step result that was recorded survives the pro
 killed at any moment, and an instance resumes from its last recorded step.
 
 Tables: ``instances`` (status, params, output, error), ``steps`` (a recorded step result,
-sleep deadline or received event, by cache key ``<kind>:<name>-<count>``) and ``events``
-(events sent and not yet taken by a ``wait_for_event``).
+sleep deadline or received event, by cache key ``<kind>:<name>-<count>``), ``events``
+(events sent and not yet taken by a ``wait_for_event``) and ``attempts`` (each attempt of a
+``step.do`` and each sleep: start, end, error; the history ``cfemu workflows instances
+describe`` shows). ``attempts`` was added without a format change: an older file gains it
+when opened, and an older cfemu ignores it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Final, NamedTuple
 from cfemu._sqlite_schema import ensure_schema
 from cfemu.errors import StateError
 
-__all__ = ["InstanceRow", "WorkflowStore", "store_file"]
+__all__ = ["AttemptRow", "InstanceRow", "WorkflowStore", "store_file"]
 
 #: ``PRAGMA application_id`` of a cfemu Workflows file ("CFWF").
 APPLICATION_ID: Final = 0x43465746
@@ -51,8 +54,20 @@ CREATE TABLE events (
     instance TEXT NOT NULL,
     type TEXT NOT NULL,
     event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    key TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER,
+    error TEXT
 )
 """
+_ATTEMPTS = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS attempts") :]
+#: The error recorded on an attempt that was running when its process stopped.
+INTERRUPTED: Final = {"name": "Interrupted", "message": "the emulator stopped during this attempt"}
 
 
 def store_file(persist_to: Path | str) -> Path:
@@ -72,29 +87,52 @@ class InstanceRow(NamedTuple):
     error: dict[str, str] | None
 
 
+class AttemptRow(NamedTuple):
+    """One attempt of a step (``key`` is the step's cache key); ``end_ms`` is ``None``
+    while it runs; ``error`` is ``None`` when it succeeded (or runs). ``seq`` orders it
+    among the instance's recorded steps (:meth:`WorkflowStore.timeline`)."""
+
+    seq: int
+    key: str
+    start_ms: int
+    end_ms: int | None
+    error: dict[str, str] | None
+
+
 class WorkflowStore:
     """Instances, step results and pending events in SQLite (``path=None``: in memory)."""
 
-    def __init__(self, path: Path | str | None) -> None:
+    def __init__(self, path: Path | str | None, *, read_only: bool = False) -> None:
         self.path = None if path is None else Path(path)
+        if read_only:
+            if self.path is None:
+                raise ValueError("a read-only WorkflowStore needs a path")
+            target: str | Path = f"{self.path.resolve().as_uri()}?mode=ro"
+        else:
+            target = ":memory:" if self.path is None else self.path
         self.conn = sqlite3.connect(
-            ":memory:" if self.path is None else self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=5.0,
+            target, isolation_level=None, check_same_thread=False, timeout=5.0, uri=read_only
         )
         try:
-            if self.path is not None:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-            self._check_schema()
+            if read_only:
+                self._check_read_only()
+            else:
+                if self.path is not None:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+                self._check_schema()
+                self.conn.execute(_ATTEMPTS)
         except BaseException:
             self.conn.close()
             raise
-        self._seq = int(
+        self._seq = 0 if read_only else self._last_seq()
+
+    def _last_seq(self) -> int:
+        return int(
             self.conn.execute(
                 "SELECT max(coalesce((SELECT max(seq) FROM instances), 0),"
-                " coalesce((SELECT max(seq) FROM steps), 0))"
+                " coalesce((SELECT max(seq) FROM steps), 0),"
+                " coalesce((SELECT max(seq) FROM attempts), 0))"
             ).fetchone()[0]
         )
 
@@ -112,6 +150,11 @@ class WorkflowStore:
                 f"{self.path} was written by a newer cfemu (Workflows format {version}; "
                 f"this cfemu reads {SCHEMA_VERSION})"
             )
+
+    def _check_read_only(self) -> None:
+        found = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        if found != APPLICATION_ID:
+            raise StateError(f"{self.path} is not a cfemu Workflows state file")
 
     def _next(self) -> int:
         self._seq += 1
@@ -188,18 +231,72 @@ class WorkflowStore:
         ).fetchall()
         return [(key, json.loads(value)) for key, value in rows]
 
+    def timeline(self, workflow: str, instance: str) -> list[tuple[int, str, Any]]:
+        """Every recorded step of the instance as ``(seq, key, value)``, in recorded order."""
+        rows = self.conn.execute(
+            "SELECT seq, key, value FROM steps WHERE workflow = ? AND instance = ? ORDER BY seq",
+            (workflow, instance),
+        ).fetchall()
+        return [(seq, key, json.loads(value)) for seq, key, value in rows]
+
     def forget_steps(self, workflow: str, instance: str, from_key: str | None = None) -> None:
         """Drop the recorded steps (from ``from_key`` on, in recorded order) and events."""
         if from_key is None:
             self.conn.execute(
                 "DELETE FROM steps WHERE workflow = ? AND instance = ?", (workflow, instance)
             )
-            return
+        else:
+            self.conn.execute(
+                "DELETE FROM steps WHERE workflow = ? AND instance = ? AND seq >= (SELECT seq"
+                " FROM steps WHERE workflow = ? AND instance = ? AND key = ?)",
+                (workflow, instance, workflow, instance, from_key),
+            )
         self.conn.execute(
-            "DELETE FROM steps WHERE workflow = ? AND instance = ? AND seq >= (SELECT seq FROM"
-            " steps WHERE workflow = ? AND instance = ? AND key = ?)",
-            (workflow, instance, workflow, instance, from_key),
+            "DELETE FROM attempts WHERE workflow = ? AND instance = ? AND key NOT IN"
+            " (SELECT key FROM steps WHERE workflow = ? AND instance = ?)",
+            (workflow, instance, workflow, instance),
         )
+
+    # --- attempts (history) -----------------------------------------------------------------
+    def begin_attempt(self, workflow: str, instance: str, key: str, start_ms: int) -> int:
+        """Record an attempt of step ``key`` starting; its id for :meth:`end_attempt`. An
+        attempt of ``key`` left open by a stopped process is closed as interrupted."""
+        self.conn.execute(
+            "UPDATE attempts SET end_ms = ?, error = ? WHERE workflow = ? AND instance = ?"
+            " AND key = ? AND end_ms IS NULL",
+            (start_ms, json.dumps(INTERRUPTED), workflow, instance, key),
+        )
+        seq = self._next()  # one order across steps and attempts: the instance's timeline
+        self.conn.execute(
+            "INSERT INTO attempts (seq, workflow, instance, key, start_ms) VALUES (?, ?, ?, ?, ?)",
+            (seq, workflow, instance, key, start_ms),
+        )
+        return seq
+
+    def end_attempt(
+        self, attempt_id: int, end_ms: int, error: dict[str, str] | None = None
+    ) -> None:
+        """Record an attempt's end (and its error, when it failed)."""
+        self.conn.execute(
+            "UPDATE attempts SET end_ms = ?, error = ? WHERE seq = ?",
+            (end_ms, None if error is None else json.dumps(error), attempt_id),
+        )
+
+    def attempts(self, workflow: str, instance: str) -> list[AttemptRow]:
+        """Every recorded attempt of the instance's steps, oldest first (none in a file
+        written before attempts were recorded)."""
+        try:
+            rows = self.conn.execute(
+                "SELECT seq, key, start_ms, end_ms, error FROM attempts WHERE workflow = ? AND"
+                " instance = ? ORDER BY seq",
+                (workflow, instance),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only look at a file without the table
+            return []
+        return [
+            AttemptRow(seq, key, start, end, None if error is None else json.loads(error))
+            for seq, key, start, end, error in rows
+        ]
 
     # --- events ----------------------------------------------------------------------------
     def add_event(self, workflow: str, instance: str, type_: str, event: dict[str, Any]) -> None:
