@@ -128,7 +128,7 @@ def test_cfemu_version_loads_nothing_of_the_emulator() -> None:
 def test_cfemu_help_lists_every_command_without_loading_the_emulator() -> None:
     printed, modules = _cli("--help")
     listed = re.findall(r"^ {4}([a-z0-9-]+)", printed, flags=re.MULTILINE)
-    assert listed == ["dev", "d1", "durable-objects", "kv", "queues", "ai"]
+    assert listed == ["dev", "d1", "durable-objects", "kv", "queues", "workflows", "ai"]
     assert _loaded(modules, CLI_HEAVY) == []
     loaded = sorted(m for m in modules if m.startswith("cfemu.") and not m.startswith("cfemu.cli"))
     assert loaded == ["cfemu._log", "cfemu.errors", "cfemu.limits"]
