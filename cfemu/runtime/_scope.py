@@ -158,13 +158,15 @@ class ImportScope:
             }
         return self._modules
 
-    def _enter(self, paths: tuple[str, ...]) -> None:
-        modules = self._stand_ins()
+    def enter(self, paths: tuple[str, ...] = ()) -> None:
+        """The first half of :meth:`active` (for hot paths: no generator per call); every
+        :meth:`enter` must be followed by an :meth:`exit` with the same ``paths``."""
+        modules = self._modules if self._modules is not None else self._stand_ins()
         with self._lock:
             if self._depth == 0:
-                for name, module in modules.items():
-                    self._saved[name] = sys.modules.get(name)
-                    sys.modules[name] = module
+                installed = sys.modules
+                self._saved = {name: installed.get(name) for name in modules}
+                installed.update(modules)
             self._depth += 1
             for path in paths:
                 if self._paths[path] == 0 and path not in sys.path:
@@ -172,7 +174,8 @@ class ImportScope:
                     self._inserted.add(path)
                 self._paths[path] += 1
 
-    def _exit(self, paths: tuple[str, ...]) -> None:
+    def exit(self, paths: tuple[str, ...] = ()) -> None:
+        """The second half of :meth:`active`: the last exit restores ``sys.modules``."""
         with self._lock:
             for path in paths:
                 self._paths[path] -= 1
@@ -184,21 +187,22 @@ class ImportScope:
                             sys.path.remove(path)
             self._depth -= 1
             if self._depth == 0:
+                installed = sys.modules
                 for name, previous in self._saved.items():
                     if previous is None:
-                        sys.modules.pop(name, None)
+                        installed.pop(name, None)
                     else:
-                        sys.modules[name] = previous
-                self._saved.clear()
+                        installed[name] = previous
+                self._saved = {}
 
     @contextmanager
     def active(self, paths: tuple[str, ...] = ()) -> Iterator[None]:
         """Within this block, ``import workers`` is cfemu's stand-in."""
-        self._enter(paths)
+        self.enter(paths)
         try:
             yield
         finally:
-            self._exit(paths)
+            self.exit(paths)
 
 
 #: The process-wide scope every Worker uses.
@@ -247,13 +251,18 @@ class ModuleSpace:
     sibling's ``import entry`` gets the loaded module, not a second copy.
     """
 
-    __slots__ = ("folder", "modules", "names")
+    __slots__ = ("_absent", "_keys", "_known", "folder", "modules", "names")
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = str(folder) if folder is not None else None
         self.names = _own_module_names(folder) if folder is not None else frozenset()
         #: This Worker's modules by ``sys.modules`` name, collected as it imports them.
         self.modules: dict[str, ModuleType] = {}
+        # Derived from ``names`` and ``modules`` (rebuilt when ``modules`` changes size):
+        # every key installing touches, and the names it must clear (no module of ours yet).
+        self._known = -1
+        self._keys: tuple[str, ...] = ()
+        self._absent: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.names)
@@ -268,37 +277,62 @@ class ModuleSpace:
         folder = os.path.dirname(origin)
         return folder == self.folder or folder.startswith(self.folder + os.sep)
 
+    def install(self) -> tuple[ModuleSpace | None, dict[str, ModuleType | None], int]:
+        """The first half of :meth:`installed` (for hot paths: no generator per step): put
+        this Worker's modules in ``sys.modules``; returns what :meth:`restore` needs."""
+        global _active_space
+        own = self.modules
+        if self._known != len(own):
+            self._keys = tuple(self.names | own.keys())
+            self._absent = tuple(self.names - own.keys())
+            self._known = len(own)
+        modules = sys.modules
+        get = modules.get
+        saved = {key: get(key) for key in self._keys}
+        pop = modules.pop
+        for key in self._absent:
+            pop(key, None)
+        modules.update(own)
+        outer, _active_space = _active_space, self
+        return outer, saved, len(modules)
+
+    def restore(self, token: tuple[ModuleSpace | None, dict[str, ModuleType | None], int]) -> None:
+        """The second half of :meth:`installed`: keep what this Worker imported meanwhile,
+        and put back whatever ``sys.modules`` held under its names before."""
+        global _active_space
+        outer, saved, size = token
+        _active_space = outer
+        modules = sys.modules
+        if len(modules) != size:  # something was imported: collect what is ours
+            for key in [k for k in modules if self._owns(k) and k not in saved]:
+                if self._from_folder(modules[key]):
+                    saved[key] = None
+        own = self.modules
+        for key, previous in saved.items():
+            module = modules.get(key)
+            if (
+                module is not None
+                and module is not previous
+                and module is not own.get(key)  # already known to be ours
+                and self._from_folder(module)
+            ):
+                own[key] = module
+            if previous is None:
+                modules.pop(key, None)
+            else:
+                modules[key] = previous
+
     @contextmanager
     def installed(self) -> Iterator[None]:
         """Within this block, this Worker's module names mean its own modules."""
-        global _active_space
         if not self.names:
             yield
             return
-        modules = sys.modules
-        keys = self.names | self.modules.keys()
-        saved = {key: modules.get(key) for key in keys}
-        for key in self.names:
-            modules.pop(key, None)
-        modules.update(self.modules)
-        size = len(modules)
-        outer, _active_space = _active_space, self
+        token = self.install()
         try:
             yield
         finally:
-            _active_space = outer
-            if len(modules) != size:  # something was imported: collect what is ours
-                for key in [k for k in modules if self._owns(k) and k not in saved]:
-                    if self._from_folder(modules[key]):
-                        saved[key] = None
-            for key, previous in saved.items():
-                module = modules.get(key)
-                if module is not None and module is not previous and self._from_folder(module):
-                    self.modules[key] = module
-                if previous is None:
-                    modules.pop(key, None)
-                else:
-                    modules[key] = previous
+            self.restore(token)
 
 
 #: The Worker whose step is running right now (synchronously), if its folder has modules.
@@ -331,12 +365,15 @@ def _stepped(space: ModuleSpace, coro: Coroutine[Any, Any, Any]) -> Generator[An
     send: Any = coro.send
     value: Any = None
     error: BaseException | None = None
+    install, restore = space.install, space.restore
     while True:
-        with space.installed():
-            try:
-                yielded = send(value) if error is None else coro.throw(error)
-            except StopIteration as stop:
-                return stop.value
+        token = install()
+        try:
+            yielded = send(value) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            restore(token)
         try:
             value, error = (yield yielded), None
         except GeneratorExit:

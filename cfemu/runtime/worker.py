@@ -289,37 +289,51 @@ class Worker:
                 self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound, compat=self.compat
             )
         )
+        paths = self.import_paths
+        space = self.modules
+        # import_scope.active(paths) and space.installed(), without a generator per call.
+        import_scope.enter(paths)
         try:
-            with import_scope.active(self.import_paths):
-                with self.modules.installed():
-                    if handler.missing is not None:
-                        error = TypeError(handler.missing)
-                        if handler.note:
-                            error.add_note(f"cfemu: {handler.note}")
-                        raise error
-                    if handler.on_class:
-                        assert self.entrypoint is not None
-                        func = getattr(self.entrypoint(ctx, self.env), handler.name)
-                        args: tuple[object, ...] = (event, None, None)
-                    else:
-                        func = getattr(self.module, handler.name)
-                        if handler.event == "fetch" and isinstance(event, Request):
-                            # a module-level on_fetch gets the raw js.Request (spec §5)
-                            event = JsRequest(event)
-                        args = (event, self.env, ctx)
-                    try:
-                        result = func(*args[: handler.nargs])
-                    except TypeError as exc:
-                        if handler.note:  # a strict call to a method taking too few arguments
-                            exc.add_note(f"cfemu: {handler.note}")
-                        raise
-                if not inspect.isawaitable(result):
-                    return result  # a plain `def` handler: workerd accepts sync handlers too
-                if inspect.iscoroutine(result):
-                    return await run_in(self.modules, result)
-                return await result
+            if space:
+                installed = space.install()
+                try:
+                    result = self._start(handler, ctx, event)
+                finally:
+                    space.restore(installed)
+            else:
+                result = self._start(handler, ctx, event)
+            if not inspect.isawaitable(result):
+                return result  # a plain `def` handler: workerd accepts sync handlers too
+            if inspect.iscoroutine(result):
+                return await (run_in(space, result) if space else result)
+            return await result
         finally:
+            import_scope.exit(paths)
             current.reset(token)
+
+    def _start(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
+        """Call the handler (its first step, for a coroutine function)."""
+        if handler.missing is not None:
+            error = TypeError(handler.missing)
+            if handler.note:
+                error.add_note(f"cfemu: {handler.note}")
+            raise error
+        if handler.on_class:
+            assert self.entrypoint is not None
+            func = getattr(self.entrypoint(ctx, self.env), handler.name)
+            args: tuple[object, ...] = (event, None, None)
+        else:
+            func = getattr(self.module, handler.name)
+            if handler.event == "fetch" and isinstance(event, Request):
+                # a module-level on_fetch gets the raw js.Request (spec §5)
+                event = JsRequest(event)
+            args = (event, self.env, ctx)
+        try:
+            return func(*args[: handler.nargs])
+        except TypeError as exc:
+            if handler.note:  # a strict call to a method taking too few arguments
+                exc.add_note(f"cfemu: {handler.note}")
+            raise
 
     async def fetch(self, request: Request) -> FetchResponse:
         """Run ``Default.fetch`` for ``request``; never raises.

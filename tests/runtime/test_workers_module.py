@@ -327,16 +327,16 @@ def test_import_scope_installs_iff_some_entry_is_open(steps: list[bool]) -> None
     try:
         for enter in steps:
             if enter:
-                scope._enter(paths)
+                scope.enter(paths)
                 open_entries += 1
             elif open_entries:
-                scope._exit(paths)
+                scope.exit(paths)
                 open_entries -= 1
             assert scope.depth == open_entries
             assert (sys.modules["workers"] is workers) == (open_entries > 0)
             assert (paths[0] in sys.path) == (open_entries > 0)
         for _ in range(open_entries):
-            scope._exit(paths)
+            scope.exit(paths)
         assert sys.modules["workers"] is sentinel and paths[0] not in sys.path
     finally:
         if saved is None:
