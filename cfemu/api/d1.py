@@ -14,7 +14,7 @@ from cfemu.d1._sql import split_statements
 from cfemu.d1.service import D1Service, DatabaseInfo
 from cfemu.errors import D1Error
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "statements_of"]
 
 _BASE = "/accounts/{account_id}/d1/database"
 _MAX_PER_PAGE = 10_000
@@ -87,7 +87,7 @@ def add_routes(router: Router, service: D1Service) -> None:
     async def query(request: ApiRequest) -> ApiResponse:
         info = found(request)
         db = service.open(info)
-        statements = _statements(db, request.json_object())
+        statements = statements_of(db, request.json_object())
         try:
             results = await db.batch(statements)
         except D1Error as exc:
@@ -97,7 +97,7 @@ def add_routes(router: Router, service: D1Service) -> None:
     async def raw(request: ApiRequest) -> ApiResponse:
         info = found(request)
         db = service.open(info)
-        statements = _statements(db, request.json_object())
+        statements = statements_of(db, request.json_object())
         try:
             results = await db.raw_batch(statements)
         except D1Error as exc:
@@ -124,7 +124,7 @@ def add_routes(router: Router, service: D1Service) -> None:
     d1_transfer.add_routes(router, service, transfers, found)
 
 
-def _statements(db: Any, body: dict[str, Any]) -> list[Any]:
+def statements_of(db: Any, body: dict[str, Any]) -> list[Any]:
     """The prepared statements of a ``{sql, params}`` or ``{batch: [...]}`` body.
 
     ``sql`` may hold several statements separated by ``;``: each runs in turn and gets its

@@ -16,7 +16,7 @@ from cfemu.queues.pull import DeliveryPausedError, PulledMessage, PullSettings
 from cfemu.queues.registry import QueueRecord, now_iso
 from cfemu.queues.service import QueueService
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "message_content_type", "send_error"]
 
 _BASE = "/accounts/{account_id}/queues"
 _QUEUE = _BASE + "/{queue_id}"
@@ -123,11 +123,11 @@ def add_routes(router: Router, service: QueueService) -> None:
         try:
             await producer.send(
                 body["body"],
-                contentType=_content_type(body),
+                contentType=message_content_type(body),
                 delaySeconds=body.get("delay_seconds"),
             )
         except (QueueSendError, QueueTypeError, QueueError, TypeError, ValueError) as exc:
-            raise _send_error(exc) from None
+            raise send_error(exc) from None
         return ok({"metadata": {"metrics": metrics(record)}})
 
     async def push_batch(request: ApiRequest) -> ApiResponse:
@@ -141,14 +141,17 @@ def add_routes(router: Router, service: QueueService) -> None:
         for item in items:
             if not isinstance(item, dict) or "body" not in item:
                 raise ApiError(400, 10207, "messages: each message needs a body")
-            message: dict[str, Any] = {"body": item["body"], "contentType": _content_type(item)}
+            message: dict[str, Any] = {
+                "body": item["body"],
+                "contentType": message_content_type(item),
+            }
             if item.get("delay_seconds") is not None:
                 message["delaySeconds"] = item["delay_seconds"]
             messages.append(message)
         try:
             await producer.sendBatch(messages, delaySeconds=body.get("delay_seconds"))
         except (QueueSendError, QueueTypeError, QueueError, TypeError, ValueError) as exc:
-            raise _send_error(exc) from None
+            raise send_error(exc) from None
         return ok({"metadata": {"metrics": metrics(record)}})
 
     async def pull(request: ApiRequest) -> ApiResponse:
@@ -275,7 +278,7 @@ def add_routes(router: Router, service: QueueService) -> None:
     router.add("DELETE", _QUEUE + "/consumers/{consumer_id}", delete_consumer)
 
 
-def _content_type(message: dict[str, Any]) -> str:
+def message_content_type(message: dict[str, Any]) -> str:
     """A pushed message's ``content_type``: ``text`` or ``json`` (the default)."""
     kind = message.get("content_type", "json")
     if kind not in ("text", "json"):
@@ -283,7 +286,9 @@ def _content_type(message: dict[str, Any]) -> str:
     return str(kind)
 
 
-def _send_error(exc: Exception) -> ApiError:
+def send_error(exc: Exception) -> ApiError:
+    """The API error for a refused send (rate, storage and size limits have their own
+    Cloudflare codes; anything else is a bad message, 10203)."""
     text = str(exc)
     if "Too Many Requests" in text:
         return ApiError(429, 10250, text, retry=True)

@@ -11,7 +11,7 @@ views (tables, paged rows, migrations, export) are in :mod:`cfemu.explorer.d1_br
 from __future__ import annotations
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
-from cfemu.api.d1 import _statements
+from cfemu.api.d1 import statements_of
 from cfemu.d1.service import D1Service
 from cfemu.errors import D1Error
 
@@ -37,7 +37,7 @@ def add_routes(router: Router, service: D1Service) -> None:
             raise ApiError(404, 7404, f"The database {ident} could not be found")
         db = service.open(info)
         try:
-            results = await db.raw_batch(_statements(db, request.json_object()))
+            results = await db.raw_batch(statements_of(db, request.json_object()))
         except D1Error as exc:
             raise ApiError(500, 10001, str(exc)) from None
         except ApiError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
-from cfemu.api.queues import _content_type, _send_error
+from cfemu.api.queues import message_content_type, send_error
 from cfemu.errors import CfemuError, QueueError, QueueSendError, QueueTypeError
 from cfemu.queues.admin import QueueAdmin
 from cfemu.queues.redrive import redrive, redrive_target
@@ -162,11 +162,11 @@ def add_routes(router: Router, service: QueueService) -> None:
         try:
             await producer.send(
                 body["body"],
-                contentType=_content_type(body),
+                contentType=message_content_type(body),
                 delaySeconds=body.get("delay_seconds"),
             )
         except (QueueSendError, QueueTypeError, QueueError, TypeError, ValueError) as exc:
-            raise _send_error(exc) from None
+            raise send_error(exc) from None
         return ok(describe(record, view))
 
     async def purge(request: ApiRequest) -> ApiResponse:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ from cfemu.queues._core import _QueueCore
 from cfemu.queues._delivery import _Delivery
 from cfemu.queues.producer import QueueProducer
 from cfemu.queues.settings import ConsumerSettings, QueueHandler, check_range
-from cfemu.queues.store import MemoryStore, MessageStore
+from cfemu.queues.store import MemoryStore, MessageStore, StoredMessage
 from cfemu.queues.views import QueuedMessage, QueueStats, QueueView
 
 if TYPE_CHECKING:
@@ -184,6 +184,30 @@ class Broker:
             store.settle(records, [], self.clock.now())
         core.pump()
         return len(records)
+
+    def move(self, source: str, target: str, ids: Collection[str] | None = None) -> int:
+        """Move ``source``'s ready and delayed messages (only those whose id is in ``ids``,
+        when given) to ``target``, ready at once, atomically; returns how many moved.
+        Messages in flight stay. Moved messages keep id, body and send time; their attempts
+        start afresh (what a redrive does: :func:`cfemu.queues.redrive.redrive`)."""
+        if source == target:
+            raise QueueError(f'Cannot move the messages of queue "{source}" into itself')
+        src, dest = self._core(source), self._core(target)
+        store, now = src.store, self.clock.now()
+        wanted = None if ids is None else set(ids)
+        with self.store.transaction():
+            store.promote(float("inf"))
+            leased = store.lease(store.ready_count)
+            chosen = [r for r in leased if wanted is None or r.id in wanted]
+            if wanted is not None:
+                store.unlease([r for r in leased if r.id not in wanted], now, front=True)
+            store.settle(chosen, [], now)
+            fresh = [StoredMessage(r.id, r.sent, r.content_type, r.payload, now) for r in chosen]
+            dest.store.enqueue(fresh, now)
+        dest.moved_in += len(chosen)
+        src.pump()
+        dest.pump()
+        return len(chosen)
 
     def producer(
         self, queue: str, delivery_delay: int = 0, compat: Compat | None = None

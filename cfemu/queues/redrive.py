@@ -13,7 +13,6 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from cfemu.errors import CfemuError, QueueError
-from cfemu.queues.store import StoredMessage
 
 if TYPE_CHECKING:
     from cfemu.queues.broker import Broker
@@ -61,26 +60,7 @@ def redrive(broker: Broker, dlq: str, target: str, ids: Collection[str] | None =
         raise QueueError(f'Cannot redrive queue "{dlq}" into itself')
     if dlq not in broker.queues:
         raise QueueError(f'Queue "{dlq}" does not exist')
-    source = broker._core(dlq)
-    dest = broker._core(target)
-    store = source.store
-    now = broker.clock.now()
-    wanted = None if ids is None else set(ids)
-    with broker.store.transaction():
-        store.promote(float("inf"))
-        leased = store.lease(store.ready_count)
-        chosen = [r for r in leased if wanted is None or r.id in wanted]
-        others = [r for r in leased if wanted is not None and r.id not in wanted]
-        store.unlease(others, now, front=True)
-        store.settle(chosen, [], now)
-        dest.store.enqueue(
-            [StoredMessage(r.id, r.sent, r.content_type, r.payload, now) for r in chosen], now
-        )
-    dest.moved_in += len(chosen)
-    if chosen:
-        broker.logger.info(
-            'Redrove %d message(s) from queue "%s" back to "%s"', len(chosen), dlq, target
-        )
-    source.pump()
-    dest.pump()
-    return len(chosen)
+    moved = broker.move(dlq, target, ids)
+    if moved:
+        broker.logger.info('Redrove %d message(s) from queue "%s" back to "%s"', moved, dlq, target)
+    return moved
