@@ -131,6 +131,10 @@ WORKFLOW_MAX_STEPS_LIMIT: Final = 25_000
 #: A step's result and an event's payload, serialized (JSON bytes).
 WORKFLOW_MAX_STEP_RESULT_BYTES: Final = 1024 * 1024
 WORKFLOW_MAX_EVENT_PAYLOAD_BYTES: Final = 1024 * 1024
+#: An instance's stored state (step results, sleeps, events): local wrangler's 1 GiB.
+WORKFLOW_MAX_INSTANCE_STATE_BYTES: Final = 1024 * 1024 * 1024
+#: ``deleteBatch`` takes at most this many ids.
+WORKFLOW_MAX_DELETE_BATCH: Final = 100
 #: Instance ids: at most this many characters of ``[a-zA-Z0-9_-]``.
 WORKFLOW_MAX_INSTANCE_ID_LENGTH: Final = 100
 #: Step names: at most this many characters, no control characters.

@@ -92,10 +92,18 @@ def _invalid(name: str) -> ValueError:
 
 def parse_step_config(name: str, config: object) -> StepConfig:
     """The :class:`StepConfig` of ``config`` (``None``: the defaults); Cloudflare's
-    ``ValueError`` wording for a malformed one."""
+    ``ValueError`` wording for a malformed one.
+
+    Checked as Cloudflare's engine checks it: only ``retries``, ``timeout`` and
+    ``sensitive`` (``"output"``); ``retries`` needs ``limit`` (a number ≥ 0, or
+    ``math.inf``) and ``delay`` (a duration), and may have ``backoff``; ``timeout`` is a
+    duration other than 0.
+    """
     if config is None:
         return StepConfig()
     if not isinstance(config, dict) or not set(config) <= {"retries", "timeout", "sensitive"}:
+        raise _invalid(name)
+    if "sensitive" in config and config["sensitive"] != "output":
         raise _invalid(name)
     found: dict[str, Any] = {}
     try:
@@ -105,15 +113,15 @@ def parse_step_config(name: str, config: object) -> StepConfig:
                 raise _invalid(name)
         retries = config.get("retries")
         if retries is not None:
-            if not isinstance(retries, dict) or not set(retries) <= {"limit", "delay", "backoff"}:
+            if not isinstance(retries, dict) or not (
+                {"limit", "delay"} <= set(retries) <= {"limit", "delay", "backoff"}
+            ):
                 raise _invalid(name)
-            if "limit" in retries:
-                limit = retries["limit"]
-                if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
-                    raise _invalid(name)
-                found["limit"] = limit
-            if "delay" in retries:
-                found["delay_ms"] = parse_duration(retries["delay"])
+            limit = retries["limit"]
+            if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit >= 0:
+                raise _invalid(name)
+            found["limit"] = limit
+            found["delay_ms"] = parse_duration(retries["delay"])
             if "backoff" in retries:
                 if retries["backoff"] not in ("constant", "linear", "exponential"):
                     raise _invalid(name)

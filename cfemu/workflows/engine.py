@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,18 +25,23 @@ from cfemu._faults import Faults
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock
 from cfemu.errors import WorkerError
-from cfemu.limits import WORKFLOW_MAX_EVENT_PAYLOAD_BYTES, WORKFLOW_MAX_INSTANCE_ID_LENGTH
+from cfemu.limits import (
+    WORKFLOW_MAX_EVENT_PAYLOAD_BYTES,
+    WORKFLOW_MAX_INSTANCE_ID_LENGTH,
+    WORKFLOW_MAX_INSTANCE_STATE_BYTES,
+)
 from cfemu.runtime._scope import DispatchState, current, import_scope, run_in
 from cfemu.runtime.context import ExecutionContext
 from cfemu.runtime.entrypoints import WorkflowEntrypoint
-from cfemu.workflows.errors import WorkflowError, WorkflowTimeoutError
+from cfemu.workflows.errors import InstanceFatal, WorkflowError
+from cfemu.workflows.live import LiveInstance, Paused
 from cfemu.workflows.step import WorkflowStep
 from cfemu.workflows.store import WorkflowStore
 
 if TYPE_CHECKING:
     from cfemu.runtime.worker import Worker
 
-__all__ = ["FINITE", "LiveInstance", "WorkflowRuntime"]
+__all__ = ["FINITE", "LiveInstance", "WorkflowRuntime"]  # LiveInstance: from .live
 
 #: Statuses an instance never leaves by itself.
 FINITE: Final = frozenset({"complete", "errored", "terminated"})
@@ -47,144 +52,6 @@ def _json_size(value: Any) -> int:
     import json
 
     return len(json.dumps(value).encode())
-
-
-class _Paused(BaseException):
-    """Ends a paused instance's task at a step boundary (its recorded steps stay)."""
-
-
-class LiveInstance:
-    """One instance's running task and its pause/event bookkeeping."""
-
-    def __init__(self, runtime: WorkflowRuntime, instance_id: str) -> None:
-        self.runtime = runtime
-        self.id = instance_id
-        self.clock = runtime.clock
-        self.task: asyncio.Task[None] | None = None
-        self.pause_requested = False
-        self.in_step = False
-        self.waiting = False
-        self.wakers: list[asyncio.Future[None]] = []
-
-    # --- status ------------------------------------------------------------------------------
-    def set_status(self, status: str) -> None:
-        """Record a (non-finite) status."""
-        self.runtime.store.set_status(self.runtime.name, self.id, status)
-
-    def status(self) -> str:
-        """The recorded status."""
-        row = self.runtime.store.instance(self.runtime.name, self.id)
-        return "unknown" if row is None else row.status
-
-    async def checkpoint(self) -> None:
-        """A step boundary: a paused instance's task ends here (``resume()`` replays it)."""
-        if self.pause_requested:
-            self.set_status("paused")
-            raise _Paused
-        self.set_status("running")
-
-    # --- the store ---------------------------------------------------------------------------
-    def recorded(self, key: str) -> tuple[bool, Any]:
-        """Whether ``key`` is recorded, and its value."""
-        return self.runtime.store.step(self.runtime.name, self.id, key)
-
-    def record(self, key: str, value_json: str) -> None:
-        """Record ``key``'s value (JSON text)."""
-        self.runtime.store.record_step(self.runtime.name, self.id, key, value_json)
-
-    def check_step_limit(self, steps: int) -> None:
-        """Refuse a step past ``[[workflows]] limits.steps``."""
-        limit = self.runtime.step_limit
-        if steps > limit:
-            raise WorkflowError(
-                f"The limit of {limit} steps has been reached. This limit can be changed in "
-                "your worker configuration."
-            )
-
-    def check_fault(self, step_name: str) -> None:
-        """A fault armed for ``workflows.step`` on this step (target ``<workflow>:<step>``)."""
-        if self.runtime.faults:
-            self.runtime.faults.check("workflows.step", f"{self.runtime.name}:{step_name}")
-
-    # --- time --------------------------------------------------------------------------------
-    async def with_timeout(self, coro: Coroutine[Any, Any, Any], timeout_ms: float) -> Any:
-        """Await ``coro``, cancelled with ``WorkflowTimeoutError`` after ``timeout_ms`` of the
-        emulator's clock."""
-        task = asyncio.ensure_future(coro)
-        timed_out = False
-
-        def expire() -> None:
-            nonlocal timed_out
-            if not task.done():
-                timed_out = True
-                task.cancel()
-
-        handle = self.clock.call_later(timeout_ms / 1000, expire)
-        self.in_step = True
-        try:
-            return await task
-        except asyncio.CancelledError:
-            if timed_out:
-                message = f"Execution timed out after {int(timeout_ms)}ms"
-                raise WorkflowTimeoutError(message) from None
-            raise
-        finally:
-            self.in_step = False
-            handle.cancel()
-            if self.pause_requested:
-                self.set_status("waitingForPause")
-
-    async def retry_delay(self, seconds: float) -> None:
-        """The pause between two attempts of a step."""
-        await self.clock.sleep(seconds)
-
-    async def wait_until(self, wake_ms: float) -> None:
-        """Sleep (status ``waiting``) until the clock reaches ``wake_ms``."""
-        remaining = wake_ms / 1000 - self.clock.now()
-        if remaining > 0:
-            self.set_status("paused" if self.pause_requested else "waiting")
-            self.waiting = True
-            try:
-                await self.clock.sleep(remaining)
-            finally:
-                self.waiting = False
-        await self.checkpoint()
-
-    async def next_event(self, event_type: str, key: str, deadline_ms: float) -> Any | None:
-        """The next event of ``event_type`` (moved into step ``key``), or ``None`` once the
-        clock reaches ``deadline_ms``."""
-        runtime = self.runtime
-        while True:
-            event = runtime.store.take_event(runtime.name, self.id, event_type, key)
-            if event is not None:
-                self.set_status("running")
-                return event
-            if self.clock.now() * 1000 >= deadline_ms:
-                self.set_status("running")
-                return None
-            self.set_status("paused" if self.pause_requested else "waiting")
-            waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self.wakers.append(waker)
-
-            def wake(waker: asyncio.Future[None] = waker) -> None:
-                if not waker.done():
-                    waker.set_result(None)
-
-            handle = self.clock.call_at(deadline_ms / 1000, wake)
-            self.waiting = True
-            try:
-                await waker
-            finally:
-                self.waiting = False
-                handle.cancel()
-                if waker in self.wakers:
-                    self.wakers.remove(waker)
-
-    def wake(self) -> None:
-        """An event arrived: wake every ``wait_for_event``."""
-        for waker in list(self.wakers):
-            if not waker.done():
-                waker.set_result(None)
 
 
 class WorkflowRuntime:
@@ -212,6 +79,8 @@ class WorkflowRuntime:
         self.tracker = tracker
         self.faults = faults
         self.step_limit = step_limit
+        #: Bytes of recorded state an instance may hold (Cloudflare's 1 GiB; tests lower it).
+        self.state_limit = WORKFLOW_MAX_INSTANCE_STATE_BYTES
         #: Instances with a task (running, waiting or paused), by id.
         self.live: dict[str, LiveInstance] = {}
 
@@ -291,13 +160,17 @@ class WorkflowRuntime:
                 }
                 step = WorkflowStep(live, implicit=worker.compat.enabled(IMPLICIT_FLAG))
                 output = await run_in(worker.modules, entry.run(event, step))
+            if live.fatal is not None:
+                raise live.fatal
             try:
                 _json_size(output)
             except (TypeError, ValueError):
                 output = repr(output)
             self.store.set_status(self.name, live.id, "complete", output=output)
-        except (asyncio.CancelledError, _Paused):
+        except (asyncio.CancelledError, Paused):
             pass
+        except InstanceFatal as fatal:
+            self.store.set_status(self.name, live.id, "errored", error=fatal.error)
         except Exception as exc:
             error = {"name": type(exc).__name__, "message": str(exc)}
             self.store.set_status(self.name, live.id, "errored", error=error)
@@ -359,13 +232,42 @@ class WorkflowRuntime:
         self._cancel(instance_id)
         self.store.set_status(self.name, instance_id, "terminated")
 
-    def restart(self, instance_id: str) -> None:
-        """Run the instance again from the start: every recorded step is forgotten."""
+    def restart(self, instance_id: str, from_step: object = None) -> None:
+        """Run the instance again: from the start (every recorded step forgotten), or from
+        ``from_step`` (``{"name", "count"?, "type"?}``: that step and every step recorded
+        after it are forgotten; the steps before it keep their results)."""
         self.require(instance_id)
+        from_key = None if from_step is None else self._restart_key(instance_id, from_step)
         self._cancel(instance_id)
-        self.store.forget_steps(self.name, instance_id)
+        self.store.forget_steps(self.name, instance_id, from_key)
         self.store.set_status(self.name, instance_id, "queued")
         self.start(instance_id)
+
+    def _restart_key(self, instance_id: str, from_step: object) -> str:
+        """The recorded key ``restart({"from": ...})`` names; Cloudflare's error when the
+        instance's history has no such step."""
+        if not isinstance(from_step, Mapping) or not isinstance(from_step.get("name"), str):
+            raise TypeError('restart: "from" must be a dict with a step "name"')
+        name = from_step["name"]
+        count = from_step.get("count", 1)
+        kind = from_step.get("type", "do")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise TypeError(f'restart: "from.count" must be a positive integer, not {count!r}')
+        prefixes = {"do": "do", "sleep": "sleep", "waitForEvent": "deadline"}
+        if kind not in prefixes:
+            raise TypeError(f'restart: "from.type" must be do, sleep or waitForEvent, not {kind!r}')
+        key = f"{prefixes[kind]}:{name}-{count}"
+        if not self.store.step(self.name, instance_id, key)[0]:
+            raise WorkflowError(
+                f'(instance.cannot_restart) Step "{name}" not found in execution history'
+            )
+        return key
+
+    def delete(self, instance_id: str) -> None:
+        """Stop the instance and forget it and everything recorded for it."""
+        self._cancel(instance_id)
+        if not self.store.delete_instance(self.name, instance_id):
+            raise WorkflowError("(instance.not_found) Instance does not exist")
 
     def send_event(self, instance_id: str, event_type: object, payload: object) -> None:
         """Queue an event for the instance's ``wait_for_event(.., event_type)``."""

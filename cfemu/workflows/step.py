@@ -22,7 +22,7 @@ from cfemu.limits import (
     WORKFLOW_MAX_STEP_RESULT_BYTES,
 )
 from cfemu.workflows.durations import StepConfig, parse_duration, parse_step_config
-from cfemu.workflows.errors import NonRetryableError, WorkflowTimeoutError
+from cfemu.workflows.errors import InstanceFatal, NonRetryableError, WorkflowTimeoutError
 
 if TYPE_CHECKING:
     from cfemu.workflows.engine import LiveInstance
@@ -201,8 +201,13 @@ class WorkflowStep:
             try:
                 live.check_fault(call.name)
                 result = await self._attempt(call, values, ctx, cfg)
+                text = _serialise(call.name, count, result)  # too large: the attempt failed
             except NonRetryableError as exc:
                 history.end(exc)
+                raise
+            except InstanceFatal as fatal:
+                history.end(fatal)
+                live.fatal = fatal  # ends the instance even if run() catches BaseException
                 raise
             except Exception as exc:
                 history.end(exc)
@@ -211,11 +216,6 @@ class WorkflowStep:
                 await live.retry_delay(cfg.delay_before_retry(attempt) / 1000)
                 attempt += 1
                 continue
-            try:
-                text = _serialise(call.name, count, result)
-            except ValueError as exc:
-                history.end(exc)
-                raise
             live.record(key, text)
             history.end(None)
             return json.loads(text)
@@ -313,15 +313,22 @@ class _History:
 
     def end(self, exc: BaseException | None, *, end_ms: int | None = None) -> None:
         error = None if exc is None else {"name": type(exc).__name__, "message": str(exc)}
+        if isinstance(exc, InstanceFatal):
+            error = exc.error
         when = self.live.clock.now_ms() if end_ms is None else end_ms
         self.live.runtime.store.end_attempt(self.id, when, error)
 
 
 def _serialise(name: str, count: int, value: Any) -> str:
+    """The step result's JSON text. Not JSON data: the instance ends ``errored`` at once
+    (Cloudflare aborts it); over 1 MiB: ``ValueError`` (the attempt failed)."""
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise ValueError(f'Value returned from step "{name}" is not serialisable') from None
+    except (TypeError, ValueError, RecursionError):
+        raise InstanceFatal(
+            f'The execution of the Workflow instance was terminated, as the step "{name}" '
+            "returned a value which is not serialisable"
+        ) from None
     if len(text.encode()) > WORKFLOW_MAX_STEP_RESULT_BYTES:
         raise ValueError(f"Step {name}-{count} output is too large. Maximum allowed size is 1MiB.")
     return text

@@ -329,6 +329,49 @@ class WorkflowStore:
             raise
         return None if row is None else json.loads(row[1])
 
+    # --- whole instances ---------------------------------------------------------------------
+    def state_bytes(self, workflow: str, instance: str) -> int:
+        """Bytes of the instance's recorded steps (keys and JSON values)."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)"
+            " FROM steps WHERE workflow = ? AND instance = ?",
+            (workflow, instance),
+        ).fetchone()
+        return int(row[0])
+
+    def delete_instance(self, workflow: str, instance: str) -> bool:
+        """Forget the instance and everything recorded for it (one transaction); whether
+        it existed."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = conn.execute(
+                "DELETE FROM instances WHERE workflow = ? AND id = ?", (workflow, instance)
+            ).rowcount
+            for table in self._instance_tables():
+                conn.execute(
+                    f"DELETE FROM {table} WHERE workflow = ? AND instance = ?",
+                    (workflow, instance),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return found > 0
+
+    def _instance_tables(self) -> list[str]:
+        """The tables holding per-instance rows (``workflow``, ``instance`` columns)."""
+        names = [
+            row[0]
+            for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        return [
+            name
+            for name in names
+            if {"workflow", "instance"}
+            <= {col[1] for col in self.conn.execute(f"PRAGMA table_info({name})")}
+        ]
+
     def close(self) -> None:
         """Close the database (idempotent)."""
         self.conn.close()

@@ -145,13 +145,20 @@ def test_step_configs_are_checked_strictly() -> None:
     assert (cfg.limit, cfg.delay_ms, cfg.backoff, cfg.timeout_ms) == (2, 60_000, "linear", 600_000)
     assert [cfg.delay_before_retry(n) for n in (1, 2, 3)] == [60_000, 120_000, 180_000]
     assert parse_step_config("s", None).limit == 5
-    assert parse_step_config("s", {"retries": {"limit": math.inf}}).limit == math.inf
+    assert parse_step_config("s", {"retries": {"limit": math.inf, "delay": 0}}).limit == math.inf
+    assert parse_step_config("s", {"sensitive": "output", "timeout": "1 minute"}).timeout_ms == 6e4
     for bad in (
         {"retry": {}},
-        {"retries": {"limit": -1}},
-        {"retries": {"backoff": "random"}},
-        {"retries": {"delay": "soon"}},
+        {"retries": {"limit": -1, "delay": 10}},
+        {"retries": {"limit": 1, "delay": 10, "backoff": "random"}},
+        {"retries": {"limit": 1, "delay": "soon"}},
+        {"retries": {"limit": 1}},  # Cloudflare's schema: limit and delay go together
+        {"retries": {"delay": 1000}},
+        {"retries": {"limit": float("nan"), "delay": 1000}},
+        {"retries": {"limit": True, "delay": 1000}},
         {"timeout": 0},
+        {"timeout": -5},
+        {"sensitive": "input"},
         "fast",
     ):
         with pytest.raises(ValueError, match=r'^Step config for "s" is in a invalid format'):
