@@ -197,7 +197,7 @@ async def test_a_result_that_is_not_json_ends_the_instance(tmp_path: Path) -> No
             "status": "errored",
             "error": {
                 "name": "WorkflowFatalError",
-                "message": 'The execution of the Workflow instance was terminated, as the step '
+                "message": "The execution of the Workflow instance was terminated, as the step "
                 '"make" returned a value which is not serialisable',
             },
         }
