@@ -42,7 +42,8 @@ class SwappableApp:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope.get("type") == "lifespan":
             return
-        await self._ready.wait()
+        if not self._ready.is_set():
+            await self._ready.wait()
         await self.app(scope, receive, send)
 
 

@@ -28,7 +28,6 @@ import os
 import sys
 import threading
 import types
-from collections import Counter
 from collections.abc import Callable, Coroutine, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -141,10 +140,13 @@ class ImportScope:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._depth = 0
-        self._saved: dict[str, ModuleType | None] = {}
-        self._paths: Counter[str] = Counter()
+        # What sys.modules held under each alias before the first entry (``None``: nothing),
+        # in the order of ``_names``.
+        self._saved: list[ModuleType | None] = []
+        self._paths: dict[str, int] = {}
         self._inserted: set[str] = set()
         self._modules: dict[str, ModuleType] | None = None
+        self._names: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -156,6 +158,7 @@ class ImportScope:
             self._modules = {
                 alias: importlib.import_module(target) for alias, target in _ALIASES.items()
             }
+            self._names = tuple(self._modules)
         return self._modules
 
     def enter(self, paths: tuple[str, ...] = ()) -> None:
@@ -165,35 +168,45 @@ class ImportScope:
         with self._lock:
             if self._depth == 0:
                 installed = sys.modules
-                self._saved = {name: installed.get(name) for name in modules}
+                self._saved = list(map(installed.get, self._names))
                 installed.update(modules)
             self._depth += 1
+            counts = self._paths
             for path in paths:
-                if self._paths[path] == 0 and path not in sys.path:
+                count = counts.get(path, 0)
+                if count == 0 and path not in sys.path:
                     sys.path.insert(0, path)
                     self._inserted.add(path)
-                self._paths[path] += 1
+                counts[path] = count + 1
 
     def exit(self, paths: tuple[str, ...] = ()) -> None:
         """The second half of :meth:`active`: the last exit restores ``sys.modules``."""
         with self._lock:
+            counts = self._paths
             for path in paths:
-                self._paths[path] -= 1
-                if self._paths[path] <= 0:
-                    del self._paths[path]
-                    if path in self._inserted:
-                        self._inserted.discard(path)
-                        if path in sys.path:
-                            sys.path.remove(path)
+                count = counts.get(path, 0) - 1
+                if count > 0:
+                    counts[path] = count
+                    continue
+                counts.pop(path, None)
+                if path in self._inserted:
+                    self._inserted.discard(path)
+                    if path in sys.path:
+                        sys.path.remove(path)
             self._depth -= 1
             if self._depth == 0:
                 installed = sys.modules
-                for name, previous in self._saved.items():
-                    if previous is None:
+                saved = self._saved
+                if saved.count(None) == len(saved):  # the usual case: nothing was there
+                    for name in self._names:
                         installed.pop(name, None)
-                    else:
-                        installed[name] = previous
-                self._saved = {}
+                else:
+                    for name, previous in zip(self._names, saved, strict=True):
+                        if previous is None:
+                            installed.pop(name, None)
+                        else:
+                            installed[name] = previous
+                self._saved = []
 
     @contextmanager
     def active(self, paths: tuple[str, ...] = ()) -> Iterator[None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = ["BadRequestError", "parse_host", "request_url"]
 
@@ -34,6 +35,11 @@ def parse_host(value: str, scheme: str = "http") -> str:
     Raises :class:`BadRequestError` unless ``value`` is a host name or IP literal with an
     optional port in 1-65535.
     """
+    return _parse_host(value, scheme)
+
+
+@lru_cache(maxsize=256)  # the same few Host values arrive on every request
+def _parse_host(value: str, scheme: str) -> str:
     match = _HOST.fullmatch(value)
     if match is None:
         raise BadRequestError(f"invalid Host {value!r}")

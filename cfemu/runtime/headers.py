@@ -54,12 +54,23 @@ class HTTPMessageMapping(http.client.HTTPMessage, Mapping[str, str]):  # type: i
     is (1.9.x): ``headers["name"]``, ``in``, ``get_all()`` and ``dict(headers)`` work."""
 
 
+#: Header names already validated, to their lowercase form (bounded: names repeat).
+_NAMES: dict[str, str] = {}
+
+
 def _header_name(name: object) -> str:
     """``name`` lowercased; ``TypeError`` unless it is an HTTP token."""
+    if type(name) is str:
+        known = _NAMES.get(name)
+        if known is not None:
+            return known
     text = name if isinstance(name, str) else str(name)
     if _TOKEN.fullmatch(text) is None:
         raise TypeError(INVALID_HEADER_NAME)
-    return text.lower()
+    lowered = text.lower()
+    if type(name) is str and len(_NAMES) < 1024:
+        _NAMES[name] = lowered
+    return lowered
 
 
 def _header_value(value: object) -> str:
@@ -111,6 +122,14 @@ class Headers:
         pair = (_header_name(name), _header_value(value))
         self._pairs = [(k, v) for k, v in self._pairs if k != pair[0]]
         self._pairs.append(pair)
+
+    def _default(self, key: str, value: str) -> None:
+        """Add ``key: value`` unless ``key`` has a value (both already valid, ``key``
+        lowercase): how a body sets its implied content type."""
+        for k, _ in self._pairs:
+            if k == key:
+                return
+        self._pairs.append((key, value))
 
     def delete(self, name: str) -> None:
         """Remove every value of ``name``."""

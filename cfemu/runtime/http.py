@@ -64,8 +64,7 @@ def _encode_body(body: object, headers: Headers, kind: str) -> bytes | None:
     if body is None:
         return None
     if isinstance(body, str):
-        if not headers.has("content-type"):
-            headers.set("content-type", _TEXT_PLAIN)
+        headers._default("content-type", _TEXT_PLAIN)
         return body.encode()
     if isinstance(body, bytes):
         return body
@@ -432,7 +431,9 @@ class Response(FetchResponse):
         headers: HeadersInit | None = None,
         web_socket: object | None = None,
     ) -> None:
-        unwrap = getattr(body, "__cfemu_response__", None)
+        unwrap = (
+            None if isinstance(body, str | bytes) else getattr(body, "__cfemu_response__", None)
+        )
         if unwrap is not None:  # a js.Response is wrapped as it is
             if status or status_text or headers is not None:
                 raise ValueError(

@@ -54,6 +54,7 @@ SCHEDULED_PATHS = frozenset({"/__scheduled", "/cdn-cgi/handler/scheduled"})
 _logger = logging.getLogger("cfemu.runtime")
 # Framing headers a server computes itself; a Worker's values for them are not forwarded.
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+_HTTP1 = frozenset({"1.0", "1.1"})
 
 
 def scheduled_dispatch(worker: Worker, fallback: Dispatch | None = None) -> Dispatch:
@@ -125,11 +126,30 @@ async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes | Non
 def _declared_too_large(headers: Iterable[tuple[str, str]], limit: int) -> bool:
     for name, value in headers:
         if name.lower() == "content-length":
-            try:
-                return int(value) > limit
-            except ValueError:
-                return False
+            return _too_large(value, limit)
     return False
+
+
+def _too_large(length: str, limit: int) -> bool:
+    try:
+        return int(length) > limit
+    except ValueError:
+        return False
+
+
+def _framing(headers: Iterable[tuple[str, str]]) -> tuple[str | None, bool]:
+    """The first ``Content-Length`` value (``None`` without one) and whether the request
+    has a ``Transfer-Encoding``."""
+    length: str | None = None
+    chunked = False
+    for name, value in headers:
+        key = name.lower()
+        if key == "content-length":
+            if length is None:
+                length = value
+        elif key == "transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 def bad_request(reason: str) -> Response:
@@ -269,13 +289,24 @@ class WorkerASGIApp:
         except BadRequestError as exc:
             await _respond(send, scope["method"], bad_request(str(exc)), close=True)
             return
-        if _declared_too_large(headers, limit):
+        length, chunked = _framing(headers)
+        if length is not None and _too_large(length, limit):
             await _respond(send, scope["method"], payload_too_large(limit))
             return
-        try:
-            body = await _read_limited(_asgi_body(receive), limit)
-        except _DisconnectedError:
-            return  # the client left mid-body: a truncated request never reaches fetch
+        body: bytes | None
+        if (
+            not chunked
+            and (length is None or length == "0")
+            and scope.get("http_version") in _HTTP1
+        ):
+            # HTTP/1.x: without Content-Length or Transfer-Encoding a request has no body
+            # (RFC 9112 §6.3), so there is nothing to wait for.
+            body = b""
+        else:
+            try:
+                body = await _read_limited(_asgi_body(receive), limit)
+            except _DisconnectedError:
+                return  # the client left mid-body: a truncated request never reaches fetch
         response: FetchResponse
         if body is None:
             response = payload_too_large(limit)

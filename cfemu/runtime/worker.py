@@ -349,6 +349,8 @@ class Worker:
         ctx = self._context()
         try:
             result = await self._invoke(self._handler("fetch"), ctx, request)
+            if isinstance(result, FetchResponse):
+                return result
             unwrap = getattr(result, "__cfemu_response__", None)
             if unwrap is not None:  # a js.Response (cfemu.runtime.js_module)
                 result = unwrap()

@@ -377,3 +377,62 @@ async def test_the_emulators_client_and_asgi_take_the_options(tmp_path: Path) ->
         app = emulator.asgi(trust_forwarded=True, body_timeout=5)
         status, body = await _asgi(app, [(b"host", b"h.example"), (b"x-forwarded-proto", b"https")])
         assert (status, body) == (200, b"https://h.example/p")
+
+
+# --- requests that cannot have a body ------------------------------------------------------
+
+BODY_WORKER = """
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response(await request.text())
+"""
+
+
+async def _http1(app: Any, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> Any:
+    """One HTTP/1.1 POST through ``app``; returns (status, body, receive() calls)."""
+    sent: list[dict[str, Any]] = []
+    calls = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        body = chunks[calls - 1] if calls <= len(chunks) else b""
+        return {"type": "http.request", "body": body, "more_body": calls < len(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(b"host", b"a.example"), *headers],
+        "server": ("127.0.0.1", 8787),
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], sent[1]["body"], calls
+
+
+@pytest.mark.anyio
+async def test_an_http1_request_without_length_or_chunking_is_served_without_reading(
+    tmp_path: Path,
+) -> None:
+    """RFC 9112 §6.3: an HTTP/1.x request with neither Content-Length nor Transfer-Encoding
+    has no body, so the app answers without waiting on ``receive()``; with either header the
+    body is read and reaches the Worker."""
+    path = tmp_path / "body.py"
+    path.write_text(BODY_WORKER)
+    worker = Worker.load(path, name="body", env={}, clock=VirtualClock(), tracker=TaskTracker())
+    app = asgi_app(worker)
+    assert await _http1(app, [], []) == (200, b"", 0)
+    assert await _http1(app, [(b"content-length", b"0")], []) == (200, b"", 0)
+    sized = await _http1(app, [(b"content-length", b"5")], [b"he", b"llo"])
+    assert sized == (200, b"hello", 2)
+    chunked = await _http1(app, [(b"transfer-encoding", b"chunked")], [b"abc"])
+    assert chunked == (200, b"abc", 1)
