@@ -15,6 +15,7 @@ from cfemu._js import JsDict
 from cfemu.d1 import _sql
 from cfemu.d1._errors import NO_STATEMENTS, translate_error
 from cfemu.d1._text import lenient_text, scrub
+from cfemu.d1.counters import Tally
 from cfemu.d1.plan import EMPTY_ROWS, NO_PLAN, Statement
 from cfemu.d1.values import row_objects
 from cfemu.errors import D1Error, D1ExecError
@@ -51,10 +52,12 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
     last_sql: str | None = None
     plan = NO_PLAN
     single: str | None = None
-    ddl = reads_changed_rows = reads_returned_rows = scans = False
-    scan_plans = engine._scans
-    scan_text = ""
-    scanned = scan_start = 0
+    ddl = scans = False
+    counter = engine.counter
+    count_rows = engine.count_rows
+    tally: Tally | None = None
+    text = ""
+    scan_start = 0
     # Every object the loop allocates stays reachable (the results), so a cyclic garbage
     # collection during it can free nothing; pausing the collector for this synchronous
     # loop saves ~8% of a large batch's time (docs/d1.md, "Execution design").
@@ -78,13 +81,11 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                 resets = resets or plan.resets_pragmas
                 single = plan.statements[0] if plan.single else None
                 ddl = plan.ddl
-                reads_changed_rows = plan.reads_changed_rows
-                reads_returned_rows = plan.reads_returned_rows
-                found = scan_plans.get(sql)
-                scans = found if found is not None else engine.scans_fully(sql, plan, params)
+                text = plan.statements[-1]
+                tally = counter.tallies.get(sql) or counter.tally(sql, plan, params)
+                scans = tally is not None and tally.full_scans
             if scans:
-                scan_text = plan.statements[0]
-                scan_start = engine.scan_start(scan_text)
+                scan_start = counter.scan_start(text)
             try:
                 if single is not None:
                     desc = execute(single, params).description
@@ -95,17 +96,29 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                 last_sql = None
                 scrubbed = engine.plan(scrub(sql))
                 desc, rows = engine._step(scrubbed, tuple(scrub(p) for p in params))
-            if scans:
-                scanned = engine.scan_rows(scan_text, scan_start)
-            if ddl:
-                engine.forget_scan_plans()
             after = conn.total_changes
             changes = after - total
             total = after
             previous = last_row_id
             last_row_id = cur.lastrowid  # type: ignore[assignment]  # int after execute
+            if tally is None:  # its bytecode was unreadable before it ran
+                tally = counter.after_run(sql, plan, params)
+                last_sql = None
+            counted = tally.constant
+            if counted is not None:
+                read, written = counted
+            else:
+                read, written = count_rows(
+                    tally,
+                    text,
+                    scan_start,
+                    len(rows),
+                    changes if single is not None else -1,
+                    last_row_id != previous,
+                )
+            if ddl:
+                counter.forget()
             end = now()
-            read = changes if reads_changed_rows else len(rows) if reads_returned_rows else 0
             duration = (end - clock) * 1000.0
             timings = jsdict()  # cheaper than passing a dict or keyword arguments
             timings["sql_duration_ms"] = duration
@@ -123,8 +136,8 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                 "last_row_id": last_row_id,
                 "changed_db": ddl or changes != 0 or last_row_id != previous,
                 "size_after": 0,
-                "rows_read": read if not scans or read >= scanned else scanned,
-                "rows_written": changes,
+                "rows_read": read,
+                "rows_written": written,
                 "total_attempts": 1,
             }
             clock = end
@@ -139,15 +152,15 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
             )
         engine.commit()
     except D1Error:
-        engine._nscan_seen.clear()
+        counter.seen.clear()
         engine.rollback()
         raise
     except sqlite3.Error as exc:
-        engine._nscan_seen.clear()
+        counter.seen.clear()
         engine.rollback()
         raise translate_error(exc, engine.guard, engine.path) from None
     except BaseException:
-        engine._nscan_seen.clear()
+        counter.seen.clear()
         engine.rollback()
         raise
     finally:
@@ -178,8 +191,8 @@ def run_exec(engine: Engine, sql: str) -> tuple[int, float]:
     resets = False
     failing = runnable[0]
     engine.conn.text_factory = lenient_text
-    engine._nscan_seen.clear()  # exec() reports no rows_read: its counters go unread
-    engine.forget_scan_plans()  # exec() usually changes the schema
+    engine.counter.seen.clear()  # exec() reports no rows_read: its counters go unread
+    engine.counter.forget()  # exec() usually changes the schema
     try:
         engine.begin()
         engine.deadline.start()

@@ -30,7 +30,9 @@ from cfemu.d1._batch import run_batch, run_exec
 from cfemu.d1._deadline import PROGRESS_STEPS, QueryDeadline
 from cfemu.d1._errors import ONLY_LAST_HAS_PARAMS, translate_error
 from cfemu.d1._offload import LOOP_SLICE_SECONDS, LoopShare
+from cfemu.d1._rowcount import RowCounter
 from cfemu.d1._text import UNDECODABLE, lenient_text, scrub
+from cfemu.d1.counters import Tally
 from cfemu.d1.guard import BOOLEAN_PRAGMAS, Guard, apply_limits
 from cfemu.d1.plan import EMPTY_ROWS, Params, Plan, Rows, Statement, make_plan
 from cfemu.d1.values import SqlValue
@@ -40,11 +42,12 @@ from cfemu.limits import D1_MAX_QUERY_SECONDS, D1_SERVED_BY, D1_SERVED_BY_LOCATI
 __all__ = ["Engine", "Outcome"]
 
 _MAX_PLANS: Final = 4096
-#: SQLite's per-statement counters, as a virtual table (SQLite built with
-#: ``SQLITE_ENABLE_STMTVTAB``); without it ``rows_read`` counts returned rows only.
-SCAN_COUNTER_TABLE: Final = "sqlite_stmt"
 #: ``dump()`` moves to a worker thread for databases larger than this (bytes).
 DUMP_THREAD_THRESHOLD: Final = 8 * 1024 * 1024
+
+
+def _no_size(table: str) -> int:
+    return 0
 
 
 class Outcome(NamedTuple):
@@ -57,7 +60,8 @@ class Outcome(NamedTuple):
     duration: float
     last_row_id: int
     previous_row_id: int
-    scanned: int = 0  # rows stepped through by full scans (see Engine.scan_rows)
+    rows_read: int = 0
+    rows_written: int = 0
 
 
 class Engine:
@@ -96,24 +100,12 @@ class Engine:
         self._commit_sql = f"COMMIT /* cfemu {tag} */"
         self._rollback_sql = f"ROLLBACK /* cfemu {tag} */"
         self._size_sql = f"PRAGMA page_count /* cfemu {tag} */"
-        self._nscan_sql = (
-            f"SELECT sum(nscan) FROM {SCAN_COUNTER_TABLE} WHERE sql = ? /* cfemu {tag} */"
-        )
         self._pragma_reset = tuple(
             f"PRAGMA {name} = {'ON' if name == 'foreign_keys' else 'OFF'} /* cfemu {tag} */"
             for name in sorted(BOOLEAN_PRAGMAS)
         )
         self._cur = self.conn.cursor()
         self._plans: dict[str, Plan] = {}
-        #: Per SQL text: does its query plan contain a full scan? (``EXPLAIN QUERY PLAN``)
-        self._scans: dict[str, bool] = {}
-        #: Per statement text: SQLite's full-scan step counter after cfemu last read it.
-        self._nscan_seen: dict[str, int] = {}
-        #: Bumped whenever the scan decisions are forgotten: an ``EXPLAIN`` statement is not
-        #: re-prepared when the schema changes, so a cached one would repeat an old plan.
-        self._schema_generation = 0
-        self._explain_prefix = f"/* cfemu {tag} "
-        self._stat_cur = self.conn.cursor()
         self._in_txn = False
         self._closed = False
         self.version = 0
@@ -133,8 +125,8 @@ class Engine:
         self._size = self._measure_size()
         self._size_before_write = self._size
         self._last_row_id = 0
-        #: Whether SQLite's full-scan counters are readable (see :meth:`scan_rows`).
-        self.counts_scans = self._probe_scan_counter()
+        #: rows_read / rows_written as D1 counts them (:mod:`cfemu.d1.counters`).
+        self.counter = RowCounter(self, tag)
 
     # --- cfemu's own statements ------------------------------------------------------
     def trusted(self, sql: str, params: Sequence[SqlValue] = ()) -> Rows:
@@ -155,70 +147,6 @@ class Engine:
         size = int(count) * self.page_size
         self._size = size
         return size
-
-    # --- rows_read: SQLite's full-scan counter ---------------------------------------
-    def _probe_scan_counter(self) -> bool:
-        try:
-            self.scan_steps("")
-        except sqlite3.Error:
-            return False
-        return True
-
-    def scans_fully(self, sql: str, plan: Plan, params: Params) -> bool:
-        """Whether ``sql``'s query plan steps through a whole table or index (an
-        ``EXPLAIN QUERY PLAN`` row starting with ``SCAN``). Decided once per SQL text; the
-        decisions are forgotten when the schema changes."""
-        scans = False
-        if self.counts_scans and plan.single and not plan.ddl:
-            try:
-                explain = (
-                    f"{self._explain_prefix}{self._schema_generation} */ "
-                    f"EXPLAIN QUERY PLAN {plan.statements[0]}"
-                )
-                steps = self.trusted(explain, params)
-            except (sqlite3.Error, UnicodeError, OverflowError):
-                return False  # the statement itself fails, or may succeed later: ask again
-            scans = any(
-                str(row[3]).startswith("SCAN ") and row[3] != "SCAN CONSTANT ROW" for row in steps
-            )
-        if len(self._scans) >= _MAX_PLANS:
-            self._scans.clear()
-        self._scans[sql] = scans
-        return scans
-
-    def forget_scan_plans(self) -> None:
-        """Forget the scan decisions (the schema changed: plans may differ now)."""
-        if self._scans:
-            self._scans.clear()
-            self._schema_generation += 1
-
-    def scan_steps(self, text: str) -> int:
-        """SQLite's ``SQLITE_STMTSTATUS_FULLSCAN_STEP`` counter of the prepared statement(s)
-        with this text, read from the ``sqlite_stmt`` virtual table."""
-        guard = self.guard
-        guard.trusted = True
-        try:
-            row = self._stat_cur.execute(self._nscan_sql, (text,)).fetchone()
-        finally:
-            guard.trusted = False
-        return int(row[0] or 0) if row is not None else 0
-
-    def scan_start(self, text: str) -> int:
-        """The counter of ``text`` before it runs (remembered from its last run if known)."""
-        seen = self._nscan_seen.get(text)
-        return seen if seen is not None else self.scan_steps(text)
-
-    def scan_rows(self, text: str, start: int) -> int:
-        """Rows the full scans of ``text`` stepped through since ``start``.
-
-        The counter counts steps *from* one row to the next, so a scan of n rows makes
-        n - 1; the first row is added back. A statement re-prepared meanwhile (evicted from
-        ``sqlite3``'s statement cache) starts again from 0.
-        """
-        now = self.scan_steps(text)
-        self._nscan_seen[text] = now
-        steps = now - start if now >= start else now
-        return steps + 1 if steps else 0
 
     def size(self) -> int:
         """The database size in bytes (pages × page size)."""
@@ -289,7 +217,7 @@ class Engine:
             cur = self._cur.execute(plan.statements[0], params)
             desc = cur.description
             return desc, (cur.fetchall() if desc is not None else EMPTY_ROWS)
-        self._nscan_seen.clear()  # these statements run without their counters being read
+        self.counter.seen.clear()  # these statements run without their counters read
         own = not self._in_txn
         if own:
             self.begin()
@@ -323,11 +251,10 @@ class Engine:
         conn = self.conn
         before = conn.total_changes
         readonly = plan.readonly
-        scans = self._scans.get(sql)
-        if scans is None:
-            scans = self.scans_fully(sql, plan, params)
-        text = plan.statements[0]
-        scan_start = self.scan_start(text) if scans else 0
+        counter = self.counter
+        tally = counter.tallies.get(sql) or counter.tally(sql, plan, params)
+        text = plan.statements[-1]
+        scan_start = counter.scan_start(text) if tally is not None and tally.full_scans else 0
         if not readonly:
             # A write may return undecodable TEXT (RETURNING) only after it has changed
             # the database: decode leniently up front so it cannot fail then.
@@ -337,7 +264,7 @@ class Engine:
         try:
             desc, rows = self._step(plan, params)
         except D1Error:
-            self._nscan_seen.pop(text, None)
+            counter.seen.pop(text, None)
             raise
         except UnicodeEncodeError:
             return self.run(scrub(sql), tuple(scrub(p) for p in params))
@@ -346,17 +273,17 @@ class Engine:
                 raise translate_error(exc, self.guard, self.path) from None
             # A read changed nothing: run it again, decoding as JavaScript does.
             conn.text_factory = lenient_text
-            if scans:
-                scan_start = self.scan_steps(text)
+            if tally is not None and tally.full_scans:
+                scan_start = counter.scan_start(text)
             try:
                 desc, rows = self._step(plan, params)
             except sqlite3.Error as again:
-                self._nscan_seen.pop(text, None)
+                counter.seen.pop(text, None)
                 raise translate_error(again, self.guard, self.path) from None
             finally:
                 conn.text_factory = str
         except sqlite3.Error as exc:
-            self._nscan_seen.pop(text, None)
+            counter.seen.pop(text, None)
             raise translate_error(exc, self.guard, self.path) from None
         finally:
             self.deadline.stop()
@@ -365,17 +292,54 @@ class Engine:
             if plan.resets_pragmas:
                 self.reset_pragmas()
         duration = (now() - start) * 1000.0
-        scanned = self.scan_rows(text, scan_start) if scans else 0
-        if plan.ddl:
-            self.forget_scan_plans()
         previous = self._last_row_id
         last_row_id = self._last_row_id = self._cur.lastrowid or 0
+        changes = conn.total_changes - before
+        if tally is None:
+            tally = counter.after_run(sql, plan, params)
+        counted = tally.constant
+        if counted is not None:
+            read, written = counted
+        else:
+            read, written = self.count_rows(
+                tally,
+                text,
+                scan_start,
+                len(rows),
+                changes if plan.single else -1,
+                last_row_id != previous,
+            )
+        if plan.ddl:
+            counter.forget()
         if not plan.readonly:
             self.version += 1
             self._size_before_write = self._size
             self._size = -1  # stale until measured
-        changes = conn.total_changes - before
-        return Outcome(desc, rows, plan, changes, duration, last_row_id, previous, scanned)
+        return Outcome(desc, rows, plan, changes, duration, last_row_id, previous, read, written)
+
+    def count_rows(
+        self,
+        tally: Tally,
+        text: str,
+        scan_start: int,
+        returned: int,
+        all_changed: int,
+        inserted_new_row: bool,
+    ) -> tuple[int, int]:
+        """``(rows_read, rows_written)`` of the statement that just ran (its last
+        statement: D1 counts only that one). ``all_changed`` is every row it changed,
+        triggers included, or -1 if unknown."""
+        changed = self._cur.rowcount
+        if changed < 0:
+            changed = 0
+        if tally.is_static and not tally.inserts:
+            read = tally.rows_read(returned, changed, 0, _no_size)
+        else:
+            counter = self.counter
+            scanned = counter.scanned(text, scan_start, tally) if tally.full_scans else 0
+            read = tally.rows_read(returned, changed, scanned, counter.size)
+        written = tally.rows_written(changed, max(all_changed, changed), inserted_new_row)
+        return read, written
 
     def meta(self, outcome: Outcome) -> JsDict:
         """The ``meta`` of a single query's result (measures the size after writes)."""
@@ -406,15 +370,8 @@ class Engine:
                 "last_row_id": last_row_id,
                 "changed_db": changed,
                 "size_after": size,
-                "rows_read": max(
-                    changes
-                    if plan.reads_changed_rows
-                    else len(outcome.rows)
-                    if plan.reads_returned_rows
-                    else 0,
-                    outcome.scanned,
-                ),
-                "rows_written": changes,
+                "rows_read": outcome.rows_read,
+                "rows_written": outcome.rows_written,
                 "total_attempts": 1,
             }
         )

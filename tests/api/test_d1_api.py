@@ -90,7 +90,8 @@ async def test_raw_gives_columns_even_without_rows_and_keeps_duplicates(
     [result] = page.result
     assert result.results is not None
     assert (result.results.columns, result.results.rows) == (["id", "body", "id"], [])
-    assert result.meta is not None and result.meta.rows_read == 0
+    # D1 counts the cursor positioned on the empty table: one row read.
+    assert result.meta is not None and result.meta.rows_read == 1
 
 
 async def test_create_list_get_and_delete_databases(cf: AsyncCloudflare) -> None:
@@ -196,3 +197,26 @@ async def test_export_then_import_through_the_signed_urls(
         "copy", account_id=ACCOUNT, sql="SELECT body FROM notes ORDER BY id"
     )
     assert page.result[0].results == [{"body": "kept"}, {"body": "also"}]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM notes",
+        "SELECT * FROM notes WHERE id = 2",
+        "SELECT count(*) AS n FROM notes",
+        "UPDATE notes SET body = body WHERE id = 1",
+        "UPDATE notes SET body = body",
+    ],
+)
+async def test_rest_and_binding_count_rows_alike(
+    emulator: Emulator, cf: AsyncCloudflare, sql: str
+) -> None:
+    await emulator.env.DB.prepare("INSERT INTO notes (body) VALUES ('a'), ('b'), ('c')").run()
+    binding = (await emulator.env.DB.prepare(sql).all()).meta
+    page = await cf.d1.database.query("notes-id", account_id=ACCOUNT, sql=sql)
+    [result] = page.result
+    assert result.meta is not None
+    rest = (result.meta.rows_read, result.meta.rows_written, result.meta.changes)
+    assert rest == (binding.rows_read, binding.rows_written, binding.changes)
+    assert binding.rows_read >= 1

@@ -1,11 +1,12 @@
-"""``meta.rows_read`` counts the rows full table scans step through (SQLite's counter)."""
+"""``meta.rows_read`` counts the rows full table scans step through (SQLite's counter);
+see test_row_counters.py for every statement shape."""
 
 from __future__ import annotations
 
 import pytest
 
 from cfemu.clock import VirtualClock
-from cfemu.d1 import D1Database, engine, open_database
+from cfemu.d1 import D1Database, _rowcount, open_database
 from cfemu.errors import D1Error
 
 pytestmark = pytest.mark.anyio
@@ -32,12 +33,12 @@ async def test_a_primary_key_point_select_reads_one_row(db: D1Database) -> None:
     assert result.meta.rows_read == 1
 
 
-async def test_an_index_lookup_counts_returned_rows(db: D1Database) -> None:
+async def test_an_index_lookup_reads_its_match_and_the_entry_after(db: D1Database) -> None:
     await _thousand_rows(db)
     scan = db.prepare("SELECT * FROM t WHERE v = ?")
     assert (await scan.bind(5).all()).meta.rows_read == 1000
     await db.exec("CREATE INDEX t_v ON t (v)")  # the plan changes: decided again
-    assert (await scan.bind(5).all()).meta.rows_read == 1
+    assert (await scan.bind(5).all()).meta.rows_read == 2  # seek to 5, step to 6
     await db.exec("DROP INDEX t_v")
     assert (await scan.bind(5).all()).meta.rows_read == 1000
 
@@ -54,8 +55,9 @@ async def test_writes_keep_their_counts_unless_they_scan(db: D1Database) -> None
     await _thousand_rows(db)
     insert = await db.prepare("INSERT INTO t (v) VALUES (1), (2)").run()
     assert (insert.meta.rows_read, insert.meta.rows_written) == (0, 2)
+    # The IN list is a temporary table read through (2), then each id is looked up (2).
     update = await db.prepare("UPDATE t SET v = 0 WHERE id IN (1, 2)").run()
-    assert (update.meta.rows_read, update.meta.rows_written) == (2, 2)
+    assert (update.meta.rows_read, update.meta.rows_written) == (4, 2)
     delete = await db.prepare("DELETE FROM t WHERE id = 3").run()
     assert (delete.meta.rows_read, delete.meta.rows_written) == (1, 1)
     # An UPDATE that must scan the table to find its row reads the whole table.
@@ -88,19 +90,20 @@ async def test_a_failed_batch_does_not_skew_the_next_count(db: D1Database) -> No
     assert (await scan.bind(5).all()).meta.rows_read == 1000
 
 
-async def test_without_sqlite_stmt_rows_read_counts_returned_rows(
+async def test_without_sqlite_stmt_a_full_scan_reads_its_whole_table(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Simulates SQLite built without SQLITE_ENABLE_STMTVTAB: the counter table is missing.
-    monkeypatch.setattr(engine, "SCAN_COUNTER_TABLE", "no_such_counter_table")
+    monkeypatch.setattr(_rowcount, "SCAN_COUNTER_TABLE", "no_such_counter_table")
     db = open_database(None, clock=VirtualClock())
     try:
-        assert db._engine.counts_scans is False
+        assert db._engine.counter.counts_scans is False
         await _thousand_rows(db)
         scan = db.prepare("SELECT * FROM t WHERE v = ?")
-        assert (await scan.bind(5).all()).meta.rows_read == 1
-        results = await db.batch([scan.bind(5), db.prepare("SELECT * FROM t LIMIT 3")])
-        assert [r.meta.rows_read for r in results] == [1, 3]
+        assert (await scan.bind(5).all()).meta.rows_read == 1000
+        point = db.prepare("SELECT * FROM t WHERE id = 1")
+        results = await db.batch([scan.bind(5), point])
+        assert [r.meta.rows_read for r in results] == [1000, 1]
     finally:
         db.close()
 

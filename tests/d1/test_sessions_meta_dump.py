@@ -107,7 +107,7 @@ async def test_meta_has_every_field_d1_reports(db: D1Database) -> None:
 
 async def test_meta_counts_reads_and_writes(db: D1Database) -> None:
     await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
-    insert = await db.prepare("INSERT INTO t (v) VALUES (1), (2), (3) RETURNING id").run()
+    insert = await db.prepare("INSERT INTO t (v) VALUES (1), (2), (3)").run()
     assert insert.meta.changes == 3 and insert.meta.rows_written == 3
     assert insert.meta.rows_read == 0
     assert insert.meta.last_row_id == 3 and insert.meta.changed_db is True
