@@ -6,6 +6,8 @@ queue service's views (:class:`~cfemu.queues.admin.QueueAdmin`, ``broker.queues`
 - ``GET /queues``: every queue with its gauges, counters, consumers, DLQ and settings.
 - ``GET /queues/{queue}``: one of them (by name or queue id).
 - ``GET /queues/{queue}/messages?state=&page=&per_page=``: peek a page (nothing is consumed).
+- ``GET /queues/{queue}/rates``: the counters' rates over the last minutes
+  (:mod:`cfemu.explorer.queue_rates`).
 - ``POST /queues/{queue}/messages``: send a test message ``{body, content_type?, delay_seconds?}``.
 - ``POST /queues/{queue}/purge``, ``/pause``, ``/resume``.
 - ``POST /queues/{queue}/redrive`` ``{to?, message_ids?}``: a DLQ's messages back to their queue.
@@ -20,6 +22,7 @@ import orjson
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.api.queues import message_content_type, send_error
 from cfemu.errors import CfemuError, QueueError, QueueSendError, QueueTypeError
+from cfemu.explorer.queue_rates import RateHistory
 from cfemu.queues.admin import QueueAdmin
 from cfemu.queues.redrive import redrive, redrive_target
 from cfemu.queues.registry import QueueRecord, now_iso
@@ -107,7 +110,14 @@ def add_routes(router: Router, service: QueueService) -> None:
             "stats": view.stats().as_dict(),
         }
 
+    history = RateHistory()
+
+    def sample() -> None:
+        broker = admin().broker
+        history.sample(broker.clock.now(), broker.queues)
+
     async def list_queues(request: ApiRequest) -> ApiResponse:
+        sample()
         names = sorted(admin().broker.queues)
         result = []
         for name in names:
@@ -152,6 +162,17 @@ def add_routes(router: Router, service: QueueService) -> None:
             "total_pages": -(-total // per_page),
         }
         return ok(result, info)
+
+    async def rates(request: ApiRequest) -> ApiResponse:
+        _, view = found(request)
+        sample()
+        return ok(
+            {
+                "queue_name": view.name,
+                "window_seconds": history.window,
+                "points": history.points(view.name),
+            }
+        )
 
     async def send(request: ApiRequest) -> ApiResponse:
         record, view = found(request)
@@ -206,6 +227,7 @@ def add_routes(router: Router, service: QueueService) -> None:
     router.add("GET", "/queues", list_queues)
     router.add("GET", "/queues/{queue}", get_queue)
     router.add("GET", "/queues/{queue}/messages", peek)
+    router.add("GET", "/queues/{queue}/rates", rates)
     router.add("POST", "/queues/{queue}/messages", send)
     router.add("POST", "/queues/{queue}/purge", purge)
     router.add("POST", "/queues/{queue}/pause", pause)

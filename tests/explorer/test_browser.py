@@ -112,6 +112,11 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await jobs.locator("button.resume").click()
             await expect(jobs.locator("td.acked")).to_have_text("5", timeout=10_000)
             await expect(jobs.locator("td.depth")).to_have_text("0")
+            # The live chart of rates (inline SVG, sampled as the page polls) drew its lines.
+            for line in ("sent", "acked", "retried", "dead_lettered", "dropped"):
+                await expect(page.locator(f"#rates-chart polyline.{line}")).to_have_count(1)
+            await expect(page.locator("#rates-legend .rate-acked")).to_contain_text("acked")
+            await page.screenshot(path=tmp_path / "rates.png", full_page=True)
 
             # A consumer outage dead-letters two messages; Redrive brings them back.
             dlq = page.locator('#queues-table tr[data-queue="jobs-dlq"]')
