@@ -62,8 +62,17 @@ class ExplorerApp:
             d1.add_routes(self.router, self.emulator.service(D1Service))
             d1_browse.add_routes(self.router, self.emulator.service(D1Service))
             queues.add_routes(self.router, self.emulator.service(QueueService))
+            self._add_kind_routes()
             self._routed = True
         return self.router
+
+    def _add_kind_routes(self) -> None:
+        """Routes of the kinds a config may not use: each gets its service or ``None`` (a
+        kind no config uses is never imported)."""
+        from cfemu.explorer import kv
+
+        services: dict[str, Any] = dict(self.emulator.services)
+        kv.add_routes(self.router, services.get("kv"))
 
     def page(self) -> bytes:
         """The explorer's single HTML page (inline script and style, nothing fetched)."""

@@ -20,6 +20,23 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("GET", "/d1/database/{database_id}/migrations", "D1", "Applied and pending migrations"),
     ("GET", "/d1/database/{database_id}/export", "D1", "The database as an SQL dump (download)"),
+    ("GET", "/storage/kv/namespaces", "KV", "List KV namespaces ({id, title}); ?order=&direction="),
+    (
+        "GET",
+        "/storage/kv/namespaces/{namespace_id}/keys",
+        "KV",
+        "List keys (?limit=&prefix=&cursor=)",
+    ),
+    ("GET", "/storage/kv/namespaces/{namespace_id}/values/{key_name}", "KV", "A value, raw"),
+    (
+        "PUT",
+        "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
+        "KV",
+        "Write a value: raw body or multipart value + metadata; ?expiration=&expiration_ttl=",
+    ),
+    ("DELETE", "/storage/kv/namespaces/{namespace_id}/values/{key_name}", "KV", "Delete a key"),
+    ("GET", "/storage/kv/namespaces/{namespace_id}/metadata/{key_name}", "KV", "A key's metadata"),
+    ("POST", "/storage/kv/namespaces/{namespace_id}/bulk/get", "KV", "Values of {keys: [...]}"),
     ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
     ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
     (
@@ -86,7 +103,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                 },
             },
         }
-        if method == "POST":
+        if method in ("POST", "PUT", "PATCH"):
             operation["requestBody"] = {
                 "required": False,
                 "content": {"application/json": {"schema": {"type": "object"}}},
@@ -97,8 +114,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "info": {
             "title": "Local Explorer API",
             "version": "0.0.1",
-            "description": "cfemu's Local Explorer API: D1 as Cloudflare's local explorer has "
-            "it, and Queues (cfemu's own routes, in the shapes of Cloudflare's REST API).",
+            "description": "cfemu's Local Explorer API: D1, KV, Durable Objects and Workflows "
+            "as Cloudflare's local explorer has them (with cfemu's own D1 views), and Queues "
+            "(cfemu's own routes, in the shapes of Cloudflare's REST API).",
         },
         "servers": [{"url": server_url}],
         "paths": paths,

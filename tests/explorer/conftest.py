@@ -31,6 +31,10 @@ max_batch_size = 10
 max_batch_timeout = 1
 max_retries = 0
 dead_letter_queue = "jobs-dlq"
+
+[[kv_namespaces]]
+binding = "CACHE"
+id = "cache-id"
 """
 
 # The consumer fails every batch while the ``outage`` table has a row, else records each

@@ -159,6 +159,22 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(page.locator("#rows-info")).to_have_text("page 1 of 1 (7 row(s))")
             await expect(page.locator("#rows-table tbody tr")).to_have_count(7)
             await page.screenshot(path=tmp_path / "d1-rows.png", full_page=True)
+
+            # KV: write a value with metadata and a TTL from the page, list it, read it back.
+            await page.goto(f"{base}/cdn-cgi/local/explorer?tab=kv")
+            await expect(page.locator("#kv-ns")).to_have_text("CACHE")
+            await page.locator("#kv-key").fill("greeting")
+            await page.locator("#kv-value").fill("hello")
+            await page.locator("#kv-metadata").fill('{"lang": "en"}')
+            await page.locator("#kv-ttl").fill("3600")
+            await page.locator("#kv-put").click()
+            key_row = page.locator('#kv-keys tr[data-key="greeting"]')
+            await expect(key_row.locator("td.metadata")).to_have_text('{"lang":"en"}')
+            assert await emulator.env.CACHE.get("greeting") == "hello"
+            await page.locator("#kv-value").fill("")
+            await key_row.locator("td.name").click()
+            await expect(page.locator("#kv-value")).to_have_value("hello")
+            await page.screenshot(path=tmp_path / "kv.png", full_page=True)
         finally:
             await browser.close()
     # Chromium logs every failed response as a console error: the only one allowed is the
