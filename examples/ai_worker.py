@@ -14,6 +14,10 @@ file runs unchanged on Cloudflare, under ``cfemu dev`` and under the tests.
   to ``ai-processing-dlq``, whose consumer marks the task ``failed``.
 - ``GET /api/tasks/<id>``, ``/api/health``, ``/api/ai-status`` and ``/api/queue-status``
   report from D1 and ``AI_QUEUE.metrics()``: only what a deployed Worker can see.
+- Two other designs of the same pipeline are chosen by the config: a Durable Object per
+  task (``wrangler.durable.toml`` binds ``TASK_COORDINATOR``) and a Workflow per task
+  (``wrangler.workflow.toml`` binds ``TASK_WORKFLOW``: :class:`TaskWorkflow` runs each
+  segment as a durable step with its own retries, instead of the queue).
 
 Run ``python examples/ai_worker.py`` for the demo (see :func:`main` at the end, which uses
 cfemu and never runs on Cloudflare).
@@ -33,9 +37,14 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if __name__ == "__main__":  # the demo runs outside any Worker: use cfemu's stand-in module
-    from cfemu.runtime.workers_module import DurableObject, Response, WorkerEntrypoint
+    from cfemu.runtime.workers_module import (
+        DurableObject,
+        Response,
+        WorkerEntrypoint,
+        WorkflowEntrypoint,
+    )
 else:  # a Worker, on Cloudflare or loaded by cfemu
-    from workers import DurableObject, Response, WorkerEntrypoint
+    from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint
 
 TASK_QUEUE = "ai-processing-queue"
 DEAD_LETTER_QUEUE = "ai-processing-dlq"
@@ -330,11 +339,15 @@ class Default(WorkerEntrypoint):
             "language": task.language,
             "question": task.question,
         }
+        workflow = self._bound("TASK_WORKFLOW")
         try:
-            await self.env.AI_QUEUE.send(message)
+            if workflow is not None:  # the Workflow path: one instance per task, same id
+                await workflow.create(id=task_id, params={"taskId": task_id})
+            else:
+                await self.env.AI_QUEUE.send(message)
         except Exception as exc:
-            # The queue is unavailable: do the work here rather than lose the task.
-            print(f"[ai-worker] queue send failed, processing {task_id} directly: {exc}")
+            # The queue (or Workflow) is unavailable: do the work here rather than lose it.
+            print(f"[ai-worker] dispatch failed, processing {task_id} directly: {exc}")
             status = await self.process_directly(task_id, exc)
             return Response.json(
                 {"taskId": task_id, "status": status, "fallback": True}, status=202
@@ -375,6 +388,12 @@ class Default(WorkerEntrypoint):
         elif row["error"] is not None:
             body["error"] = row["error"]
             body["errorType"] = row["error_type"]
+        workflow = self._bound("TASK_WORKFLOW")
+        if workflow is not None:  # the Workflow path: its instance's status too
+            try:
+                body["workflow"] = (await (await workflow.get(task_id)).status())["status"]
+            except Exception:  # a fallback task has no instance
+                body["workflow"] = None
         return Response.json(body)
 
     async def health(self) -> Response:
@@ -424,7 +443,8 @@ class Default(WorkerEntrypoint):
 
     async def queue_status(self) -> Response:
         """``GET /api/queue-status``: queue depth and task statistics from D1."""
-        metrics = await self.env.AI_QUEUE.metrics()
+        queue = self._bound("AI_QUEUE")  # the Workflow design binds no queue
+        metrics = await queue.metrics() if queue is not None else None
         counts = {s: 0 for s in ("pending", "processing", "retrying", "completed", "failed")}
         for row in await self._rows("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status"):
             counts[row["status"]] = row["n"]
@@ -454,7 +474,7 @@ class Default(WorkerEntrypoint):
         finished = counts["completed"] + counts["failed"]
         oldest = metrics.get("oldestMessageTimestamp") if metrics else None
         body = {
-            "queue": TASK_QUEUE,
+            "queue": TASK_QUEUE if queue is not None else None,
             "depth": (metrics or {}).get("backlogCount", 0),
             "backlogBytes": (metrics or {}).get("backlogBytes", 0),
             "oldestMessage": oldest.isoformat() if isinstance(oldest, datetime) else oldest,
@@ -563,8 +583,12 @@ class Default(WorkerEntrypoint):
     @property
     def _coordinator(self) -> Any:
         """The ``TASK_COORDINATOR`` Durable Object namespace, if the config binds one."""
+        return self._bound("TASK_COORDINATOR")
+
+    def _bound(self, name: str) -> Any:
+        """The binding ``env.<name>``, or ``None`` when the config has none."""
         try:
-            return self.env.TASK_COORDINATOR
+            return getattr(self.env, name)
         except (AttributeError, KeyError):
             return None
 
@@ -615,6 +639,77 @@ class Default(WorkerEntrypoint):
         if coordinator is not None:
             return combine(await coordinator.answers())
         return combine([answers[i] for i in range(len(segments))])
+
+    # -- the Workflow design's steps (TaskWorkflow) -------------------------------------------
+    async def start_workflow_task(self, task_id: str) -> dict[str, Any] | None:
+        """Mark the task ``processing`` and plan its segments: ``{"segments", "system"}``,
+        or ``None`` when it is missing or already final."""
+        row = await self._first(
+            "SELECT status, question, language, task_type FROM tasks WHERE id = ?", task_id
+        )
+        if row is None or row["status"] in FINAL_STATES:
+            return None
+        segments = split_segments(row["question"], self.segment_chars)
+        at = now_ms()
+        await self.env.DB.batch(
+            [
+                self.env.DB.prepare(
+                    "UPDATE tasks SET status = 'processing', attempts = MAX(attempts, 1), "
+                    "segments_total = ?, updated_ms = ?, started_ms = COALESCE(started_ms, ?) "
+                    "WHERE id = ?"
+                ).bind(len(segments), at, at, task_id),
+                self._event(task_id, "attempt", attempt=1, at=at),
+            ]
+        )
+        system = (
+            f"You are a helpful assistant working on a '{row['task_type']}' task. "
+            f"Answer in the language with code '{row['language']}'."
+        )
+        return {"segments": segments, "system": system}
+
+    def segment_step(
+        self, task_id: str, task: dict[str, Any], index: int, segment: str, retries: int
+    ) -> Any:
+        """The function of one segment's ``step.do``: answer it, save it in
+        ``task_segments``; a failed attempt is recorded (``retrying``) and re-raised."""
+        total = len(task["segments"])
+
+        async def answer_segment(ctx: Any) -> str:
+            attempt, at = int(ctx["attempt"]), now_ms()
+            statements = [
+                self.env.DB.prepare(
+                    "UPDATE tasks SET attempts = MAX(attempts, ?), status = 'processing', "
+                    "updated_ms = ? WHERE id = ?"
+                ).bind(attempt, at, task_id)
+            ]
+            if attempt > 1:  # a retry counts as an attempt, as a queue redelivery does
+                statements.append(self._event(task_id, "attempt", attempt=attempt, at=at))
+            await self.env.DB.batch(statements)
+            content = segment if total == 1 else f"(part {index + 1} of {total}) {segment}"
+            started = time.perf_counter()
+            try:
+                output = await self.env.AI.run(
+                    self.model,
+                    {
+                        "messages": [
+                            {"role": "system", "content": task["system"]},
+                            {"role": "user", "content": content},
+                        ]
+                    },
+                )
+            except Exception as exc:
+                await self.attempt_failed(task_id, exc, will_retry=attempt <= retries)
+                raise
+            latency_ms = (time.perf_counter() - started) * 1000
+            text = output["response"] if isinstance(output, dict) else str(output)
+            await self._run(
+                "INSERT INTO task_segments (task_id, segment_index, result, latency_ms, "
+                "created_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                *(task_id, index, text, latency_ms, now_ms()),
+            )
+            return text
+
+        return answer_segment
 
     async def attempt_failed(self, task_id: str, exc: Exception, *, will_retry: bool) -> None:
         """Record a failed attempt: the error on the row, and an event for the statistics."""
@@ -691,6 +786,86 @@ class Default(WorkerEntrypoint):
             "INSERT INTO task_events (task_id, event, attempt, error_type, detail, at_ms) "
             "VALUES (?, ?, ?, ?, ?, ?)"
         ).bind(task_id, event, attempt, kind, detail, now_ms() if at is None else at)
+
+
+# --- the Workflow design (wrangler.workflow.toml) ---------------------------------------------
+class TaskWorkflow(WorkflowEntrypoint):
+    """One Workflow instance per task (id = the task id; ``params = {"taskId"}``), used
+    when the config binds it as ``TASK_WORKFLOW``: mark processing, one durable
+    ``step.do`` per segment with its own retries (3 attempts, delays of n *
+    ``RETRY_DELAY_SECONDS``, as the queue's ``max_retries = 2``), save the result, mark it
+    completed. A segment step that completed is never run again (a restart, or a retry of
+    a later segment, reuses its recorded answer); one that fails its last attempt marks
+    the task ``failed`` and fails the instance. D1 keeps the same rows as the queue path,
+    so every endpoint answers the same.
+    """
+
+    async def run(self, event: Any, step: Any) -> Any:
+        task_id = event["payload"]["taskId"]
+        worker = Default(self.ctx, self.env)  # the Worker's D1 helpers and [vars]
+        retries = {
+            "limit": DIRECT_ATTEMPTS - 1,
+            "delay": f"{worker.retry_delay_seconds} seconds",
+            "backoff": "linear",
+        }
+
+        @step.do("mark processing")
+        async def mark_processing() -> dict[str, Any] | None:
+            return await worker.start_workflow_task(task_id)
+
+        task = await mark_processing()
+        if task is None:
+            return {"taskId": task_id, "status": "skipped"}  # missing, or already final
+        segments = task["segments"]
+        answers = []
+        try:
+            for index, segment in enumerate(segments):
+                segment_step = step.do(
+                    f"segment {index + 1} of {len(segments)}", config={"retries": retries}
+                )(worker.segment_step(task_id, task, index, segment, retries["limit"]))
+                answers.append(await segment_step())
+        except Exception as exc:  # the last attempt of a segment failed
+            failure = f"{type(exc).__name__}: {exc}"
+
+            @step.do("mark failed")
+            async def mark_failed() -> None:
+                # its last attempt recorded the error; this makes sure the row is final
+                at = now_ms()
+                await worker._run(
+                    "UPDATE tasks SET status = 'failed', error = COALESCE(error, ?), "
+                    "updated_ms = ?, completed_ms = COALESCE(completed_ms, ?) "
+                    "WHERE id = ? AND status != 'completed'",
+                    *(failure, at, at, task_id),
+                )
+
+            await mark_failed()
+            raise
+
+        @step.do("save result")
+        async def save_result() -> int:
+            result = combine(answers)
+            await worker._run(
+                "UPDATE tasks SET result = ?, updated_ms = ? WHERE id = ?",
+                *(result, now_ms(), task_id),
+            )
+            return len(result)
+
+        @step.do("mark completed")
+        async def mark_completed() -> None:
+            at = now_ms()
+            await worker.env.DB.batch(
+                [
+                    worker.env.DB.prepare(
+                        "UPDATE tasks SET status = 'completed', error = NULL, error_type = NULL,"
+                        " updated_ms = ?, completed_ms = ? WHERE id = ?"
+                    ).bind(at, at, task_id),
+                    worker._event(task_id, "completed", at=at),
+                ]
+            )
+
+        await save_result()
+        await mark_completed()
+        return {"taskId": task_id, "status": "completed", "segments": len(segments)}
 
 
 def _ratio(part: int | float, whole: int | float) -> float:
@@ -865,9 +1040,14 @@ async def run_demo(args: Any) -> int:
     async with emulator:
         applied = await emulator.apply_migrations("DB")
         print(f"cfemu: {args.config.name} loaded; migrations applied: {applied or 'none pending'}")
+        design = (
+            f"Workflow TASK_WORKFLOW, {DIRECT_ATTEMPTS} attempts per segment step"
+            if "TASK_WORKFLOW" in emulator.env
+            else f"queue max_retries=2 -> {DEAD_LETTER_QUEUE}"
+        )
         print(
             f"cfemu: local AI model (deterministic stand-in), fail rate {args.fail_rate:g}, "
-            f"seed {args.seed}; queue max_retries=2 -> {DEAD_LETTER_QUEUE}"
+            f"seed {args.seed}; {design}"
         )
         async with emulator.client() as client:
             ids: list[str] = []
