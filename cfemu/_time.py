@@ -100,6 +100,31 @@ class TimeKeeper:
         clock.advance_to(target)
         await self._settle(clock)
 
+    async def run_until(
+        self, done: Callable[[], bool], *, max_steps: int, max_seconds: float | None
+    ) -> bool:
+        """Run (firing timers under a :class:`VirtualClock`) until ``done()`` holds; False
+        when everything settled first. On the real clock, poll until ``done()`` or
+        ``max_seconds`` (then False)."""
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            try:
+                async with asyncio.timeout(max_seconds):
+                    while not done():
+                        await clock.sleep(0.005)
+            except TimeoutError:
+                return False
+            return True
+        budget = _StepBudget(clock, max_steps, self._busy)
+        while True:
+            await self._settle(clock, budget)
+            if done():
+                return True
+            if clock.fire_next():
+                budget.spend()
+            elif not self.tracker.tasks:
+                return done()
+
 
 class _StepBudget:
     """Counts ``drain()``'s steps (timers fired, rounds of background work) against a bound."""

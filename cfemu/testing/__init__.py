@@ -7,7 +7,8 @@
   :func:`create_message_batch`, :func:`get_queue_result`, :func:`create_scheduled_controller`,
   :func:`read_d1_migrations`, :func:`apply_d1_migrations`, :func:`reset`, and for Durable
   Objects :func:`run_in_durable_object`, :func:`run_durable_object_alarm`,
-  :func:`list_durable_object_ids` (plus :func:`evict_durable_object`).
+  :func:`list_durable_object_ids` (plus :func:`evict_durable_object`), and for Workflows
+  :func:`introspect_workflow_instance` and :func:`introspect_workflow`.
 - Fault injection: :class:`Faults` (``emulator.faults``), :class:`FaultRule`,
   :class:`InjectedCrashError`.
 - Hypothesis strategies in :mod:`cfemu.testing.strategies` (imported on demand: hypothesis
@@ -33,6 +34,12 @@ from cfemu.testing._events import (
     wait_on_execution_context,
 )
 from cfemu.testing._reset import apply_all_migrations, reset
+from cfemu.testing._workflows import (
+    WorkflowInstanceIntrospector,
+    WorkflowIntrospector,
+    introspect_workflow,
+    introspect_workflow_instance,
+)
 
 __all__ = [
     "D1Migration",
@@ -40,6 +47,8 @@ __all__ = [
     "Faults",
     "InjectedCrashError",
     "QueueResult",
+    "WorkflowInstanceIntrospector",
+    "WorkflowIntrospector",
     "apply_all_migrations",
     "apply_d1_migrations",
     "create_execution_context",
@@ -47,6 +56,8 @@ __all__ = [
     "create_scheduled_controller",
     "evict_durable_object",
     "get_queue_result",
+    "introspect_workflow",
+    "introspect_workflow_instance",
     "list_durable_object_ids",
     "read_d1_migrations",
     "reset",

@@ -40,6 +40,7 @@ from cfemu.workflows.store import WorkflowStore
 
 if TYPE_CHECKING:
     from cfemu.runtime.worker import Worker
+    from cfemu.workflows.modifier import Modifier
 
 __all__ = ["FINITE", "LiveInstance", "WorkflowRuntime"]  # LiveInstance: from .live
 
@@ -81,6 +82,10 @@ class WorkflowRuntime:
         self.step_limit = step_limit
         #: Bytes of recorded state an instance may hold (Cloudflare's 1 GiB; tests lower it).
         self.state_limit = WORKFLOW_MAX_INSTANCE_STATE_BYTES
+        #: What tests changed about instances (cfemu.testing's introspection), by id.
+        self.modifiers: dict[str, Modifier] = {}
+        #: Called with each new instance's id before it starts (introspection sessions).
+        self.on_create: list[Callable[[str], None]] = []
         #: Instances with a task (running, waiting or paused), by id.
         self.live: dict[str, LiveInstance] = {}
 
@@ -116,6 +121,8 @@ class WorkflowRuntime:
         if size > WORKFLOW_MAX_EVENT_PAYLOAD_BYTES:
             raise WorkflowError("Workflow instance params are over the 1 MiB limit")
         self.store.add_instance(self.name, instance_id, params, self.clock.now_ms())
+        for hook in list(self.on_create):
+            hook(instance_id)
         self.start(instance_id)
         return instance_id
 
@@ -285,6 +292,10 @@ class WorkflowRuntime:
                 "(instance.cannot_send_event) Cannot send event to instance since its on a "
                 "finite state"
             )
+        self.queue_event(instance_id, event_type, payload)
+
+    def queue_event(self, instance_id: str, event_type: str, payload: object) -> None:
+        """Queue an event for the instance (which may not exist yet), waking its waits."""
         event = {"payload": payload, "timestamp": self.clock.now_ms(), "type": event_type}
         self.store.add_event(self.name, instance_id, event_type, event)
         live = self.live.get(instance_id)

@@ -16,6 +16,7 @@ from cfemu.workflows.errors import InstanceFatal, WorkflowError, WorkflowTimeout
 
 if TYPE_CHECKING:
     from cfemu.workflows.engine import WorkflowRuntime
+    from cfemu.workflows.modifier import Modifier
 
 __all__ = ["LiveInstance", "Paused"]
 
@@ -39,6 +40,11 @@ class LiveInstance:
         self._state_bytes: int | None = None
         #: What ended the instance at once (it ends ``errored`` whatever ``run()`` does).
         self.fatal: InstanceFatal | None = None
+
+    @property
+    def modifier(self) -> Modifier | None:
+        """What a test changed about this instance (``None``: nothing)."""
+        return self.runtime.modifiers.get(self.id)
 
     # --- status ------------------------------------------------------------------------------
     def set_status(self, status: str) -> None:

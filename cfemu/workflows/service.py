@@ -122,6 +122,15 @@ class WorkflowsService(BindingService):
             raise KeyError(f"no Workflow {name!r}; Workflows: {sorted(self.runtimes)}")
         return Workflow(runtime)
 
+    def runtime_for(self, workflow: Workflow | str) -> WorkflowRuntime:
+        """The runtime behind a binding (``env.ORDERS``) or a Workflow name."""
+        if isinstance(workflow, Workflow):
+            return workflow._runtime
+        runtime = self.runtimes.get(workflow)
+        if runtime is None:
+            raise KeyError(f"no Workflow {workflow!r}; Workflows: {sorted(self.runtimes)}")
+        return runtime
+
     def describe(self, config: WorkerConfig) -> list[DescribeRow]:
         """A row per Workflow binding."""
         mode = "local" if self.ctx.persist_to is None else "local, persisted"

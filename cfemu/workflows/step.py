@@ -26,6 +26,7 @@ from cfemu.workflows.errors import InstanceFatal, NonRetryableError, WorkflowTim
 
 if TYPE_CHECKING:
     from cfemu.workflows.engine import LiveInstance
+    from cfemu.workflows.modifier import Modifier
 
 __all__ = ["StepCallable", "WorkflowStep"]
 
@@ -193,6 +194,13 @@ class WorkflowStep:
         self._steps_run += 1
         live.check_step_limit(self._steps_run)
         cfg = parse_step_config(call.name, call.config)
+        mod = live.modifier
+        if mod is not None:
+            mocked, result = mod.mocked_result(call.name, count)
+            if mocked:  # a test's result: the function never runs
+                text = _serialise(call.name, count, result)
+                live.record(key, text)
+                return json.loads(text)
         attempt = 1
         while True:
             ctx = {"step": {"name": call.name, "count": count}, "attempt": attempt}
@@ -200,6 +208,8 @@ class WorkflowStep:
             history = _History(live, key)
             try:
                 live.check_fault(call.name)
+                if mod is not None:
+                    _forced_failure(mod, call.name, count, cfg)
                 result = await self._attempt(call, values, ctx, cfg)
                 text = _serialise(call.name, count, result)  # too large: the attempt failed
             except NonRetryableError as exc:
@@ -213,7 +223,8 @@ class WorkflowStep:
                 history.end(exc)
                 if attempt > cfg.limit:
                     raise
-                await live.retry_delay(cfg.delay_before_retry(attempt) / 1000)
+                if mod is None or not mod.retry_delay_disabled(call.name, count):
+                    await live.retry_delay(cfg.delay_before_retry(attempt) / 1000)
                 attempt += 1
                 continue
             live.record(key, text)
@@ -245,8 +256,8 @@ class WorkflowStep:
         ms = parse_duration(duration)
         if ms > WORKFLOW_MAX_SLEEP_MS:
             raise ValueError(f"step.sleep duration {duration!r} is over the maximum of 365 days")
-        key, _ = self._key("sleep", name)
-        await self._sleep_to(key, lambda: self.live.clock.now_ms() + ms)
+        key, count = self._key("sleep", name)
+        await self._sleep_to(key, name, count, lambda: self.live.clock.now_ms() + ms)
 
     async def sleep_until(self, name: str, timestamp: object) -> None:
         """Sleep until ``timestamp`` (a ``datetime``, or epoch milliseconds)."""
@@ -259,17 +270,19 @@ class WorkflowStep:
             raise TypeError(
                 f"step.sleep_until timestamp must be a datetime or ms, not {timestamp!r}"
             )
-        key, _ = self._key("sleep", name)
+        key, count = self._key("sleep", name)
         if not self.live.recorded(key)[0] and when < self.live.clock.now_ms():
             raise ValueError("You can't sleep until a time in the past, time-traveler")
-        await self._sleep_to(key, lambda: when)
+        await self._sleep_to(key, name, count, lambda: when)
 
-    async def _sleep_to(self, key: str, until: Callable[[], float]) -> None:
+    async def _sleep_to(self, key: str, name: str, count: int, until: Callable[[], float]) -> None:
         live = self.live
         await live.checkpoint()
         found, wake_ms = live.recorded(key)
         if not found:
-            wake_ms = until()
+            mod = live.modifier
+            disabled = mod is not None and mod.sleep_disabled(name, count)
+            wake_ms = live.clock.now_ms() if disabled else until()
             history = _History(live, key)
             live.record(key, json.dumps(wake_ms))
             history.end(None, end_ms=int(wake_ms))
@@ -286,10 +299,13 @@ class WorkflowStep:
         sent earlier wait in order. ``WorkflowTimeoutError`` after ``timeout``."""
         _check_name(name)
         ms = parse_duration(timeout)
-        key, _ = self._key("event", name)
+        key, count = self._key("event", name)
         live = self.live
         await live.checkpoint()
         found, event = live.recorded(key)
+        mod = live.modifier
+        if not found and mod is not None and mod.event_times_out(name, count):
+            raise WorkflowTimeoutError(f"Execution timed out after {int(ms)}ms")
         if not found:
             deadline_key = f"deadline:{name}-{key.rsplit('-', 1)[1]}"
             has_deadline, deadline = live.recorded(deadline_key)
@@ -317,6 +333,15 @@ class _History:
             error = exc.error
         when = self.live.clock.now_ms() if end_ms is None else end_ms
         self.live.runtime.store.end_attempt(self.id, when, error)
+
+
+def _forced_failure(mod: Modifier, name: str, count: int, cfg: StepConfig) -> None:
+    """Fail this attempt as a test asked (a mocked error, a forced timeout)."""
+    error = mod.attempt_error(name, count)
+    if error is not None:
+        raise error
+    if mod.attempt_times_out(name, count):
+        raise WorkflowTimeoutError(f"Execution timed out after {int(cfg.timeout_ms)}ms")
 
 
 def _serialise(name: str, count: int, value: Any) -> str:
