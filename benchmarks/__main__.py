@@ -45,6 +45,7 @@ QUICK = {
     "persistence": ["--messages", "2000", "--rounds", "1"],
     "pull": ["--messages", "2000"],
     "queues": ["--messages", "2000", "--rounds", "1"],
+    "queues_matrix": ["--messages", "2000", "--samples", "200", "--rounds", "1"],
 }
 IMPORT_TARGET_MS = 150.0
 
