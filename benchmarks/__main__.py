@@ -71,7 +71,8 @@ def run_one(name: str, *, full: bool, timeout: float) -> dict[str, object]:
     took = time.perf_counter() - start
     summary = summarise(output)  # a benchmark missing its target may exit non-zero
     if code and summary["figure"] is None:
-        summary["figure"] = f"failed (exit {code})"
+        missed = summary["verdict"] == "FAIL" and summary["ratios"]
+        summary["figure"] = f"{'a target missed' if missed else 'failed'} (exit {code})"
     if code and summary["verdict"] is None:
         summary["verdict"] = "FAIL"
     return {"name": name, "command": command[1:], "exit": code, "seconds": round(took, 1),

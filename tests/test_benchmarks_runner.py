@@ -47,6 +47,26 @@ def test_every_row_of_a_table_with_a_ratio_column_is_a_ratio() -> None:
     ]
 
 
+QUEUES_MATRIX = """\
+messages: 2000 (sendBatch of 100), latency: 200 round trips, best of 1 rounds
+storage  batch       bare msg/s  cfemu msg/s   p50 µs   p99 µs  bare p50 µs   ratio  target
+memory   batch=1        256,244       28,581       46       89          9.6   11.2%  -
+memory   batch=100    1,568,946      283,227      312    2,066         41.2   18.1%  >= 30% MISSED
+file     batch=100      340,412       38,247      809    4,973         41.7   11.2%  -
+"""
+
+
+def test_table_rows_keep_their_text_columns_in_the_label() -> None:
+    found = ratios(QUEUES_MATRIX)
+    assert [(r["label"], r["ratio"], r["verdict"]) for r in found] == [
+        ("memory batch=1", "11.2%", None),
+        ("memory batch=100", "18.1%", "FAIL"),
+        ("file batch=100", "11.2%", None),
+    ]
+    row = "all 10k rows   memory              68           37     27,221.1   54.1%  >= 50% ok"
+    assert ratios(f"case storage ops/s ratio target\n{row}\n")[0]["label"] == "all 10k rows memory"
+
+
 def test_one_failing_ratio_fails_the_benchmark_and_every_ratio_is_kept() -> None:
     summary = summarise(HTTP)
     assert [(r["label"], r["ratio"], r["verdict"]) for r in summary["ratios"]] == [
