@@ -24,7 +24,7 @@ from cfemu.d1.engine import Engine, Outcome
 from cfemu.d1.values import (
     SqlValue,
     column_names,
-    from_sql,
+    row_lists,
     row_object,
     row_objects,
     to_sql,
@@ -193,7 +193,7 @@ class D1PreparedStatement:
         """
         with_names = columnNames or bool(options is not None and options.get("columnNames"))
         outcome = await self._execute(self._run)
-        rows: list[list[Any]] = [[from_sql(v) for v in row] for row in outcome.rows]
+        rows = row_lists(outcome.rows)
         if with_names:
             return [column_names(outcome.description), *rows]
         return rows
@@ -376,7 +376,7 @@ class D1Database:
             return [
                 (
                     column_names(o.description),
-                    [[from_sql(v) for v in row] for row in o.rows],
+                    row_lists(o.rows),
                     engine.meta(o),
                 )
                 for o in outcomes

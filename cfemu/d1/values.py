@@ -14,8 +14,9 @@ numbers as ``float`` (so an INTEGER beyond ±(2**53 - 1) loses precision), BLOBs
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, TypeAlias
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from typing import Any, Final, TypeAlias
 
 from cfemu._js import JsDict, js_string, js_typeof
 from cfemu.errors import D1TypeError
@@ -26,7 +27,7 @@ __all__ = [
     "SqlValue",
     "column_names",
     "from_sql",
-    "row_from_sql",
+    "row_lists",
     "row_object",
     "row_objects",
     "to_sql",
@@ -36,8 +37,15 @@ __all__ = [
 #: A value as handed to SQLite.
 SqlValue: TypeAlias = int | float | str | bytes | None
 
+#: A result row and a result set as ``sqlite3`` returns them.
+Rows: TypeAlias = list[tuple[SqlValue, ...]]
+
 #: JavaScript's ``Number.MAX_SAFE_INTEGER``.
 MAX_SAFE_INTEGER = 2**53 - 1
+#: Result sets with at least this many rows are converted column by column; smaller ones
+#: value by value (deciding per column costs a few C calls per column).
+_COLUMNWISE_FROM: Final = 6
+_NONE: Final = type(None)
 
 
 def _type_error(value: object) -> D1TypeError:
@@ -118,8 +126,9 @@ def from_sql(value: SqlValue) -> Any:
     return value
 
 
-def row_from_sql(row: tuple[SqlValue, ...]) -> list[Any] | tuple[SqlValue, ...]:
-    """A result row with :func:`from_sql` applied; the row itself when nothing changes."""
+def _row(row: tuple[SqlValue, ...]) -> list[Any] | tuple[SqlValue, ...]:
+    """One row with :func:`from_sql` applied, value by value; the row itself when nothing
+    changes (cheaper than :func:`_columns` for a single row)."""
     out: list[Any] | None = None
     for index, value in enumerate(row):
         kind = type(value)
@@ -135,6 +144,58 @@ def row_from_sql(row: tuple[SqlValue, ...]) -> list[Any] | tuple[SqlValue, ...]:
     return row if out is None else out
 
 
+def _converted(column: tuple[Any, ...]) -> list[Any] | None:
+    """One column of a result set with :func:`from_sql` applied, or ``None`` when no value
+    changes. SQLite is dynamically typed, so the column's types are looked at first (in C):
+    a column of one type (NULLs aside) is decided as a whole, a column mixing types falls
+    back to converting value by value."""
+    kinds = set(map(type, column))
+    nulls = _NONE in kinds
+    if nulls:
+        kinds.discard(_NONE)
+    if len(kinds) != 1:
+        return None if not kinds else list(map(from_sql, column))
+    kind = kinds.pop()
+    if kind is str:
+        return None
+    if kind is int:
+        present = filter(None, column) if nulls else column  # 0 is safe: dropping it is fine
+        low = min(present, default=0)
+        present = filter(None, column) if nulls else column
+        if low >= -MAX_SAFE_INTEGER and max(present, default=0) <= MAX_SAFE_INTEGER:
+            return None
+        return list(map(from_sql, column))
+    if kind is float and not nulls:
+        if not any(map(float.is_integer, column)):
+            return None
+        if (
+            all(map(float.is_integer, column))  # so no NaN or infinity either
+            and min(column) >= -MAX_SAFE_INTEGER
+            and max(column) <= MAX_SAFE_INTEGER
+        ):
+            return list(map(int, column))
+        return [
+            int(v) if v.is_integer() and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER else v
+            for v in column
+        ]
+    if kind is bytes and not nulls:
+        return list(map(list, column))
+    return list(map(from_sql, column))
+
+
+def _columns(rows: Rows) -> Iterable[Sequence[Any]]:
+    """Every row with :func:`from_sql` applied, converted column by column (see
+    :func:`_converted`); the rows themselves when nothing changes."""
+    columns: list[Any] = list(zip(*rows, strict=True))
+    changed = False
+    for index, column in enumerate(columns):
+        converted = _converted(column)
+        if converted is not None:
+            columns[index] = converted
+            changed = True
+    return zip(*columns, strict=True) if changed else rows
+
+
 def column_names(description: Any) -> list[str]:
     """Column names from a ``sqlite3`` cursor description (``[]`` for no columns)."""
     return [] if description is None else [column[0] for column in description]
@@ -143,12 +204,21 @@ def column_names(description: Any) -> list[str]:
 def row_object(names: list[str], row: tuple[SqlValue, ...]) -> JsDict:
     """One row as a ``JsDict``. Duplicate column names collapse, the last one wins, as with
     JavaScript's ``Object.fromEntries`` in D1's client."""
-    return JsDict(zip(names, row_from_sql(row), strict=True))
+    return JsDict(zip(names, _row(row), strict=True))
 
 
-def row_objects(description: Any, rows: list[tuple[SqlValue, ...]]) -> list[JsDict]:
-    """Every row as a ``JsDict`` (see :func:`row_object`)."""
+def row_objects(description: Any, rows: Rows) -> list[JsDict]:
+    """Every row as a ``JsDict`` (see :func:`row_object`), converted column by column."""
     if not rows:
         return []
     names = column_names(description)
-    return [JsDict(zip(names, row_from_sql(row), strict=True)) for row in rows]
+    if len(rows) < _COLUMNWISE_FROM:
+        return [JsDict(zip(names, _row(row), strict=True)) for row in rows]
+    return list(map(JsDict, map(zip, repeat(names), _columns(rows))))
+
+
+def row_lists(rows: Rows) -> list[list[Any]]:
+    """Every row as a list of values (``raw()``), converted column by column."""
+    if len(rows) < _COLUMNWISE_FROM:
+        return [list(_row(row)) for row in rows]
+    return list(map(list, _columns(rows)))
