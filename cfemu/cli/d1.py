@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     apply = steps.add_parser("apply", parents=[common], help="apply pending migrations")
     apply.add_argument("database", metavar="DB", help="binding or database_name")
     apply.add_argument("-y", "--yes", action="store_true", help="do not ask (cfemu never asks)")
+    apply.add_argument(
+        "--force", action="store_true", help="apply without a prompt (cfemu never prompts)"
+    )
     apply.set_defaults(handler=_migrations_apply)
 
     execute = commands.add_parser(
@@ -169,8 +172,12 @@ def _migrations_list(args: argparse.Namespace) -> int:
         print("✅ No migrations to apply!")
         return 0
     print("Migrations to be applied:")
-    print(_table(["Name"], [[name] for name in pending]))
+    print(_table(["name"], [[name] for name in pending]))
     return 0
+
+
+#: wrangler's statuses in the progress table of ``migrations apply``.
+_PENDING, _APPLIED, _FAILED = "🕒️", "✅", "❌"
 
 
 def _migrations_apply(args: argparse.Namespace) -> int:
@@ -190,28 +197,35 @@ def _migrations_apply(args: argparse.Namespace) -> int:
         if not pending:
             print("✅ No migrations to apply!")
             return 0
-        print(f"Migrations to be applied to {target.name} ({target.file}):")
-        print(_table(["Name"], [[name] for name in pending]))
+        # As wrangler: the list, then the whole table again after each migration, its
+        # status going from 🕒️ to ✅ (or ❌, and the error).
+        print("Migrations to be applied:")
+        print(_table(["name"], [[name] for name in pending]))
+        if args.force:
+            print(f"--force passed, applying {len(pending)} migration(s) without prompt")
+        print(f"🌀 Executing on local database {target.name} ({target.file}):")
+        status = dict.fromkeys(pending, _PENDING)
+
+        def show(name: str, mark: str) -> None:
+            status[name] = mark
+            print(_table(["name", "status"], [[n, s] for n, s in status.items()]))
+
         try:
-            applied = run_async(
+            run_async(
                 apply_migrations(
                     db,
                     target.migrations_dir,
                     table=target.migrations_table,
                     pattern=target.migrations_pattern,
+                    on_applied=lambda name: show(name, _APPLIED),
                 )
             )
         except MigrationError as exc:
-            # As wrangler: the status of every migration up to the failing one, then the
-            # error (the ones before it stay applied).
-            rows = [[name, "✅"] for name in exc.applied]
             if exc.migration is not None:
-                rows.append([exc.migration, "❌"])
-            print(_table(["Name", "Status"], rows))
+                show(exc.migration, _FAILED)
             raise
     finally:
         target.close(db)
-    print(_table(["Name", "Status"], [[name, "✅"] for name in applied]))
     return 0
 
 
@@ -315,11 +329,16 @@ def _cell(value: Any) -> str:
 
 
 def _display_width(text: str) -> int:
-    """Terminal columns ``text`` takes: wide characters (✅, ❌, CJK) take two."""
+    """Terminal columns ``text`` takes: wide characters (✅, ❌, 🕒, CJK) take two; marks
+    and format characters (combining accents, the emoji variation selector) none."""
     import unicodedata
 
     return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        0
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
         for ch in text
     )
 

@@ -4,7 +4,9 @@
 ``<migrations_dir>/``; cfemu works with the part after that prefix (default ``*.sql``).
 Globs follow minimatch without ``dot``: ``*`` and ``?`` stay within one path segment,
 ``**`` spans any number of segments, ``[...]`` is a character class, and no wildcard
-matches a name starting with ``.``. Brace expansion (``{a,b}``) is not supported.
+matches a name starting with ``.``. Braces expand first, as minimatch's do: ``{a,b}`` is
+either alternative (nested braces too) and ``{1..3}`` a numeric range; a brace with no
+comma or range (``{a}``) is literal.
 
 Migration names are paths relative to ``migrations_dir`` with ``/`` separators
 (``0001_init.sql``, ``0001_init/migration.sql``). They sort segment by segment: by the
@@ -23,6 +25,7 @@ from cfemu.errors import MigrationError
 
 __all__ = [
     "DEFAULT_PATTERN",
+    "expand_braces",
     "leading_number",
     "list_matching",
     "matches",
@@ -87,9 +90,79 @@ def _match(globs: list[str], names: list[str]) -> bool:
     return bool(names) and _segment_matches(head, names[0]) and _match(rest, names[1:])
 
 
+_RANGE = re.compile(r"^(-?\d+)\.\.(-?\d+)$")
+_MAX_EXPANSIONS = 1024
+
+
+def _closing(pattern: str, start: int) -> int:
+    """The index of the ``}`` closing the ``{`` at ``start``, or -1."""
+    depth = 0
+    for index in range(start, len(pattern)):
+        char = pattern[index]
+        if char == "\\":
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _alternatives(body: str) -> list[str] | None:
+    """The comma-separated parts of a brace's body (top level only), or a numeric range;
+    ``None`` when the brace is literal."""
+    parts: list[str] = []
+    depth = 0
+    current = ""
+    for char in body:
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += char == "{"
+        depth -= char == "}"
+        current += char
+    parts.append(current)
+    if len(parts) > 1:
+        return parts
+    found = _RANGE.match(body)
+    if found:
+        low, high = int(found.group(1)), int(found.group(2))
+        step = 1 if high >= low else -1
+        width = len(found.group(1)) if found.group(1).startswith("0") else 0
+        return [str(n).zfill(width) for n in range(low, high + step, step)]
+    return None
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``pattern`` with its braces expanded (``a/{b,c}/*.sql`` → ``a/b/*.sql``,
+    ``a/c/*.sql``), in order; a pattern without braces is itself."""
+    start = pattern.find("{")
+    while start != -1:
+        end = _closing(pattern, start)
+        if end == -1:
+            return [pattern]
+        options = _alternatives(pattern[start + 1 : end])
+        if options is not None:
+            head, tail = pattern[:start], pattern[end + 1 :]
+            expanded: list[str] = []
+            for option in options:
+                for rest in expand_braces(head + option + tail):
+                    if rest not in expanded:
+                        expanded.append(rest)
+                    if len(expanded) >= _MAX_EXPANSIONS:
+                        return expanded
+            return expanded
+        start = pattern.find("{", start + 1)
+    return [pattern]
+
+
 def matches(pattern: str, name: str) -> bool:
     """Whether the ``/``-separated relative path ``name`` matches the glob ``pattern``."""
-    return _match(pattern.split("/"), name.split("/"))
+    names = name.split("/")
+    return any(_match(p.split("/"), names) for p in expand_braces(pattern))
 
 
 def leading_number(segment: str) -> int | None:
@@ -121,7 +194,7 @@ def list_matching(folder: Path, pattern: str = DEFAULT_PATTERN) -> list[str]:
     """
     if not folder.is_dir():
         return []
-    globs = pattern.split("/")
+    alternatives = [p.split("/") for p in expand_braces(pattern)]
     found: list[str] = []
     stack: list[tuple[Path, list[str]]] = [(folder, [])]
     while stack:
@@ -133,9 +206,9 @@ def list_matching(folder: Path, pattern: str = DEFAULT_PATTERN) -> list[str]:
         for entry in entries:
             names = [*parts, entry.name]
             if entry.is_dir():
-                if _could_contain(globs, names):
+                if any(_could_contain(globs, names) for globs in alternatives):
                     stack.append((entry, names))
-            elif entry.is_file() and _match(globs, names):
+            elif entry.is_file() and any(_match(globs, names) for globs in alternatives):
                 found.append("/".join(names))
     return sorted(found, key=migration_sort_key)
 

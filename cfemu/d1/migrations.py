@@ -11,6 +11,7 @@ not at all. The first failure stops the run; the migrations applied before it st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -83,12 +84,15 @@ async def apply_migrations(
     *,
     table: str = D1_DEFAULT_MIGRATIONS_TABLE,
     pattern: str = DEFAULT_PATTERN,
+    on_applied: Callable[[str], object] | None = None,
 ) -> list[str]:
     """Apply every pending migration of ``migrations_dir`` to ``db``; the names applied.
 
     Each file runs with its ``INSERT`` into ``table`` as one batch (one transaction). A
     failing file raises :class:`~cfemu.errors.MigrationError` naming it; the files applied
-    before it stay applied (listed in the error's ``applied``).
+    before it stay applied (listed in the error's ``applied``). ``on_applied(name)`` is
+    called after each migration commits (``cfemu d1 migrations apply`` prints its progress
+    table there, as wrangler does).
     """
     engine = db._engine
     folder = Path(migrations_dir)
@@ -117,6 +121,8 @@ async def apply_migrations(
                 error.add_note(note)
             raise error from exc
         done.append(name)
+        if on_applied is not None:
+            on_applied(name)
     return done
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cfemu.d1 import D1Database, list_migrations
 from cfemu.d1._sql import split_statements
+from cfemu.d1.layout import relative_pattern
 from cfemu.limits import D1_DEFAULT_MIGRATIONS_TABLE
 
 __all__ = ["D1Migration", "apply_d1_migrations", "read_d1_migrations"]
@@ -21,13 +22,21 @@ class D1Migration:
     queries: tuple[str, ...]
 
 
-def read_d1_migrations(migrations_dir: Path | str) -> list[D1Migration]:
+def read_d1_migrations(
+    migrations_dir: Path | str, *, migrations_pattern: str | None = None
+) -> list[D1Migration]:
     """Every migration of ``migrations_dir`` (``NNNN_name.sql`` files, in wrangler's order),
-    split into its statements. A missing folder has none."""
+    split into its statements. A missing folder has none.
+
+    ``migrations_pattern`` is the config key of the same name: a glob that starts with
+    ``migrations_dir`` (``"migrations/*/migration.sql"`` for Drizzle's nested folders);
+    names are then paths relative to ``migrations_dir``, as wrangler records them.
+    """
     folder = Path(migrations_dir)
+    pattern = relative_pattern(str(migrations_dir), migrations_pattern)
     return [
         D1Migration(name, tuple(split_statements((folder / name).read_text(encoding="utf-8"))))
-        for name in list_migrations(folder)
+        for name in list_migrations(folder, pattern)
     ]
 
 

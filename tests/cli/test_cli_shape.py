@@ -45,7 +45,10 @@ class Default(WorkerEntrypoint):
 
 
 def _width(line: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+    # A terminal draws the emoji variation selector (U+FE0F, as in 🕒️) in no column.
+    return sum(
+        0 if c == "\ufe0f" else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line
+    )
 
 
 async def _dead_letter(config: Path, state: Path, count: int) -> None:
@@ -123,9 +126,11 @@ def test_mistakes_fail_with_one_error_line_and_status_1(
 def test_migrations_table_is_aligned_with_wide_status_marks(project: Path) -> None:
     (project / "migrations").mkdir()
     (project / "migrations" / "0001_a.sql").write_text("CREATE TABLE a (x);\n")
+    (project / "migrations" / "0002_b.sql").write_text("CREATE TABLE b (x);\n")
     status, out, err = run_cli("d1", "migrations", "apply", "DB", cwd=project)
     assert status == 0, err
     lines = out.splitlines()
-    last = max(i for i, line in enumerate(lines) if line.startswith("┌"))
-    table = lines[last : last + 5]  # the status table: borders, header, one row
-    assert "✅" in table[3] and len({_width(line) for line in table}) == 1, out
+    first = next(i for i, line in enumerate(lines) if "🕒" in line) - 4
+    table = lines[first : first + 6]  # after the first: borders, header, ✅ and 🕒️ rows
+    assert "✅" in table[3] and "🕒" in table[4], out
+    assert len({_width(line) for line in table}) == 1, out

@@ -241,10 +241,49 @@ def test_a_failing_migration_prints_the_status_of_each_migration(
     (folder / "0002_bad.sql").write_text("INSERT INTO nope VALUES (1);")
     (folder / "0003_later.sql").write_text("CREATE TABLE c (v);")
     assert main(["d1", "migrations", "apply", "DB"]) == 1
-    status = capsys.readouterr().out.split("Status")[1]
-    assert "0001_ok.sql" in status and "✅" in status
-    assert "0002_bad.sql" in status and "❌" in status
-    assert "0003_later.sql" not in status
+    captured = capsys.readouterr()
+    tables = _status_tables(captured.out)
+    # As wrangler: the table after 0001 applied, then after 0002 failed (0003 never ran).
+    assert tables == [
+        [("0001_ok.sql", "✅"), ("0002_bad.sql", "🕒️"), ("0003_later.sql", "🕒️")],
+        [("0001_ok.sql", "✅"), ("0002_bad.sql", "❌"), ("0003_later.sql", "🕒️")],
+    ]
+    assert "Migration 0002_bad.sql failed with the following errors:" in captured.err
+
+
+def _status_tables(out: str) -> list[list[tuple[str, str]]]:
+    """The ``name | status`` tables ``migrations apply`` printed, as (name, status) rows."""
+    tables: list[list[tuple[str, str]]] = []
+    rows: list[tuple[str, str]] | None = None
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if line.startswith("│") and cells == ["name", "status"]:
+            rows = []
+            tables.append(rows)
+        elif line.startswith("│") and rows is not None and len(cells) == 2:
+            rows.append((cells[0], cells[1]))
+        elif line.startswith("└"):
+            rows = None
+    return tables
+
+
+def test_apply_prints_the_table_again_after_each_migration_as_wrangler(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project / "migrations"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (v);")
+    (folder / "0002_b.sql").write_text("CREATE TABLE b (v);")
+    assert main(["d1", "migrations", "apply", "DB", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Migrations to be applied:\n┌")
+    assert "--force passed, applying 2 migration(s) without prompt" in out
+    assert _status_tables(out) == [
+        [("0001_a.sql", "✅"), ("0002_b.sql", "🕒️")],
+        [("0001_a.sql", "✅"), ("0002_b.sql", "✅")],
+    ]
+    assert main(["d1", "migrations", "apply", "DB"]) == 0
+    assert capsys.readouterr().out == "✅ No migrations to apply!\n"
 
 
 def test_export_and_execute_of_invalid_utf8_text(

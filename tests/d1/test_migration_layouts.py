@@ -17,7 +17,7 @@ from cfemu.d1 import (
     pending_migrations,
 )
 from cfemu.d1._sql import split_statements
-from cfemu.d1.layout import matches, relative_pattern
+from cfemu.d1.layout import expand_braces, matches, relative_pattern
 from cfemu.errors import MigrationError
 
 pytestmark = pytest.mark.anyio
@@ -71,10 +71,69 @@ def test_a_globstar_pattern_finds_files_at_any_depth(tmp_path: Path) -> None:
         ("**/*.sql", "c.sql", True),
         ("*.sql", ".c.sql", False),
         ("0*_*.sql", "0001_a.sql", True),
+        ("*/{migration,up}.sql", "0001_a/up.sql", True),
+        ("*/{migration,up}.sql", "0001_a/down.sql", False),
+        ("{a,b/{c,d}}/*.sql", "b/d/x.sql", True),
+        ("{a,b/{c,d}}/*.sql", "b/x.sql", False),
+        ("000{1..3}_*.sql", "0002_x.sql", True),
+        ("000{1..3}_*.sql", "0004_x.sql", False),
+        ("{a}.sql", "{a}.sql", True),  # no comma, no range: literal, as minimatch
     ],
 )
 def test_glob_matching(pattern: str, name: str, expected: bool) -> None:
     assert matches(pattern, name) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expanded"),
+    [
+        ("*.sql", ["*.sql"]),
+        ("{a,b}/*.sql", ["a/*.sql", "b/*.sql"]),
+        ("x{1..3}", ["x1", "x2", "x3"]),
+        ("x{03..01}", ["x03", "x02", "x01"]),
+        ("{a,{b,c}}d", ["ad", "bd", "cd"]),
+        ("{a,a}", ["a"]),
+        ("a{b", ["a{b"]),
+    ],
+)
+def test_braces_expand_as_minimatch_does(pattern: str, expanded: list[str]) -> None:
+    assert expand_braces(pattern) == expanded
+
+
+def test_a_brace_pattern_lists_files_of_each_alternative_in_order(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "0002_b/up.sql": "",
+            "0001_a/migration.sql": "",
+            "0003_c/down.sql": "",
+            "0004_d.sql": "",
+        },
+    )
+    found = list_migrations(tmp_path, "{*/migration.sql,*/up.sql,*.sql}")
+    assert found == ["0001_a/migration.sql", "0002_b/up.sql", "0004_d.sql"]
+
+
+def test_read_d1_migrations_honours_migrations_pattern(tmp_path: Path) -> None:
+    from cfemu.testing import read_d1_migrations
+
+    _write(
+        tmp_path / "migrations",
+        {
+            "0002_b/migration.sql": "CREATE TABLE b (x); -- done",
+            "0001_a/migration.sql": "CREATE TABLE a (x);\nCREATE TABLE a2 (x);",
+            "0003_top.sql": "CREATE TABLE top (x);",
+        },
+    )
+    folder = tmp_path / "migrations"
+    nested = read_d1_migrations(folder, migrations_pattern=f"{folder}/*/migration.sql")
+    assert [(m.name, len(m.queries)) for m in nested] == [
+        ("0001_a/migration.sql", 2),
+        ("0002_b/migration.sql", 1),
+    ]
+    assert [m.name for m in read_d1_migrations(folder)] == ["0003_top.sql"]
+    with pytest.raises(MigrationError, match="must start with"):
+        read_d1_migrations(folder, migrations_pattern="elsewhere/*.sql")
 
 
 def test_the_pattern_is_relative_to_the_migrations_dir() -> None:
