@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu.api._http import (
@@ -17,6 +18,7 @@ from cfemu.api._http import (
     read_request,
     send_response,
 )
+from cfemu.api.hosts import host_allowed, refuse_host, request_host
 
 if TYPE_CHECKING:
     from cfemu.emulator import Emulator
@@ -111,16 +113,22 @@ def api_app(
     return ApiApp(emulator, token=token, account_id=account_id)
 
 
-def with_api(worker_app: Any, api: ApiApp) -> Any:
+def with_api(worker_app: Any, api: ApiApp, *, allowed_hosts: Iterable[str] = ()) -> Any:
     """An ASGI application sending :data:`API_PREFIX` paths to ``api``, the rest to
-    ``worker_app`` (how ``cfemu dev`` serves both on one port)."""
+    ``worker_app`` (how ``cfemu dev`` serves both on one port). A request for the API whose
+    ``Host`` is not local, an IP address or one of ``allowed_hosts`` is refused (403: DNS
+    rebinding, see :mod:`cfemu.api.hosts`)."""
     prefix = API_PREFIX.encode()
+    also = tuple(allowed_hosts)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw = scope.get("raw_path") or scope["path"].encode()
             if raw == prefix or raw.startswith(prefix + b"/"):
-                await api(scope, receive, send)
+                if host_allowed(request_host(scope), also):
+                    await api(scope, receive, send)
+                else:
+                    await refuse_host(scope, receive, send, "the Cloudflare API")
                 return
         await worker_app(scope, receive, send)
 

@@ -270,6 +270,7 @@ async def serve(
                             api_token=api_token,
                             explorer=bool(explorer),
                             http=http,
+                            allowed_hosts=(listen.ip,),
                         )
 
                     swap.set(app())
@@ -377,6 +378,7 @@ def make_server(
             api_token=api_token,
             explorer=is_loopback(ip) if explorer is None else explorer,
             http=http,
+            allowed_hosts=(ip,),
         )
     return uvicorn.Server(uvicorn_config(app, host=ip, port=port, options=options))
 
@@ -389,9 +391,11 @@ def build_app(
     api_token: str | None = None,
     explorer: bool = False,
     http: HttpOptions | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> Any:
     """The ASGI app ``cfemu dev`` serves: the primary Worker, the REST API, the Local
-    Explorer (when ``explorer``), request logs."""
+    Explorer (when ``explorer``), request logs. The API and the explorer answer only a
+    local ``Host``, an IP address or one of ``allowed_hosts`` (see :mod:`cfemu.api.hosts`)."""
     from cfemu.runtime.transport import with_body_timeout
 
     options = http or HttpOptions()
@@ -399,11 +403,11 @@ def build_app(
     if api:
         from cfemu.api import api_app, with_api
 
-        app = with_api(app, api_app(emulator, token=api_token))
+        app = with_api(app, api_app(emulator, token=api_token), allowed_hosts=allowed_hosts)
     if explorer:
         from cfemu.explorer import explorer_app, with_explorer
 
-        app = with_explorer(app, explorer_app(emulator))
+        app = with_explorer(app, explorer_app(emulator), allowed_hosts=allowed_hosts)
     app = with_body_timeout(app, emulator.clock, options.body_timeout)
     return log_requests(app)
 

@@ -10,6 +10,7 @@ Cloudflare's local explorer accepts only local origins.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from cfemu.api._http import (
     read_request,
     send_response,
 )
+from cfemu.api.hosts import host_allowed, refuse_host, request_host
 from cfemu.explorer.openapi import openapi_document
 from cfemu.explorer.views import assemble_page
 
@@ -166,17 +168,25 @@ def explorer_app(emulator: Emulator) -> ExplorerApp:
     return ExplorerApp(emulator)
 
 
-def with_explorer(worker_app: Any, explorer: ExplorerApp) -> Any:
+def with_explorer(
+    worker_app: Any, explorer: ExplorerApp, *, allowed_hosts: Iterable[str] = ()
+) -> Any:
     """An ASGI application sending the explorer's paths to ``explorer``, the rest to
-    ``worker_app`` (how ``cfemu dev`` serves both on one port)."""
+    ``worker_app`` (how ``cfemu dev`` serves both on one port). A request for the explorer
+    whose ``Host`` is not local, an IP address or one of ``allowed_hosts`` is refused (403:
+    DNS rebinding, see :mod:`cfemu.api.hosts`)."""
     prefixes = [p.encode() for p in EXPLORER_PREFIXES]
+    also = tuple(allowed_hosts)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw = scope.get("raw_path") or scope["path"].encode()
             for prefix in prefixes:
                 if raw == prefix or raw.startswith(prefix + b"/"):
-                    await explorer(scope, receive, send)
+                    if host_allowed(request_host(scope), also):
+                        await explorer(scope, receive, send)
+                    else:
+                        await refuse_host(scope, receive, send, "the Local Explorer")
                     return
         await worker_app(scope, receive, send)
 
