@@ -2,7 +2,8 @@
 
 ``list``, ``describe NAME``, ``trigger NAME [PARAMS]``, ``instances list NAME``,
 ``instances describe NAME [ID]`` (the step history as wrangler prints it), ``instances
-terminate|pause|resume|restart NAME ID`` and ``instances send-event NAME ID --type T``. The
+terminate|pause|resume|restart NAME ID``, ``instances send-event NAME ID --type T``,
+``instances delete NAME ID...`` and ``instances terminate-all NAME``. The
 state is ``<persist-to>/workflows.sqlite``, the file ``cfemu dev`` and
 ``Emulator(persist_to=...)`` keep instances in.
 
@@ -99,8 +100,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         command.add_argument("name", help="name of the workflow")
         command.add_argument("id", help="instance id or latest")
         if verb == "restart":
-            command.add_argument("--from-step-name", help=argparse.SUPPRESS)
+            command.add_argument("--from-step-name", help="name of the step to restart from")
+            command.add_argument(
+                "--from-step-count", type=int, help="1-based occurrence of that name (default 1)"
+            )
+            command.add_argument(
+                "--from-step-type",
+                choices=("do", "sleep", "waitForEvent"),
+                help="the step's type (default do)",
+            )
         command.set_defaults(handler=write.change_status, verb=verb)
+    delete = verbs.add_parser("delete", parents=[common], help="delete instances (at most 100)")
+    delete.add_argument("name", help="name of the workflow")
+    delete.add_argument("id", nargs="*", default=[], help="instance ids (or latest)")
+    delete.add_argument("--filename", type=Path, help="a JSON file holding an array of ids")
+    delete.set_defaults(handler=write.delete)
+    terminate_all = verbs.add_parser(
+        "terminate-all", parents=[common], help="terminate every unfinished instance"
+    )
+    terminate_all.add_argument("name", help="name of the workflow")
+    terminate_all.add_argument("--status", help="only the instances with this status")
+    terminate_all.set_defaults(handler=write.terminate_all)
     send = verbs.add_parser("send-event", parents=[common], help="send an event to an instance")
     send.add_argument("name", help="name of the workflow")
     send.add_argument("id", help="instance id or latest")

@@ -14,15 +14,16 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from cfemu.cli.workflows import _Context, _context, _instance, _known, _print_json
-from cfemu.errors import CfemuError, NotEmulatedError, StateError
+from cfemu.cli.workflows import _Context, _context, _instance, _known, _latest, _print_json
+from cfemu.errors import CfemuError, StateError
 
 if TYPE_CHECKING:
     from cfemu.workflows.store import WorkflowStore
 
-__all__ = ["change_status", "send_event", "trigger"]
+__all__ = ["change_status", "delete", "send_event", "terminate_all", "trigger"]
 
 _INSTANCE_ID: Final = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
 
@@ -98,8 +99,7 @@ def change_status(args: argparse.Namespace) -> int:
     from cfemu.workflows.engine import FINITE
 
     verb: str = args.verb
-    if getattr(args, "from_step_name", None):
-        raise NotEmulatedError("restart --from-step-name: cfemu restarts from the start only")
+    from_step = _restart_from(args) if verb == "restart" else None
     ctx = _context(args)
     _known(ctx, args.name, None, run=True)
     with _writing(ctx, f"{verb} an instance of workflow {args.name!r}") as store:
@@ -124,9 +124,95 @@ def change_status(args: argparse.Namespace) -> int:
             if row.status in ("paused", "waitingForPause"):
                 store.set_status(args.name, instance_id, "queued")  # replayed at next start
         else:
-            store.forget_steps(args.name, instance_id)
+            from_key = None
+            if from_step is not None:
+                from_key = "{}:{}-{}".format(*from_step)
+                if not store.step(args.name, instance_id, from_key)[0]:
+                    raise CfemuError(
+                        f'(instance.cannot_restart) Step "{from_step[1]}" not found in '
+                        "execution history"
+                    )
+            store.forget_steps(args.name, instance_id, from_key)
             store.set_status(args.name, instance_id, "queued")
     print(_DONE[verb].format(id=instance_id, name=args.name))
+    return 0
+
+
+def _restart_from(args: argparse.Namespace) -> tuple[str, str, int] | None:
+    """``(key prefix, name, count)`` of ``--from-step-*``, with wrangler's checks."""
+    if not args.from_step_name:
+        if args.from_step_count is not None or args.from_step_type is not None:
+            raise CfemuError(
+                "--from-step-name is required when using --from-step-count or --from-step-type"
+            )
+        return None
+    count = 1 if args.from_step_count is None else args.from_step_count
+    if count < 1:
+        raise CfemuError("--from-step-count must be a positive integer")
+    # the recorded key of a wait_for_event is its deadline's (spec §3.9: name + count)
+    prefix = {"do": "do", "sleep": "sleep", "waitForEvent": "deadline"}
+    return prefix[args.from_step_type or "do"], args.from_step_name, count
+
+
+def delete(args: argparse.Namespace) -> int:
+    """``workflows instances delete NAME ID... [--filename F]``: forget instances and all
+    they recorded (a running one is stopped by its emulator at its next start)."""
+    ids: list[str] = list(args.id)
+    if args.filename is not None:
+        try:
+            found = json.loads(Path(args.filename).read_text())
+        except (OSError, ValueError) as exc:
+            raise CfemuError(f"cannot read {args.filename}: {exc}") from None
+        if not isinstance(found, list) or not all(isinstance(i, str) for i in found):
+            raise CfemuError(
+                f'Unexpected JSON input from "{args.filename}". Expected an array of strings.'
+            )
+        ids += found
+    if not ids:
+        raise CfemuError("Provide at least one workflow instance ID")
+    if len(ids) > 100:
+        raise CfemuError("You can delete at most 100 workflow instances at a time")
+    ctx = _context(args)
+    _known(ctx, args.name, None, run=True)
+    deleted: list[str] = []
+    errors: list[str] = []
+    with _writing(ctx, f"delete instances of workflow {args.name!r}") as store:
+        for requested in ids:
+            instance_id = _latest(ctx, args.name, requested, store)
+            if store.delete_instance(args.name, instance_id):
+                deleted.append(instance_id)
+            else:
+                errors.append(f"  - {instance_id}: (instance.not_found) Instance does not exist")
+    if deleted:
+        names = ", ".join(f'"{i}"' for i in deleted)
+        print(f'🗑️  Deleted workflow instances from "{args.name}": {names}')
+    if errors:
+        raise CfemuError(
+            f"Failed to delete {len(errors)} workflow instance(s):\n" + "\n".join(errors)
+        )
+    return 0
+
+
+_TERMINABLE: Final = ("queued", "running", "paused", "waitingForPause", "waiting")
+
+
+def terminate_all(args: argparse.Namespace) -> int:
+    """``workflows instances terminate-all NAME [--status S]``: terminate every unfinished
+    instance (of that status)."""
+    if args.status is not None and args.status not in _TERMINABLE:
+        raise CfemuError(
+            f'Provided status "{args.status}" is not valid, it must be one of the following: '
+            f"{', '.join(_TERMINABLE)}."
+        )
+    wanted = (args.status,) if args.status is not None else _TERMINABLE
+    ctx = _context(args)
+    _known(ctx, args.name, None, run=True)
+    with _writing(ctx, f"terminate instances of workflow {args.name!r}") as store:
+        rows = [row for row in store.instances(args.name) if row.status in wanted]
+        for row in rows:
+            store.set_status(args.name, row.id, "terminated")
+    which = f' with status "{args.status}"' if args.status is not None else ""
+    print(f'🥷 Terminated {len(rows)} instance(s) from Workflow "{args.name}"{which}')
     return 0
 
 

@@ -313,3 +313,71 @@ async def test_a_step_running_when_its_instance_is_terminated_shows_as_interrupt
         "name": "Interrupted",
         "message": "the instance terminated",
     }
+
+
+async def test_restart_from_a_step_keeps_the_steps_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, state = project(tmp_path, SOURCE), tmp_path / "state"
+    await _fill(config, state)
+    restart = ("instances", "restart", "flow", "b")
+    code, _, err = _cli(config, state, capsys, *restart, "--from-step-name", "nope")
+    assert code == 1 and '(instance.cannot_restart) Step "nope" not found' in err
+    code, _, err = _cli(config, state, capsys, *restart, "--from-step-count", "2")
+    assert code == 1 and "--from-step-name is required when using --from-step-count" in err
+    code, _, err = _cli(
+        config, state, capsys, *restart, "--from-step-name", "cool down", "--from-step-count", "0"
+    )
+    assert code == 1 and "--from-step-count must be a positive integer" in err
+    code, out, _ = _cli(
+        config, state, capsys, *restart, "--from-step-name", "cool down", "--from-step-type",
+        "sleep",
+    )  # fmt: skip
+    assert code == 0 and "was restarted successfully" in out
+    code, out, _ = _cli(config, state, capsys, "instances", "describe", "flow", "b", "--json")
+    assert [s["name"] for s in json.loads(out)["steps"]] == ["charge"]
+
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        await emu.advance(3 * 86400 + 1)
+        b = await emu.env.FLOW.get("b")
+        assert (await b.status())["status"] == "waiting"  # sleeping again, then waiting
+        await b.sendEvent(type="approved", payload="again")
+        await emu.advance(1)
+        assert await b.status() == {"status": "complete", "output": [{"charged": 7}, "again"]}
+    log = config.parent / "side-effects.log"
+    assert log.read_text().count("charge b") == 1  # the charge before it was kept
+
+
+async def test_delete_and_terminate_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, state = project(tmp_path, SOURCE), tmp_path / "state"
+    await _fill(config, state)
+    for instance_id in ("t1", "t2"):
+        _cli(config, state, capsys, "trigger", "flow", '{"amount": 1}', "--id", instance_id)
+    code, _, err = _cli(
+        config, state, capsys, "instances", "terminate-all", "flow", "--status", "x"
+    )
+    assert code == 1 and 'Provided status "x" is not valid' in err
+    code, out, _ = _cli(
+        config, state, capsys, "instances", "terminate-all", "flow", "--status", "queued"
+    )
+    assert out.strip() == '🥷 Terminated 2 instance(s) from Workflow "flow" with status "queued"'
+    code, out, _ = _cli(config, state, capsys, "instances", "list", "flow", "--json")
+    assert {i["id"]: i["status"] for i in json.loads(out)} == {
+        "t1": "terminated",
+        "t2": "terminated",
+        "b": "complete",
+        "a": "waiting",
+    }
+
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(["t1", "missing"]))
+    code, out, err = _cli(
+        config, state, capsys, "instances", "delete", "flow", "a", "--filename", str(ids)
+    )
+    assert code == 1
+    assert out.strip() == '🗑️  Deleted workflow instances from "flow": "a", "t1"'
+    assert "Failed to delete 1 workflow instance(s):\n  - missing: (instance.not_found)" in err
+    code, out, _ = _cli(config, state, capsys, "instances", "list", "flow", "--json")
+    assert sorted(i["id"] for i in json.loads(out)) == ["b", "t2"]
+    code, _, err = _cli(config, state, capsys, "instances", "delete", "flow")
+    assert code == 1 and "Provide at least one workflow instance ID" in err
