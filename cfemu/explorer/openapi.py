@@ -37,6 +37,31 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("DELETE", "/storage/kv/namespaces/{namespace_id}/values/{key_name}", "KV", "Delete a key"),
     ("GET", "/storage/kv/namespaces/{namespace_id}/metadata/{key_name}", "KV", "A key's metadata"),
     ("POST", "/storage/kv/namespaces/{namespace_id}/bulk/get", "KV", "Values of {keys: [...]}"),
+    ("GET", "/workers/durable_objects/namespaces", "Durable Objects", "List namespaces"),
+    (
+        "GET",
+        "/workers/durable_objects/namespaces/{namespace_id}/objects",
+        "Durable Objects",
+        "Objects with stored data (?limit=&cursor=)",
+    ),
+    (
+        "GET",
+        "/workers/durable_objects/namespaces/{namespace_id}/objects/{object_id}",
+        "Durable Objects",
+        "An object's tables, key-value count, size and alarm",
+    ),
+    (
+        "GET",
+        "/workers/durable_objects/namespaces/{namespace_id}/objects/{object_id}/kv",
+        "Durable Objects",
+        "An object's key-value pairs (?limit=&cursor=)",
+    ),
+    (
+        "POST",
+        "/workers/durable_objects/namespaces/{namespace_id}/query",
+        "Durable Objects",
+        "Read-only SQL on an object {durable_object_id | durable_object_name, queries}",
+    ),
     ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
     ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
     (

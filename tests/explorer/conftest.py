@@ -35,12 +35,26 @@ dead_letter_queue = "jobs-dlq"
 [[kv_namespaces]]
 binding = "CACHE"
 id = "cache-id"
+
+[[durable_objects.bindings]]
+name = "TALLY"
+class_name = "Tally"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Tally"]
 """
 
 # The consumer fails every batch while the ``outage`` table has a row, else records each
 # body in ``done`` and acks it. ``GET /send?n=N`` sends N messages.
 WORKER = """\
-from workers import Response, WorkerEntrypoint
+from workers import DurableObject, Response, WorkerEntrypoint
+
+class Tally(DurableObject):
+    async def hit(self, n):
+        self.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS hits (n INTEGER)")
+        self.ctx.storage.sql.exec("INSERT INTO hits VALUES (?)", n)
+        await self.ctx.storage.put("last", n)
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):

@@ -175,6 +175,17 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await key_row.locator("td.name").click()
             await expect(page.locator("#kv-value")).to_have_value("hello")
             await page.screenshot(path=tmp_path / "kv.png", full_page=True)
+
+            # Durable Objects: an object with storage, its table read with read-only SQL.
+            await emulator.env.TALLY.getByName("home").hit(3)
+            await page.goto(f"{base}/cdn-cgi/local/explorer?tab=do")
+            tally = page.locator("#do-objects tbody tr").first
+            await expect(tally.locator("td.name")).to_have_text("home")
+            await tally.locator("td.name").click()
+            await page.locator('#do-tables tr[data-table="hits"] td.name').click()
+            await expect(page.locator("#do-results tbody td")).to_have_text("3")
+            await expect(page.locator("#do-kv td.preview")).to_have_text("3")
+            await page.screenshot(path=tmp_path / "do.png", full_page=True)
         finally:
             await browser.close()
     # Chromium logs every failed response as a console error: the only one allowed is the
