@@ -10,6 +10,7 @@ an invocation's outcome; spec: queues.md §4.2-§4.4). The invocation itself is
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Final
@@ -271,16 +272,18 @@ class _QueueCore:
         if failed:
             self.failed_batches += 1
         self.last_settled_at = now
-        total = len(batch.messages)
-        outcome = f"{total} message{'s' if total != 1 else ''}: {acked} acked"
-        if retried:
-            outcome += f", {len(retried)} retried"
-        if exhausted:
-            verb = "dead-lettered" if dlq is not None else "dropped after the last retry"
-            outcome += f", {len(exhausted)} {verb}"
-        if failed:
-            outcome += "; the invocation failed"
-        invocation(self.broker.logger, "QUEUE", self.name, outcome, now - started)
+        log = self.broker.logger
+        if log.isEnabledFor(logging.INFO):  # the line is only worded when it is shown
+            total = len(batch.messages)
+            outcome = f"{total} message{'s' if total != 1 else ''}: {acked} acked"
+            if retried:
+                outcome += f", {len(retried)} retried"
+            if exhausted:
+                verb = "dead-lettered" if dlq is not None else "dropped after the last retry"
+                outcome += f", {len(exhausted)} {verb}"
+            if failed:
+                outcome += "; the invocation failed"
+            invocation(log, "QUEUE", self.name, outcome, now - started)
         self.active -= 1
         self.pump()
         if dlq is not None:

@@ -288,12 +288,15 @@ class QueueProducer:
 _Batch = tuple[list[StoredMessage], int, int]  # records, total bytes, largest message
 
 
-def _is_dict(item: object) -> bool:
-    return type(item) is dict
-
-
-def _body_only(item: dict[str, Any]) -> bool:
-    return len(item) == 1 and "body" in item
+def _body_only(items: list[Any]) -> bool:
+    """Whether every item is a plain ``dict`` holding exactly one key, ``"body"`` (C loops:
+    no Python call per message)."""
+    n = len(items)
+    return (
+        all(map(is_, map(type, items), repeat(dict, n)))
+        and all(map((1).__eq__, map(len, items)))
+        and all(map(dict.__contains__, items, repeat("body", n)))
+    )
 
 
 _get_body = itemgetter("body")
@@ -340,7 +343,7 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
     """``sendBatch``'s common shape — plain dicts holding only a JSON ``body`` — with every
     per-message step run by C loops (``map``, comprehensions). ``None`` means: use
     :func:`_general_batch`, which handles (and reports the errors of) everything else."""
-    if not all(map(_is_dict, items)) or not all(map(_body_only, items)):
+    if not _body_only(items):
         return None
     bodies = list(map(_get_body, items))
     if any(map(_is_none, bodies)):

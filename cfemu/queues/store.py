@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from math import floor, inf
+from operator import attrgetter
 from typing import Final, Protocol
 
 from cfemu.errors import StateError
@@ -44,6 +45,8 @@ __all__ = [
     "StoredMessage",
     "sent_at_ms",
 ]
+
+_id_of = attrgetter("id")
 
 DELAYED: Final = 0
 READY: Final = 1
@@ -330,7 +333,8 @@ class MemoryQueueStore(QueueStore):
                 ready_append(msg)
             else:
                 self._delay(msg)
-            added += msg.size
+            payload = msg.payload
+            added += len(payload) if type(payload) is bytes else msg.size
             sent = msg.sent
             if sent < last_sent:
                 in_order = False
@@ -371,7 +375,7 @@ class MemoryQueueStore(QueueStore):
         for msg in out:
             msg.state = IN_FLIGHT
             msg.attempts += 1
-            in_flight[msg.id] = msg
+        in_flight.update(zip(map(_id_of, out), out, strict=True))
         return out
 
     def settle(
@@ -386,7 +390,8 @@ class MemoryQueueStore(QueueStore):
         for msg in finished:
             del in_flight[msg.id]
             msg.state = DONE
-            removed_bytes += msg.size
+            payload = msg.payload
+            removed_bytes += len(payload) if type(payload) is bytes else msg.size
             removed += 1
         for msg, due in retried:
             del in_flight[msg.id]
