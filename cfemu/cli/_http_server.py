@@ -114,9 +114,15 @@ def _protocol(header_timeout: float) -> type[Any]:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class HeaderTimeoutProtocol(HttpToolsProtocol):
-        """An httptools protocol with a deadline for each request's headers."""
+        """An httptools protocol with a deadline for each request's headers.
+
+        The deadline is a timestamp; one timer per connection checks it when it fires and
+        re-arms for a deadline that moved meanwhile, so a request whose headers arrive in
+        time costs a clock read, not a timer armed and cancelled.
+        """
 
         _header_timer: asyncio.TimerHandle | None = None
+        _header_deadline: float | None = None  # when the awaited headers are due, if any
         _in_headers = False  # a request's first bytes arrived, its headers are not complete
 
         def connection_made(self, transport: Any) -> None:
@@ -126,21 +132,24 @@ def _protocol(header_timeout: float) -> type[Any]:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_headers = True
-            if self._header_timer is None:
+            if self._header_deadline is None:
                 self._arm()  # the next request's headers start now
 
         def on_headers_complete(self) -> None:
             self._in_headers = False
-            self._disarm()
+            self._header_deadline = None  # the timer, if armed, finds nothing due
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self._in_headers and self._header_timer is None and not self._closing():
+            if self._in_headers and self._header_deadline is None and not self._closing():
                 self._arm()  # a pipelined request's headers arrived in part
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._header_deadline = None
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
             super().connection_lost(exc)
 
         def _closing(self) -> bool:
@@ -150,16 +159,19 @@ def _protocol(header_timeout: float) -> type[Any]:
             return self.cycle is not None and not self.cycle.response_complete
 
         def _arm(self) -> None:
-            self._disarm()
-            self._header_timer = self.loop.call_later(header_timeout, self._expired)
-
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+            deadline = self._header_deadline = self.loop.time() + header_timeout
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_at(deadline, self._expired)
 
         def _expired(self) -> None:
             self._header_timer = None
+            deadline = self._header_deadline
+            if deadline is None:
+                return  # the headers came in time
+            if self.loop.time() < deadline:  # a later request's headers are due later
+                self._header_timer = self.loop.call_at(deadline, self._expired)
+                return
+            self._header_deadline = None
             if self._closing() or self._responding():
                 return  # re-armed when that response completes, if headers are still due
             if self._in_headers:

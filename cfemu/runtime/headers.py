@@ -96,6 +96,9 @@ class Headers:
         self._pairs: list[tuple[str, str]] = []
         if init is None:
             return
+        if type(init) is list:  # the transports' pairs: no ABC or wrapper checks first
+            self._extend(init)
+            return
         unwrap = getattr(init, "__cfemu_headers__", None)
         if unwrap is not None:  # a js.Headers
             init = unwrap()
@@ -106,12 +109,16 @@ class Headers:
             for name, value in init.items():
                 self.append(name, value)
         elif isinstance(init, list):
-            for pair in init:
-                if len(pair) != 2:
-                    raise TypeError(_PAIR_LENGTH)
-                self.append(pair[0], pair[1])
+            self._extend(init)
         else:
             raise TypeError("Received unexpected type for headers argument")
+
+    def _extend(self, pairs: list[tuple[str, str]]) -> None:
+        append = self._pairs.append
+        for pair in pairs:
+            if len(pair) != 2:
+                raise TypeError(_PAIR_LENGTH)
+            append((_header_name(pair[0]), _header_value(pair[1])))
 
     def append(self, name: str, value: str) -> None:
         """Add a value, keeping the existing ones (``TypeError`` for an invalid header)."""
