@@ -5,7 +5,7 @@ Run: ``python benchmarks/bench_queues.py [--messages N]``. Not collected by pyte
 1. End-to-end throughput: N messages sent with ``sendBatch`` (100 per call), consumed in
    batches of 100 (each message's body read and ``ack()``ed), on the real clock; compared
    with a bare asyncio loop moving the same message dicts through an ``asyncio.Queue`` in
-   batches of 100 (the same work minus the emulation). Prints the ratio (target >= 20%).
+   batches of 100 (the same work minus the emulation). Prints the ratio (issue 20: >= 30%).
 2. The same with ``max_batch_size = 1`` (one consumer invocation per message).
 3. Latency of one message, ``send`` -> handler entry, real clock, ``max_batch_timeout = 0``.
 4. What refusing values that cannot cross Cloudflare's RPC boundary (tuples, bytearrays:
@@ -33,7 +33,7 @@ from cfemu.queues import Broker, ConsumerSettings, MessageBatch
 from cfemu.queues.producer import check_encoded
 
 BATCH = 100
-TARGET_RATIO = 0.20
+TARGET_RATIO = 0.30  # issue 20 (issue 12 asked for 20%)
 
 
 def _bodies(n: int) -> list[dict[str, Any]]:
@@ -191,7 +191,8 @@ async def main(n: int, rounds: int) -> None:
     print(f"bare asyncio loop, batches of {BATCH}:   {b:12,.0f} msg/s")
     print(f"cfemu sendBatch/ack, batches of {BATCH}: {c:12,.0f} msg/s")
     verdict = "OK" if ratio >= TARGET_RATIO else "BELOW TARGET"
-    print(f"ratio cfemu / bare:               {ratio:12.1%}  (target >= 20%: {verdict})")
+    target = f"target >= {TARGET_RATIO:.0%}"
+    print(f"ratio cfemu / bare:               {ratio:12.1%}  ({target}: {verdict})")
     print(f"cfemu, batch size 1:              {_best(single):12,.0f} msg/s")
     print(
         "latency send -> handler (real clock, max_batch_timeout=0): "
