@@ -61,19 +61,36 @@ def test_the_emulator_does_not_load_bindings_no_config_uses() -> None:
     assert _loaded(modules, ("uvicorn", "watchfiles")) == []
 
 
-def test_every_public_name_resolves_to_its_module_object() -> None:
+def test_ai_settings_cost_no_ai_binding() -> None:
+    """``cfemu dev`` reads ``AiSettings`` for every config; the binding is for [ai] configs."""
+    modules = _modules_after("from cfemu.ai import AiSettings\nAiSettings()")
+    assert "cfemu.ai.settings" in modules
+    assert "cfemu.ai.binding" not in modules
+    assert _loaded(modules, ("httpx",)) == []
+
+
+LAZY_PACKAGES = ["cfemu", "cfemu.ai"]
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_every_public_name_resolves_to_its_module_object(package: str) -> None:
     import importlib
 
-    sources: dict[str, str] = cfemu._SOURCES
-    assert sorted({*sources, "__version__"}) == sorted(cfemu.__all__)
+    lazy = importlib.import_module(package)
+    sources: dict[str, str] = lazy._SOURCES
+    assert set(sources) == set(lazy.__all__) - {"__version__"}
     for name, module in sources.items():
-        assert getattr(cfemu, name) is getattr(importlib.import_module(module), name), name
-    assert set(dir(cfemu)) >= set(cfemu.__all__)
+        assert getattr(lazy, name) is getattr(importlib.import_module(module), name), name
+    assert set(dir(lazy)) >= set(lazy.__all__)
 
 
-def test_type_checking_imports_match_the_runtime_map() -> None:
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_type_checking_imports_match_the_runtime_map(package: str) -> None:
     """mypy reads the ``if TYPE_CHECKING`` imports; the runtime reads ``_SOURCES``: one list."""
-    tree = ast.parse(Path(cfemu.__file__).read_text(encoding="utf-8"))
+    import importlib
+
+    lazy = importlib.import_module(package)
+    tree = ast.parse(Path(str(lazy.__file__)).read_text(encoding="utf-8"))
     guarded = next(
         node
         for node in tree.body
@@ -85,7 +102,7 @@ def test_type_checking_imports_match_the_runtime_map() -> None:
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    assert typed == cfemu._SOURCES
+    assert typed == lazy._SOURCES
 
 
 def test_star_import_binds_every_public_name_and_unknown_names_fail() -> None:
