@@ -69,6 +69,32 @@ def test_ai_settings_cost_no_ai_binding() -> None:
     assert _loaded(modules, ("httpx",)) == []
 
 
+def test_a_running_emulator_loads_only_the_kinds_its_config_uses(tmp_path: Path) -> None:
+    (tmp_path / "worker.py").write_text(
+        "from workers import Response, WorkerEntrypoint\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def fetch(self, request):\n"
+        "        return Response('ok')\n"
+    )
+    config = tmp_path / "wrangler.toml"
+    config.write_text('name = "lean"\nmain = "worker.py"\ncompatibility_date = "2026-01-01"\n')
+    code = (
+        "import asyncio\n"
+        "from cfemu import Emulator, VirtualClock\n"
+        "async def main():\n"
+        f"    async with Emulator.from_config({str(config)!r}, clock=VirtualClock()) as emu:\n"
+        "        async with emu.client() as client:\n"
+        "            assert (await client.get('/')).text == 'ok'\n"
+        "asyncio.run(main())\n"
+    )
+    modules = _modules_after(code)
+    assert "cfemu.runtime.worker" in modules  # it did run the Worker
+    unused = ("cfemu.ai.binding", "cfemu.kv", "cfemu.durable_objects", "cfemu.workflows",
+              "cfemu.assets", "cfemu.cli", "cfemu.api", "cfemu.explorer")  # fmt: skip
+    assert sorted(m for m in modules if m.startswith(unused)) == []
+    assert _loaded(modules, ("uvicorn", "watchfiles")) == []
+
+
 LAZY_PACKAGES = ["cfemu", "cfemu.ai"]
 
 

@@ -6,11 +6,11 @@ import os
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from cfemu.ai.binding import AiBinding
 from cfemu.ai.settings import AiSettings
 from cfemu.bindings import NOT_MINE, BindingService, DescribeRow, NotMine, ServiceContext
 
 if TYPE_CHECKING:
+    from cfemu.ai.binding import AiBinding
     from cfemu.config import WorkerConfig
 
 __all__ = ["AI_SETTINGS_OPTION", "AiService"]
@@ -35,7 +35,9 @@ class AiService(BindingService):
     @property
     def binding(self) -> AiBinding:
         """The ``env.AI`` binding (created on first use)."""
-        if self._binding is None:
+        if self._binding is None:  # imported here: a config without [ai] never pays for it
+            from cfemu.ai.binding import AiBinding
+
             self._binding = AiBinding(
                 self.ctx.clock, faults=self.ctx.faults, settings=self.settings
             )
@@ -47,6 +49,7 @@ class AiService(BindingService):
         if self._remote is None:
             import httpx
 
+            from cfemu.ai.binding import AiBinding
             from cfemu.remote.client import TRANSPORT_OPTION
 
             transport = self.ctx.options.get(TRANSPORT_OPTION)
