@@ -249,6 +249,7 @@ async def serve(
     stop = asyncio.Event()
     serving: asyncio.Task[None] | None = None
     server: Any = None
+    keys: Any = None  # the terminal's shortcuts (cfemu.cli.hotkeys), when interactive
     url = listen.url(sock.getsockname()[1])
     restart: list[Emulator] = []  # the emulator a config change restarts with
     with sock:
@@ -292,6 +293,9 @@ async def serve(
                                 print(
                                     f"⎔ Local Explorer on {url}/cdn-cgi/local/explorer", flush=True
                                 )
+                            from cfemu.cli.hotkeys import start_dev_hotkeys
+
+                            keys = start_dev_hotkeys(url, explorer=bool(explorer), server=server)
                     else:
                         print(f"⎔ Ready on {url} (restarted)", flush=True)
                     if not reload:
@@ -325,6 +329,8 @@ async def serve(
                 previous, emulator = emulator, restart[0]
         finally:
             stop.set()
+            if keys is not None:
+                keys.stop()
             if server is not None and server.started:
                 print("⎔ Shutting down: batches in flight finish (or are retried later)")
 
