@@ -204,21 +204,26 @@ def _list(args: argparse.Namespace) -> int:
     from cfemu.cli.d1 import _table
 
     ctx = _context(args)
-    rows = [
+    rows: list[dict[str, str | None]] = [
         {"name": name, "script_name": script, "class_name": cls}
         for name, (script, cls) in ctx.configured().items()
     ]
+    with _reading(ctx) as store:  # and those only the state has (a config changed since)
+        stored = [] if store is None else store.instances()
+    for name in dict.fromkeys(row.workflow for row in stored):
+        if name not in ctx.configured():
+            rows.append({"name": name, "script_name": None, "class_name": None})
     if args.json:
         _print_json(rows)
         return 0
     if not rows:
-        warn("There are no Workflows in this config")
+        warn("There are no Workflows in this config or its state")
         return 0
     print(f"Showing {len(rows)} workflow{'s' if len(rows) > 1 else ''}:")
     print(
         _table(
             ["Name", "Script name", "Class name"],
-            [[r["name"], r["script_name"], r["class_name"]] for r in rows],
+            [[r["name"], r["script_name"] or "-", r["class_name"] or "-"] for r in rows],
         )
     )
     return 0

@@ -139,3 +139,27 @@ async def test_cfemu_dev_runs_the_workflow_design_and_the_cli_describes_it(
         assert code == 1 and "A running 'cfemu dev' runs its Workflows" in err
     code, out, _ = run_cli("workflows", "instances", "list", "ai-task", "--json", *cli)
     assert [i["status"] for i in json.loads(out)] == ["complete"]
+
+
+@pytest.mark.slow
+def test_the_demo_runs_the_workflow_design_to_a_summary() -> None:
+    import subprocess
+    import sys
+
+    example = Path(CONFIG).parent / "examples" / "ai_worker.py"
+    args = ["--config", str(WORKFLOW), "--tasks", "3", "--fail-rate", "0.3", "--latency", "0"]
+    result = subprocess.run(
+        [sys.executable, str(example), *args, "--seed", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(CONFIG).parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Workflow TASK_WORKFLOW, 3 attempts per segment step" in out
+    assert "progress: 3/3 final" in out
+    report = json.loads(out.split("GET /api/queue-status:\n", 1)[1])
+    assert report["queue"] is None and report["deadLettered"] == 0
+    assert report["tasks"]["completed"] + report["tasks"]["failed"] == 3
+    assert report["failedAttempts"] > 0  # seed 4 makes some calls fail: retried per step

@@ -65,7 +65,7 @@ async def _fill(config: Path, state: Path) -> None:
 
 
 async def test_list_and_describe_show_the_config_workflows_and_status_counts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config, state = project(tmp_path, SOURCE), tmp_path / "state"
     await _fill(config, state)
@@ -74,6 +74,10 @@ async def test_list_and_describe_show_the_config_workflows_and_status_counts(
     assert "Showing 1 workflow:" in out
     row = next(line for line in out.splitlines() if "│ flow" in line)
     assert [c.strip() for c in row.split("│")[1:4]] == ["flow", "app", "Flow"]
+    monkeypatch.chdir(tmp_path)  # no config found from here: the state's Workflows
+    code, out, _ = run(capsys, "workflows", "list", "--persist-to", str(state), "--json")
+    assert code == 0
+    assert json.loads(out) == [{"name": "flow", "script_name": None, "class_name": None}]
     code, out, _ = _cli(config, state, capsys, "describe", "flow", "--json")
     described = json.loads(out)
     assert described["instances"]["waiting"] == 1
