@@ -71,11 +71,12 @@ class ExplorerApp:
     def _add_kind_routes(self) -> None:
         """Routes of the kinds a config may not use: each gets its service or ``None`` (a
         kind no config uses is never imported)."""
-        from cfemu.explorer import durable_objects, kv
+        from cfemu.explorer import durable_objects, kv, workflows
 
         services: dict[str, Any] = dict(self.emulator.services)
         kv.add_routes(self.router, services.get("kv"))
         durable_objects.add_routes(self.router, services.get("durable_objects"))
+        workflows.add_routes(self.router, services.get("workflows"))
 
     def page(self) -> bytes:
         """The explorer's single HTML page (inline script and style, nothing fetched)."""

@@ -62,6 +62,33 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
         "Durable Objects",
         "Read-only SQL on an object {durable_object_id | durable_object_name, queries}",
     ),
+    ("GET", "/workflows", "Workflows", "List Workflows ({name, class_name, script_name})"),
+    ("GET", "/workflows/{workflow_name}", "Workflows", "A Workflow with its instance counts"),
+    (
+        "GET",
+        "/workflows/{workflow_name}/instances",
+        "Workflows",
+        "Instances, newest first (?page=&per_page=&status=)",
+    ),
+    ("POST", "/workflows/{workflow_name}/instances", "Workflows", "Create an instance"),
+    (
+        "GET",
+        "/workflows/{workflow_name}/instances/{instance_id}",
+        "Workflows",
+        "An instance's status, params, output, error and steps",
+    ),
+    (
+        "PATCH",
+        "/workflows/{workflow_name}/instances/{instance_id}/status",
+        "Workflows",
+        "pause, resume, restart or terminate an instance {action, from?}",
+    ),
+    (
+        "POST",
+        "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}",
+        "Workflows",
+        "Send an event (the body is its payload)",
+    ),
     ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
     ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
     (

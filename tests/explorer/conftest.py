@@ -43,12 +43,26 @@ class_name = "Tally"
 [[migrations]]
 tag = "v1"
 new_sqlite_classes = ["Tally"]
+
+[[workflows]]
+name = "chores"
+binding = "CHORES"
+class_name = "Chore"
 """
 
 # The consumer fails every batch while the ``outage`` table has a row, else records each
 # body in ``done`` and acks it. ``GET /send?n=N`` sends N messages.
 WORKER = """\
-from workers import DurableObject, Response, WorkerEntrypoint
+from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint
+
+class Chore(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("wash")
+        async def wash():
+            return {"washed": event["payload"]["what"]}
+
+        await wash()
+        await step.sleep("rest", "1 hour")
 
 class Tally(DurableObject):
     async def hit(self, n):

@@ -16,7 +16,12 @@ pytestmark = pytest.mark.anyio
 
 API = "/cdn-cgi/local/explorer/api"
 #: A value per path parameter of the other kinds' routes, for the route-coverage test.
-SAMPLE_PARAMS = {"table": "done", "namespace_id": "cache-id", "key_name": "k"}
+SAMPLE_PARAMS = {
+    "table": "done",
+    "namespace_id": "cache-id",
+    "key_name": "k",
+    "workflow_name": "chores",
+}
 
 
 def result(response: httpx.Response) -> Any:

@@ -186,6 +186,20 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(page.locator("#do-results tbody td")).to_have_text("3")
             await expect(page.locator("#do-kv td.preview")).to_have_text("3")
             await page.screenshot(path=tmp_path / "do.png", full_page=True)
+
+            # Workflows: an instance with its status and steps.
+            await emulator.env.CHORES.create(id="c1", params={"what": "dishes"})
+            await page.goto(f"{base}/cdn-cgi/local/explorer?tab=workflows")
+            chore = page.locator('#wf-instances tr[data-id="c1"]')
+            await expect(chore.locator("td.status")).to_have_text("waiting", timeout=10_000)
+            await chore.locator("td.name").click()
+            await expect(page.locator('#wf-steps tr[data-step="wash"] td.result')).to_have_text(
+                '{"washed":"dishes"}'
+            )
+            await expect(page.locator('#wf-steps tr[data-step="rest"] td.type')).to_have_text(
+                "sleep"
+            )
+            await page.screenshot(path=tmp_path / "workflows.png", full_page=True)
         finally:
             await browser.close()
     # Chromium logs every failed response as a console error: the only one allowed is the
