@@ -70,6 +70,24 @@ _ATTEMPTS = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS attempts") :]
 INTERRUPTED: Final = {"name": "Interrupted", "message": "the emulator stopped during this attempt"}
 
 
+#: The steps of an instance that started at or after one of them (see ``forget_steps``).
+_FORGET_FROM: Final = """
+WITH starts AS (
+    SELECT s.key AS key, coalesce(
+        (SELECT min(a.seq) FROM attempts a
+         WHERE a.workflow = s.workflow AND a.instance = s.instance AND a.key = s.key),
+        (SELECT d.seq FROM steps d
+         WHERE d.workflow = s.workflow AND d.instance = s.instance
+           AND s.key LIKE 'event:%' AND d.key = 'deadline:' || substr(s.key, 7)),
+        s.seq) AS start
+    FROM steps s WHERE s.workflow = ?1 AND s.instance = ?2
+)
+DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND key IN (
+    SELECT key FROM starts WHERE start >= (SELECT start FROM starts WHERE key = ?3)
+)
+"""
+
+
 def store_file(persist_to: Path | str) -> Path:
     """``<persist_to>/workflows.sqlite``."""
     return Path(persist_to) / "workflows.sqlite"
@@ -240,17 +258,15 @@ class WorkflowStore:
         return [(seq, key, json.loads(value)) for seq, key, value in rows]
 
     def forget_steps(self, workflow: str, instance: str, from_key: str | None = None) -> None:
-        """Drop the recorded steps (from ``from_key`` on, in recorded order) and events."""
+        """Drop the recorded steps: all of them, or ``from_key`` and every step that started
+        after it (a ``step.do`` starts at its first attempt, an event received at the start
+        of its wait; a step without either at its record)."""
         if from_key is None:
             self.conn.execute(
                 "DELETE FROM steps WHERE workflow = ? AND instance = ?", (workflow, instance)
             )
         else:
-            self.conn.execute(
-                "DELETE FROM steps WHERE workflow = ? AND instance = ? AND seq >= (SELECT seq"
-                " FROM steps WHERE workflow = ? AND instance = ? AND key = ?)",
-                (workflow, instance, workflow, instance, from_key),
-            )
+            self.conn.execute(_FORGET_FROM, (workflow, instance, from_key))
         self.conn.execute(
             "DELETE FROM attempts WHERE workflow = ? AND instance = ? AND key NOT IN"
             " (SELECT key FROM steps WHERE workflow = ? AND instance = ?)",

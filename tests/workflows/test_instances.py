@@ -241,3 +241,52 @@ async def test_the_instance_storage_limit_errors_the_instance(tmp_path: Path) ->
         assert await small.status() == {"status": "complete", "output": "y" * 300}
     finally:
         await emulator.aclose()
+
+
+CONCURRENT = """
+from workers import WorkflowEntrypoint
+
+RUNS = []
+
+class Flow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("slow")
+        async def slow():
+            RUNS.append("slow")
+            await self.env.WAIT(60)
+            return "s"
+
+        @step.do("fast")
+        async def fast():
+            RUNS.append("fast")
+            return "f"
+
+        @step.do("both", concurrent=True)
+        async def both(slow, fast):
+            RUNS.append("both")
+            return slow + fast
+
+        return await both()
+"""
+
+
+async def test_restart_from_a_step_forgets_the_steps_started_after_it(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    emulator = Emulator.from_config(
+        project(tmp_path, CONCURRENT), clock=clock, extra_vars={"WAIT": clock.sleep}
+    )
+    async with emulator:
+        runs = emulator.worker.module.RUNS
+        instance = await emulator.env.FLOW.create(id="c")
+        await emulator.drain()
+        assert runs == ["slow", "fast", "both"]  # "fast" is recorded before "slow"
+        # "fast" started after "slow": restarting from "slow" runs it again (Cloudflare
+        # orders a restart by when steps started, not when they finished)
+        await instance.restart({"from": {"name": "slow"}})
+        await emulator.drain()
+        assert runs[3:] == ["slow", "fast", "both"]
+        # from "fast": "slow" started before it and keeps its result
+        await instance.restart({"from": {"name": "fast"}})
+        await emulator.drain()
+        assert runs[6:] == ["fast", "both"]
+        assert await instance.status() == {"status": "complete", "output": "sf"}
