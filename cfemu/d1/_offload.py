@@ -29,13 +29,24 @@ from cfemu.errors import D1Error
 if TYPE_CHECKING:
     from cfemu.d1.engine import Engine
 
-__all__ = ["LOOP_SLICE_SECONDS", "LoopShare"]
+__all__ = ["LOOP_SLICE_SECONDS", "MOVE", "LoopShare", "Move"]
 
 #: Real seconds a D1 query may hold the event loop before it moves to a thread.
 LOOP_SLICE_SECONDS: Final = 0.05
 _MAX_REMEMBERED: Final = 1024
 
 _T = TypeVar("_T")
+
+
+class Move:
+    """The type of :data:`MOVE`."""
+
+    __slots__ = ()
+
+
+#: What :meth:`LoopShare.here` returns when the call could not finish on the loop: it must
+#: wait for the database's thread, or run on it (:meth:`LoopShare.moved`).
+MOVE: Final = Move()
 
 
 class LoopShare:
@@ -59,25 +70,41 @@ class LoopShare:
         """
         while self._busy is not None:  # D1 runs one query at a time
             await asyncio.shield(self._busy)
+        result = self.here(unit, sql)
+        return await self._on_thread(unit) if isinstance(result, Move) else result
+
+    def here(self, unit: Callable[[], _T], sql: str | None = None) -> _T | Move:
+        """:meth:`run` without a coroutine when it can: ``unit``'s result if it ran to the
+        end on the loop now, or :data:`MOVE` when the call must wait for the database's
+        thread or go there (then ``await`` :meth:`moved`). The hot paths call this first."""
+        if self._busy is not None:
+            return MOVE
         loop_slice = self.loop_slice
         if loop_slice is None:
             return unit()
-        if sql is None or sql not in self.slow:
-            deadline = self._engine.deadline
-            deadline.loop_slice = loop_slice
-            try:
-                return unit()
-            except D1Error:
-                if not deadline.sliced:
-                    raise
-                deadline.resume_from = deadline.last_started
-                if sql is not None:
-                    if len(self.slow) >= _MAX_REMEMBERED:
-                        self.slow.clear()
-                    self.slow.add(sql)
-            finally:
-                deadline.loop_slice = None
-        return await self._on_thread(unit)
+        if sql is not None and sql in self.slow:
+            return MOVE
+        deadline = self._engine.deadline
+        deadline.loop_slice = loop_slice
+        try:
+            return unit()
+        except D1Error:
+            if not deadline.sliced:
+                raise
+            deadline.resume_from = deadline.last_started
+            if sql is not None:
+                if len(self.slow) >= _MAX_REMEMBERED:
+                    self.slow.clear()
+                self.slow.add(sql)
+        finally:
+            deadline.loop_slice = None
+        return MOVE
+
+    async def moved(self, unit: Callable[[], _T], sql: str | None = None) -> _T:
+        """Finish a call :meth:`here` answered with :data:`MOVE` (nothing ran since)."""
+        if self._busy is not None:
+            return await self.run(unit, sql)  # wait for the thread, then as usual
+        return await self._on_thread(unit)  # interrupted at its slice, or known slow
 
     async def _on_thread(self, unit: Callable[[], _T]) -> _T:
         engine = self._engine

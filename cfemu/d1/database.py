@@ -20,8 +20,10 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict, check_rpc
 from cfemu.clock import Clock
 from cfemu.d1._errors import NO_STATEMENTS
+from cfemu.d1._offload import Move
 from cfemu.d1.engine import Engine, Outcome
 from cfemu.d1.values import (
+    NAME,
     SqlValue,
     column_names,
     row_lists,
@@ -30,6 +32,7 @@ from cfemu.d1.values import (
     to_sql,
 )
 from cfemu.errors import D1ColumnNotFoundError, D1DumpError, D1Error, D1SessionError
+from cfemu.limits import D1_MAX_INTEGER, D1_MIN_INTEGER
 
 __all__ = [
     "D1Database",
@@ -132,14 +135,22 @@ class D1PreparedStatement:
         ``D1_TYPE_ERROR`` for a value D1 cannot store (see :mod:`cfemu.d1.values`). The
         original statement is unchanged and reusable.
         """
-        for value in values:
-            check_rpc(value)
-        return D1PreparedStatement(
-            self._engine, self._sql, tuple([to_sql(v) for v in values]), self._session
-        )
+        for value in values:  # the usual values are stored as they are: no call per value
+            kind = type(value)
+            if kind is str or value is None:
+                continue
+            if kind is int and D1_MIN_INTEGER <= value <= D1_MAX_INTEGER:
+                continue
+            if kind is float and value - value == 0.0:  # finite (not NaN, not infinite)
+                continue
+            for item in values:
+                check_rpc(item)
+            values = tuple([to_sql(item) for item in values])
+            break
+        return D1PreparedStatement(self._engine, self._sql, values, self._session)
 
-    def _run(self) -> Outcome:
-        return self._engine.run(self._sql, self._params)
+    def _rows(self) -> tuple[Any, list[tuple[SqlValue, ...]]]:
+        return self._engine.rows(self._sql, self._params)
 
     def _run_with_meta(self) -> tuple[Outcome, JsDict]:
         outcome = self._engine.run(self._sql, self._params)
@@ -151,7 +162,10 @@ class D1PreparedStatement:
         engine = self._engine
         if engine.faults:
             engine.check_faults()
-        result = await engine.share.run(unit, self._sql)
+        share = engine.share
+        result = share.here(unit, self._sql)
+        if isinstance(result, Move):
+            result = await share.moved(unit, self._sql)
         session = self._session
         if session is not None:
             session._observe(engine.bookmark())
@@ -164,11 +178,20 @@ class D1PreparedStatement:
         when there are no rows); ``D1_COLUMN_NOTFOUND`` when the row has no such column.
         The whole statement runs (no ``LIMIT 1`` is added).
         """
-        outcome = await self._execute(self._run)
-        rows = outcome.rows
+        engine = self._engine
+        sql = self._sql
+        if engine.faults:
+            engine.check_faults()
+        share = engine.share
+        result = share.here(self._rows, sql)
+        if isinstance(result, Move):
+            result = await share.moved(self._rows, sql)
+        if self._session is not None:
+            self._session._observe(engine.bookmark())
+        desc, rows = result
         if not rows:
             return None
-        row = row_object(column_names(outcome.description), rows[0])
+        row = row_object(map(NAME, desc), rows[0])
         if colName is None:
             return row
         if colName not in row:
@@ -192,11 +215,11 @@ class D1PreparedStatement:
         ``options`` accepts the JavaScript form ``{"columnNames": True}`` too.
         """
         with_names = columnNames or bool(options is not None and options.get("columnNames"))
-        outcome = await self._execute(self._run)
-        rows = row_lists(outcome.rows)
+        desc, rows = await self._execute(self._rows)
+        values = row_lists(rows)
         if with_names:
-            return [column_names(outcome.description), *rows]
-        return rows
+            return [column_names(desc), *values]
+        return values
 
 
 def _statements(statements: Iterable[Any]) -> list[D1PreparedStatement]:

@@ -241,6 +241,48 @@ class Engine:
                 self.rollback()
             raise
 
+    def rows(self, sql: str, params: Params) -> tuple[Any, Rows]:
+        """Run one query for its rows alone (``first()``, ``raw()``): ``(description,
+        rows)``. A lean plan (one read-only statement) skips what only ``meta`` needs -
+        duration, row counts, the :class:`Outcome`; any other query goes through
+        :meth:`run`. Errors are :meth:`run`'s."""
+        plan = self._plans.get(sql)
+        if plan is None or not plan.lean:
+            outcome = self.run(sql, params)
+            return outcome.description, outcome.rows
+        statement = plan.statements[0]
+        seen = self.counter.seen
+        if seen:
+            seen.pop(statement, None)  # its full-scan counter moves unread: read it afresh
+        deadline = self.deadline
+        deadline.start()
+        try:
+            cur = self._cur.execute(statement, params)
+            desc = cur.description
+            rows = cur.fetchall() if desc is not None else EMPTY_ROWS
+        except UnicodeEncodeError:
+            return self.rows(scrub(sql), tuple(scrub(p) for p in params))
+        except sqlite3.OperationalError as exc:
+            if not str(exc).startswith(UNDECODABLE):
+                raise translate_error(exc, self.guard, self.path) from None
+            # A read changed nothing: run it again, decoding as JavaScript does.
+            conn = self.conn
+            conn.text_factory = lenient_text
+            try:
+                cur = self._cur.execute(statement, params)
+                desc = cur.description
+                rows = cur.fetchall() if desc is not None else EMPTY_ROWS
+            except sqlite3.Error as again:
+                raise translate_error(again, self.guard, self.path) from None
+            finally:
+                conn.text_factory = str
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.guard, self.path) from None
+        finally:
+            deadline.stop()
+        self._last_row_id = self._cur.lastrowid or 0
+        return desc, rows
+
     def run(self, sql: str, params: Params) -> Outcome:
         """Run one query. Raises :class:`~cfemu.errors.D1Error` with D1's message when it
         fails (nothing is changed then)."""

@@ -46,6 +46,9 @@ class Plan:
     resets_pragmas: bool
     ddl: bool
     error: str | None
+    #: One read-only statement that changes nothing, not even a PRAGMA setting: what
+    #: ``first()`` and ``raw()`` run on the lean path (:meth:`Engine.rows`).
+    lean: bool = False
 
 
 def make_plan(sql: str) -> Plan:
@@ -67,16 +70,19 @@ def make_plan(sql: str) -> Plan:
             name, has_value = _sql.pragma_name_and_value(statement)
             resets = resets or (has_value and name in BOOLEAN_PRAGMAS)
     last = verbs[-1] if verbs else ""
+    readonly = bool(verbs) and all(v in _sql.READ_VERBS for v in verbs)
+    ddl = any(v in _DDL_VERBS for v in verbs)
     return Plan(
         statements=statements,
         verb=last,
         single=len(statements) == 1,
-        readonly=bool(verbs) and all(v in _sql.READ_VERBS for v in verbs),
+        readonly=readonly,
         reads_changed_rows=last in _READS_CHANGED_ROWS,
         reads_returned_rows=last not in _READS_CHANGED_ROWS and last not in _READS_NOTHING_SEEN,
         resets_pragmas=resets,
-        ddl=any(v in _DDL_VERBS for v in verbs),
+        ddl=ddl,
         error=error,
+        lean=error is None and len(statements) == 1 and readonly and not resets and not ddl,
     )
 
 

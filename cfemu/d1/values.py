@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final, TypeAlias
 
 from cfemu._js import JsDict, js_string, js_typeof
@@ -24,6 +25,7 @@ from cfemu.limits import D1_MAX_INTEGER, D1_MIN_INTEGER
 
 __all__ = [
     "MAX_SAFE_INTEGER",
+    "NAME",
     "SqlValue",
     "column_names",
     "from_sql",
@@ -46,6 +48,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 #: value by value (deciding per column costs a few C calls per column).
 _COLUMNWISE_FROM: Final = 6
 _NONE: Final = type(None)
+#: A column's name in a ``sqlite3`` cursor description.
+NAME: Final = itemgetter(0)
 
 
 def _type_error(value: object) -> D1TypeError:
@@ -126,22 +130,21 @@ def from_sql(value: SqlValue) -> Any:
     return value
 
 
-def _row(row: tuple[SqlValue, ...]) -> list[Any] | tuple[SqlValue, ...]:
-    """One row with :func:`from_sql` applied, value by value; the row itself when nothing
-    changes (cheaper than :func:`_columns` for a single row)."""
-    out: list[Any] | None = None
+def _row(row: tuple[SqlValue, ...]) -> list[Any]:
+    """One row with :func:`from_sql` applied, value by value (cheaper than
+    :func:`_columns` for a few rows)."""
+    out: list[Any] = list(row)
     for index, value in enumerate(row):
         kind = type(value)
-        if kind is str or value is None:
-            continue
-        if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-            continue
-        if kind is float and not value.is_integer():  # type: ignore[union-attr]
-            continue
-        if out is None:
-            out = list(row)
-        out[index] = from_sql(value)
-    return row if out is None else out
+        if kind is float:
+            if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[union-attr,operator]
+                out[index] = int(value)  # type: ignore[arg-type]
+        elif kind is int:
+            if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER:  # type: ignore[operator]
+                out[index] = float(value)  # type: ignore[arg-type]
+        elif kind is bytes:
+            out[index] = list(value)  # type: ignore[arg-type]
+    return out
 
 
 def _converted(column: tuple[Any, ...]) -> list[Any] | None:
@@ -198,13 +201,35 @@ def _columns(rows: Rows) -> Iterable[Sequence[Any]]:
 
 def column_names(description: Any) -> list[str]:
     """Column names from a ``sqlite3`` cursor description (``[]`` for no columns)."""
-    return [] if description is None else [column[0] for column in description]
+    return [] if description is None else list(map(NAME, description))
 
 
-def row_object(names: list[str], row: tuple[SqlValue, ...]) -> JsDict:
+def row_object(names: Iterable[str], row: tuple[SqlValue, ...]) -> JsDict:
     """One row as a ``JsDict``. Duplicate column names collapse, the last one wins, as with
     JavaScript's ``Object.fromEntries`` in D1's client."""
-    return JsDict(zip(names, _row(row), strict=True))
+    # The hot path of first(): one pass, a copy only when a value changes, no call per
+    # value (:func:`_row` inlined). zip() without strict: the names come from the row's
+    # own cursor, and a keyword argument would cost zip() more than the zipping.
+    out: list[Any] | None = None
+    index = -1
+    for value in row:
+        index += 1
+        kind = type(value)
+        if kind is float:
+            if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[union-attr,operator]
+                if out is None:
+                    out = list(row)
+                out[index] = int(value)  # type: ignore[arg-type]
+        elif kind is int:
+            if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER:  # type: ignore[operator]
+                if out is None:
+                    out = list(row)
+                out[index] = float(value)  # type: ignore[arg-type]
+        elif kind is bytes:
+            if out is None:
+                out = list(row)
+            out[index] = list(value)  # type: ignore[arg-type]
+    return JsDict(zip(names, row if out is None else out))  # noqa: B905
 
 
 def row_objects(description: Any, rows: Rows) -> list[JsDict]:
@@ -213,7 +238,7 @@ def row_objects(description: Any, rows: Rows) -> list[JsDict]:
         return []
     names = column_names(description)
     if len(rows) < _COLUMNWISE_FROM:
-        return [JsDict(zip(names, _row(row), strict=True)) for row in rows]
+        return [row_object(names, row) for row in rows]
     return list(map(JsDict, map(zip, repeat(names), _columns(rows))))
 
 
