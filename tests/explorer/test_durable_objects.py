@@ -265,3 +265,22 @@ async def test_persisted_objects_are_listed_after_a_restart_with_their_names(
                 json={"durable_object_id": kept["id"], "queries": [{"sql": "SELECT n FROM hits"}]},
             )
             assert result(rows)[0]["rows"] == [[7], [8]]
+
+
+async def test_an_objects_key_value_pairs_come_in_pages(
+    do_client: httpx.AsyncClient, do_emulator: Emulator
+) -> None:
+    legacy = do_emulator.env.LEGACY.getByName("many")
+    for i in range(5):
+        await legacy.put(f"k{i}", i)
+    hex_id = legacy.id.toString()
+    url = f"{NS}/app-Legacy/objects/{hex_id}/kv?limit=2"
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await do_client.get(url + (f"&cursor={cursor}" if cursor else ""))
+        seen += [p["key"] for p in result(page)]
+        cursor = page.json()["result_info"]["cursor"]
+        if not cursor:
+            break
+    assert seen == [f"k{i}" for i in range(5)]
