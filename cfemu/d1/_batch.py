@@ -52,7 +52,7 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
     last_sql: str | None = None
     plan = NO_PLAN
     single: str | None = None
-    ddl = scans = False
+    ddl = scans = inserts = False
     counter = engine.counter
     count_rows = engine.count_rows
     tally: Tally | None = None
@@ -84,6 +84,7 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                 text = plan.statements[-1]
                 tally = counter.tallies.get(sql) or counter.tally(sql, plan, params)
                 scans = tally is not None and tally.full_scans
+                inserts = tally is not None and tally.inserts
             if scans:
                 scan_start = counter.scan_start(text)
             try:
@@ -103,19 +104,20 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
             last_row_id = cur.lastrowid  # type: ignore[assignment]  # int after execute
             if tally is None:  # its bytecode was unreadable before it ran
                 tally = counter.after_run(sql, plan, params)
+                inserts = tally.inserts
                 last_sql = None
             counted = tally.constant
+            per_change = tally.per_change
             if counted is not None:
                 read, written = counted
+            elif per_change is not None and single is not None:  # the same for every row
+                own = cur.rowcount
+                read = per_change[0] + per_change[1] * (own if own > 0 or not inserts else 1)
+                written = own * per_change[2] + (changes - own if changes > own else 0)
             else:
-                read, written = count_rows(
-                    tally,
-                    text,
-                    scan_start,
-                    len(rows),
-                    changes if single is not None else -1,
-                    last_row_id != previous,
-                )
+                moved = last_row_id != previous
+                known = changes if single is not None else -1
+                read, written = count_rows(tally, text, scan_start, len(rows), known, moved)
             if ddl:
                 counter.forget()
             end = now()

@@ -46,10 +46,6 @@ _MAX_PLANS: Final = 4096
 DUMP_THREAD_THRESHOLD: Final = 8 * 1024 * 1024
 
 
-def _no_size(table: str) -> int:
-    return 0
-
-
 class Outcome(NamedTuple):
     """What one query produced, before it is shaped into a D1 result."""
 
@@ -371,15 +367,14 @@ class Engine:
         """``(rows_read, rows_written)`` of the statement that just ran (its last
         statement: D1 counts only that one). ``all_changed`` is every row it changed,
         triggers included, or -1 if unknown."""
+        if tally.is_static:
+            return tally.counts(returned, self._cur.rowcount, all_changed, inserted_new_row)
         changed = self._cur.rowcount
         if changed < 0:
             changed = 0
-        if tally.is_static and not tally.inserts:
-            read = tally.rows_read(returned, changed, 0, _no_size)
-        else:
-            counter = self.counter
-            scanned = counter.scanned(text, scan_start, tally) if tally.full_scans else 0
-            read = tally.rows_read(returned, changed, scanned, counter.size)
+        counter = self.counter
+        scanned = counter.scanned(text, scan_start, tally) if tally.full_scans else 0
+        read = tally.rows_read(returned, changed, scanned, counter.size)
         written = tally.rows_written(changed, max(all_changed, changed), inserted_new_row)
         return read, written
 

@@ -146,6 +146,18 @@ async def test_sessions_count_the_same(db: D1Database, session: str | None) -> N
         ("INSERT INTO plain VALUES (9); INSERT INTO plain VALUES (10);", 0, 1),
         ("CREATE TABLE n (id INTEGER PRIMARY KEY, v TEXT)", 1, 2),
         ("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT UNIQUE)", 1, 3),
+        ("DELETE FROM plain WHERE x > 1 RETURNING x", 7, 2),
+        ("SELECT * FROM t ORDER BY name LIMIT 2", 10, 0),
+        ("SELECT * FROM t WHERE age IN (20, 30)", 7, 0),
+        ("SELECT * FROM t WHERE EXISTS (SELECT 1 FROM posts WHERE posts.author_id = t.id)", 7, 0),
+        ("SELECT * FROM t WHERE id NOT IN (SELECT author_id FROM posts)", 6, 0),
+        ("SELECT value FROM json_each('[1,2,3]')", 3, 0),
+        ("SELECT name, row_number() OVER (ORDER BY age) FROM t", 16, 0),
+        ("UPDATE t SET age = age + 1 WHERE age > 15", 12, 8),
+        ("DELETE FROM posts WHERE title = 'q'", 4, 1),
+        ("DELETE FROM plain WHERE x > 1 RETURNING x", 7, 2),
+        ("UPDATE plain SET x = 0 RETURNING x", 12, 3),
+        ("SELECT * FROM t WHERE id IN (SELECT author_id FROM posts)", 7, 0),
     ],
 )
 async def test_statement_shapes_count_as_on_d1(
@@ -154,6 +166,13 @@ async def test_statement_shapes_count_as_on_d1(
     await _set_up(db)
     single = (await db.prepare(sql).run()).meta
     assert (single.rows_read, single.rows_written) == (read, written)
+    again = open_database(None, clock=VirtualClock())  # the same statement in a batch
+    try:
+        await _set_up(again)
+        [batched] = await again.batch([again.prepare(sql)])
+        assert (batched.meta.rows_read, batched.meta.rows_written) == (read, written)
+    finally:
+        again.close()
 
 
 async def test_a_batch_counts_each_statement_as_a_single_query_would(db: D1Database) -> None:
