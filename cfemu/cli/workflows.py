@@ -9,7 +9,9 @@ state is ``<persist-to>/workflows.sqlite``, the file ``cfemu dev`` and
 
 Reading commands open it read-only, so they work beside a running ``cfemu dev``. Writing
 commands change the stored state and take the folder's lock: while a ``cfemu dev`` holds it
-they refuse (its instances run in its memory; call the binding from the Worker instead).
+they refuse (its instances run in its memory); with ``--local [--port N]`` every command
+goes through that ``cfemu dev`` instead, as ``wrangler workflows ... --local`` does
+(:mod:`cfemu.cli.workflows_local`).
 What they write runs when an emulator next starts on the folder: a triggered instance is
 ``queued`` until then, as is a resumed or restarted one. ``ID`` may be ``latest``.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +54,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = group.add_subparsers(dest="workflows_command", metavar="COMMAND")
     common = state_options()
     common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument(
+        "--local", action="store_true", help="go through the running cfemu dev on --port"
+    )
+    common.add_argument(
+        "--port", type=int, default=8787, help="the cfemu dev's port, with --local (8787)"
+    )
 
     listing = commands.add_parser("list", parents=[common], help="the config's Workflows")
-    listing.set_defaults(handler=_list)
+    listing.set_defaults(handler=_routed(_list))
     describe = commands.add_parser(
         "describe", parents=[common], help="one Workflow and its instances per status"
     )
     describe.add_argument("name", help="name of the workflow")
-    describe.set_defaults(handler=_describe_workflow)
+    describe.set_defaults(handler=_routed(_describe_workflow))
     trigger = commands.add_parser(
         "trigger", parents=[common], help="create an instance (it runs when the emulator runs)"
     )
@@ -76,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     inst_list.add_argument("--status", help="only instances with this status")
     inst_list.add_argument("--page", type=int, default=1, help="page number (default 1)")
     inst_list.add_argument("--per-page", type=int, help="instances per page (default: all)")
-    inst_list.set_defaults(handler=_instances_list)
+    inst_list.set_defaults(handler=_routed(_instances_list))
     inst_describe = verbs.add_parser(
         "describe", parents=[common], help="an instance: status, steps, attempts, errors"
     )
@@ -91,10 +99,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     inst_describe.add_argument(
         "--truncate-output-limit", type=int, default=5000, help="cut outputs after N characters"
     )
-    inst_describe.set_defaults(handler=_instances_describe)
+    inst_describe.set_defaults(handler=_routed(_instances_describe))
     from cfemu.cli import workflows_write as write
 
-    trigger.set_defaults(handler=write.trigger)
+    trigger.set_defaults(handler=_routed(write.trigger))
     for verb in ("terminate", "pause", "resume", "restart"):
         command = verbs.add_parser(verb, parents=[common], help=f"{verb} an instance")
         command.add_argument("name", help="name of the workflow")
@@ -109,24 +117,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                 choices=("do", "sleep", "waitForEvent"),
                 help="the step's type (default do)",
             )
-        command.set_defaults(handler=write.change_status, verb=verb)
+        command.set_defaults(handler=_routed(write.change_status), verb=verb)
     delete = verbs.add_parser("delete", parents=[common], help="delete instances (at most 100)")
     delete.add_argument("name", help="name of the workflow")
     delete.add_argument("id", nargs="*", default=[], help="instance ids (or latest)")
     delete.add_argument("--filename", type=Path, help="a JSON file holding an array of ids")
-    delete.set_defaults(handler=write.delete)
+    delete.set_defaults(handler=_routed(write.delete))
     terminate_all = verbs.add_parser(
         "terminate-all", parents=[common], help="terminate every unfinished instance"
     )
     terminate_all.add_argument("name", help="name of the workflow")
     terminate_all.add_argument("--status", help="only the instances with this status")
-    terminate_all.set_defaults(handler=write.terminate_all)
+    terminate_all.set_defaults(handler=_routed(write.terminate_all))
     send = verbs.add_parser("send-event", parents=[common], help="send an event to an instance")
     send.add_argument("name", help="name of the workflow")
     send.add_argument("id", help="instance id or latest")
     send.add_argument("--type", required=True, help="the event's type")
     send.add_argument("--payload", default="{}", help="the event's payload, a JSON string")
-    send.set_defaults(handler=write.send_event)
+    send.set_defaults(handler=_routed(write.send_event))
+
+
+def _routed(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``handler`` on the state folder, or through a running ``cfemu dev`` with ``--local``."""
+
+    def run(args: argparse.Namespace) -> int:
+        if args.local:
+            from cfemu.cli.workflows_local import run_local
+
+            return run_local(args, handler.__name__)
+        return handler(args)
+
+    return run
 
 
 @dataclass

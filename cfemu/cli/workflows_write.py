@@ -23,7 +23,15 @@ from cfemu.errors import CfemuError, StateError
 if TYPE_CHECKING:
     from cfemu.workflows.store import WorkflowStore
 
-__all__ = ["change_status", "delete", "send_event", "terminate_all", "trigger"]
+__all__ = [
+    "DONE",
+    "change_status",
+    "delete",
+    "restart_from",
+    "send_event",
+    "terminate_all",
+    "trigger",
+]
 
 _INSTANCE_ID: Final = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
 
@@ -40,7 +48,7 @@ def _writing(ctx: _Context, action: str) -> Iterator[WorkflowStore]:
     except StateError as exc:
         raise StateError(
             f"cannot {action}: {exc}. A running 'cfemu dev' runs its Workflows in memory; "
-            "stop it first, or call the Workflow's binding from the Worker"
+            "stop it first, or add --local (and --port) to go through it"
         ) from None
     try:
         with opening_state(ctx.state_file, "Workflow instances"):
@@ -86,7 +94,8 @@ def trigger(args: argparse.Namespace) -> int:
     return 0
 
 
-_DONE: Final = {
+#: What a status change prints (wrangler's words).
+DONE: Final = {
     "terminate": '🥷 The instance "{id}" from {name} was terminated successfully',
     "pause": '⏸️ The instance "{id}" from {name} was paused successfully',
     "resume": '🔄 The instance "{id}" from {name} was resumed successfully',
@@ -99,7 +108,7 @@ def change_status(args: argparse.Namespace) -> int:
     from cfemu.workflows.engine import FINITE
 
     verb: str = args.verb
-    from_step = _restart_from(args) if verb == "restart" else None
+    from_step = restart_from(args) if verb == "restart" else None
     ctx = _context(args)
     _known(ctx, args.name, None, run=True)
     with _writing(ctx, f"{verb} an instance of workflow {args.name!r}") as store:
@@ -134,11 +143,11 @@ def change_status(args: argparse.Namespace) -> int:
                     )
             store.forget_steps(args.name, instance_id, from_key)
             store.set_status(args.name, instance_id, "queued")
-    print(_DONE[verb].format(id=instance_id, name=args.name))
+    print(DONE[verb].format(id=instance_id, name=args.name))
     return 0
 
 
-def _restart_from(args: argparse.Namespace) -> tuple[str, str, int] | None:
+def restart_from(args: argparse.Namespace) -> tuple[str, str, int] | None:
     """``(key prefix, name, count)`` of ``--from-step-*``, with wrangler's checks."""
     if not args.from_step_name:
         if args.from_step_count is not None or args.from_step_type is not None:
