@@ -311,7 +311,8 @@ def _instances_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest(ctx: _Context, name: str, instance_id: str, store: WorkflowStore | None) -> str:
+def _latest(name: str, instance_id: str, store: WorkflowStore | None) -> str:
+    """``instance_id``, or the newest instance's id for ``latest``."""
     if instance_id != "latest":
         return instance_id
     rows = [] if store is None else store.instances(name)
@@ -320,8 +321,8 @@ def _latest(ctx: _Context, name: str, instance_id: str, store: WorkflowStore | N
     return max(rows, key=lambda r: r.created_ms).id
 
 
-def _instance(ctx: _Context, name: str, instance_id: str, store: WorkflowStore | None) -> str:
-    found = _latest(ctx, name, instance_id, store)
+def _instance(name: str, instance_id: str, store: WorkflowStore | None) -> str:
+    found = _latest(name, instance_id, store)
     if store is None or store.instance(name, found) is None:
         raise CfemuError(f'Instance "{found}" not found in workflow "{name}" (instance.not_found)')
     return found
@@ -334,7 +335,7 @@ def _instances_describe(args: argparse.Namespace) -> int:
     ctx = _context(args)
     with _reading(ctx) as store:
         _known(ctx, args.name, store, run=False)
-        instance_id = _instance(ctx, args.name, args.id, store)
+        instance_id = _instance(args.name, args.id, store)
         assert store is not None
         found = describe_instance(store, args.name, instance_id, now_ms=RealClock().now_ms())
     if args.json:

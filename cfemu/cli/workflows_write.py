@@ -112,7 +112,7 @@ def change_status(args: argparse.Namespace) -> int:
     ctx = _context(args)
     _known(ctx, args.name, None, run=True)
     with _writing(ctx, f"{verb} an instance of workflow {args.name!r}") as store:
-        instance_id = _instance(ctx, args.name, args.id, store)
+        instance_id = _instance(args.name, args.id, store)
         row = store.instance(args.name, instance_id)
         assert row is not None
         finite = row.status in FINITE
@@ -187,7 +187,7 @@ def delete(args: argparse.Namespace) -> int:
     errors: list[str] = []
     with _writing(ctx, f"delete instances of workflow {args.name!r}") as store:
         for requested in ids:
-            instance_id = _latest(ctx, args.name, requested, store)
+            instance_id = _latest(args.name, requested, store)
             if store.delete_instance(args.name, instance_id):
                 deleted.append(instance_id)
             else:
@@ -243,7 +243,7 @@ def send_event(args: argparse.Namespace) -> int:
     ctx = _context(args)
     _known(ctx, args.name, None, run=True)
     with _writing(ctx, f"send an event to workflow {args.name!r}") as store:
-        instance_id = _instance(ctx, args.name, args.id, store)
+        instance_id = _instance(args.name, args.id, store)
         row = store.instance(args.name, instance_id)
         assert row is not None
         if row.status in FINITE:
