@@ -8,7 +8,7 @@ most. A rate is the difference of two consecutive samples over the clock time be
 them: while nobody looks, the next point is the average over the gap.
 
 ``GET /queues/{queue}/rates`` answers ``{queue_name, window_seconds, points: [{t_ms,
-backlog, sent, acked, retried, dead_lettered, dropped}]}``: ``backlog`` is the gauge at
+backlog, sent, moved_in, acked, retried, dead_lettered, dropped}]}``: ``backlog`` is the gauge at
 ``t_ms``, the others are messages per second since the previous point.
 """
 
@@ -23,7 +23,7 @@ from cfemu.queues.views import QueueView
 __all__ = ["COUNTERS", "RESOLUTION_SECONDS", "WINDOW_SECONDS", "RateHistory"]
 
 #: The counters charted, as :class:`~cfemu.queues.views.QueueStats` names them.
-COUNTERS: Final = ("sent", "acked", "retried", "dead_lettered", "dropped")
+COUNTERS: Final = ("sent", "moved_in", "acked", "retried", "dead_lettered", "dropped")
 #: How far back the history goes.
 WINDOW_SECONDS: Final = 600.0
 #: The shortest time between two samples (closer requests share a sample).

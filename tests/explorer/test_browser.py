@@ -113,7 +113,7 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(jobs.locator("td.acked")).to_have_text("5", timeout=10_000)
             await expect(jobs.locator("td.depth")).to_have_text("0")
             # The live chart of rates (inline SVG, sampled as the page polls) drew its lines.
-            for line in ("sent", "acked", "retried", "dead_lettered", "dropped"):
+            for line in ("sent", "moved_in", "acked", "retried", "dead_lettered", "dropped"):
                 await expect(page.locator(f"#rates-chart polyline.{line}")).to_have_count(1)
             await expect(page.locator("#rates-legend .rate-acked")).to_contain_text("acked")
             await page.screenshot(path=tmp_path / "rates.png", full_page=True)
@@ -126,8 +126,19 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
             await expect(dlq.locator("td.depth")).to_have_text("2", timeout=10_000)
             await expect(jobs.locator("td.dead-lettered")).to_have_text("2")
             await emulator.env.DB.exec("DELETE FROM outage")
+            # Selective redrive: tick one dead-lettered message and send only it back...
+            await dlq.locator("button.messages").click()
+            await expect(rows).to_have_count(2)
+            await rows.first.locator("input.pick").check()
+            await expect(page.locator("#redrive-picked")).to_have_text("Redrive 1 selected")
+            await page.screenshot(path=tmp_path / "redrive.png", full_page=True)
+            await page.locator("#redrive-picked").click()
+            await expect(page.locator("#status")).to_have_text("Moved 1 message(s) back to jobs")
+            await expect(jobs.locator("td.acked")).to_have_text("6", timeout=10_000)
+            await expect(dlq.locator("td.depth")).to_have_text("1")
+            # ...then the rest with the row's Redrive (all).
             await dlq.locator("button.redrive").click()
-            await expect(page.locator("#status")).to_have_text("Moved 2 message(s) back to jobs")
+            await expect(page.locator("#status")).to_have_text("Moved 1 message(s) back to jobs")
             await expect(jobs.locator("td.acked")).to_have_text("7", timeout=10_000)
             await expect(dlq.locator("td.depth")).to_have_text("0")
 
