@@ -7,6 +7,8 @@ statement shapes were measured on SQLite built with the counters D1 adds (docs/d
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -79,10 +81,14 @@ async def test_create_table_in_a_batch_and_a_cross_join_count_as_d1_does(
     assert in_list.meta.rows_read == 3
 
 
-@pytest.mark.parametrize("session", [None, "first-unconstrained", "first-primary"])
+@pytest.mark.parametrize("session", [None, "first-unconstrained", "first-primary", "bookmark"])
 async def test_sessions_count_the_same(db: D1Database, session: str | None) -> None:
     await db.prepare("CREATE TABLE users (user_id INTEGER PRIMARY KEY, name TEXT)").run()
-    target = db if session is None else db.withSession(session)
+    target: Any = db if session is None else db.withSession(session)
+    if session == "bookmark":
+        first = db.withSession("first-primary")
+        await first.prepare("SELECT 1").all()
+        target = db.withSession(first.getBookmark())
     meta = (await target.prepare("INSERT INTO users VALUES (1, 'a') RETURNING *").all()).meta
     assert (meta.rows_read, meta.rows_written) == (2, 1)
 
