@@ -43,6 +43,7 @@ _STEP_TYPE: Final = {
     "sleep": "💤 Sleeping",
     "waitForEvent": "👀 Waiting for event",
 }
+_TRIGGER: Final = {"api": "🌎 API", "binding": "🔗 Binding", "cron": "⌛ Cron", "event": "📩 Event"}
 _UNITS: Final = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600))
 
 
@@ -122,8 +123,10 @@ def describe_text(
         "Workflow Name": workflow,
         "Instance Id": instance_id,
         "Status": emojify_status(found["status"]),
-        "Trigger": "🌎 API",
     }
+    source = (found.get("trigger") or {}).get("source")
+    if source in _TRIGGER:  # cfemu does not record it: shown only when an API gives it
+        head["Trigger"] = _TRIGGER[source]
     if found.get("queued"):
         head["Queued"] = _when(found["queued"])
     if found.get("success") is not None:

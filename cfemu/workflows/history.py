@@ -112,7 +112,7 @@ def describe_instance(
     found: dict[str, Any] = {
         "status": row.status,
         "params": row.params,
-        "trigger": {"source": "api"},
+        "trigger": {"source": "unknown"},  # the store does not record what created it
         "queued": iso_ms(row.created_ms),
         "start": iso_ms(min(starts)) if starts else None,
         "end": None,

@@ -122,6 +122,7 @@ async def test_describe_prints_each_step_with_its_attempts_and_output(
     assert "Instance Id:           a" in out
     assert "Status:                ⏰ Waiting" in out
     assert "Last Successful Step:  cool down" in out
+    assert "Trigger:" not in out  # not recorded: not invented
     charge = out[out.index("Name:      charge") : out.index("Name:      cool down")]
     assert "Type:      🎯 Step" in charge and "Success:   ✅ Yes" in charge
     assert 'Output:    {"charged": 5}' in charge
