@@ -257,6 +257,7 @@ async def serve(
             previous: Emulator | None = None
             while True:
                 emulator = await _start(emulator, previous)
+                sampler = _sample_rates(emulator) if explorer else None
                 try:
                     emulator.start_crons()
                     for line in describe(emulator):
@@ -325,6 +326,8 @@ async def serve(
                     await watcher
                     swap.hold()  # requests arriving during the restart wait for it
                 finally:
+                    if sampler is not None:
+                        sampler.cancel()
                     await emulator.aclose()
                 previous, emulator = emulator, restart[0]
         finally:
@@ -348,6 +351,16 @@ async def _start(emulator: Any, previous: Any) -> Any:
         await previous.start()
         return previous
     return emulator
+
+
+def _sample_rates(emulator: Any) -> Any:
+    """Sample the queues' counters each second for the explorer's rates chart (a task)."""
+    import asyncio
+
+    from cfemu.explorer.queue_rates import sample_forever
+    from cfemu.queues.service import QueueService
+
+    return asyncio.get_running_loop().create_task(sample_forever(emulator.service(QueueService)))
 
 
 async def _serve(server: Any, sock: Any) -> None:

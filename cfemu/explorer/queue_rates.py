@@ -2,7 +2,9 @@
 
 The broker keeps counters since start (sent, acked, ...), not their history. The explorer
 samples every queue's counters when it is asked (the page asks each second while it is
-open; nothing runs in the background, so a test's ``drain()`` is never kept busy) into a
+open; nothing runs in the background, so a test's ``drain()`` is never kept busy; ``cfemu
+dev`` also samples each second on its real clock with :func:`sample_forever`, so the chart
+has the minutes before the page was opened) into a
 ring of at most :data:`WINDOW_SECONDS` of samples, one per :data:`RESOLUTION_SECONDS` at
 most. A rate is the difference of two consecutive samples over the clock time between
 them: while nobody looks, the next point is the average over the gap.
@@ -16,11 +18,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cfemu.queues.views import QueueView
 
-__all__ = ["COUNTERS", "RESOLUTION_SECONDS", "WINDOW_SECONDS", "RateHistory"]
+if TYPE_CHECKING:
+    from cfemu.queues.service import QueueService
+
+__all__ = [
+    "COUNTERS",
+    "RESOLUTION_SECONDS",
+    "WINDOW_SECONDS",
+    "RateHistory",
+    "rate_history",
+    "sample_forever",
+]
 
 #: The counters charted, as :class:`~cfemu.queues.views.QueueStats` names them.
 COUNTERS: Final = ("sent", "moved_in", "acked", "retried", "dead_lettered", "dropped")
@@ -73,3 +85,24 @@ class RateHistory:
                 out.append(point)
             before = (when, mine)
         return out
+
+
+def rate_history(service: QueueService) -> RateHistory:
+    """The emulator's one :class:`RateHistory` (shared by every explorer app built for it and
+    by :func:`sample_forever`)."""
+    history = service.ctx.options.setdefault("explorer.queue_rates", RateHistory())
+    assert isinstance(history, RateHistory)
+    return history
+
+
+async def sample_forever(service: QueueService, every: float = RESOLUTION_SECONDS) -> None:
+    """Sample the queues every ``every`` seconds of the service's clock until cancelled
+    (``cfemu dev`` runs it on the real clock; never on a virtual one, whose ``drain()`` it
+    would keep busy)."""
+    history = rate_history(service)
+    clock = service.ctx.clock
+    while True:
+        admin = service.admin
+        if admin is not None:
+            history.sample(clock.now(), admin.broker.queues)
+        await clock.sleep(every)

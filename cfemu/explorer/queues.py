@@ -22,7 +22,7 @@ import orjson
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.api.queues import message_content_type, send_error
 from cfemu.errors import CfemuError, QueueError, QueueSendError, QueueTypeError
-from cfemu.explorer.queue_rates import RateHistory
+from cfemu.explorer.queue_rates import rate_history
 from cfemu.queues.admin import QueueAdmin
 from cfemu.queues.redrive import redrive, redrive_target
 from cfemu.queues.registry import QueueRecord, now_iso
@@ -110,7 +110,7 @@ def add_routes(router: Router, service: QueueService) -> None:
             "stats": view.stats().as_dict(),
         }
 
-    history = RateHistory()
+    history = rate_history(service)
 
     def sample() -> None:
         broker = admin().broker

@@ -3,11 +3,14 @@ the explorer is asked, over a bounded window."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from cfemu import Emulator
-from cfemu.explorer.queue_rates import COUNTERS, RateHistory
+from cfemu.explorer.queue_rates import COUNTERS, RateHistory, sample_forever
+from cfemu.queues.service import QueueService
 
 from .test_api import API, error, result
 
@@ -77,3 +80,18 @@ def test_the_history_keeps_only_its_window() -> None:
     assert [p["t_ms"] for p in points] == [s * 1000 for s in range(20, 30)]  # 19 is the first kept
     assert {p["sent"] for p in points} == {2.0}
     assert history.points("other") == []
+
+
+async def test_cfemu_devs_sampler_fills_the_history_before_the_page_asks(
+    client: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    await client.post(f"{API}/queues/jobs/pause")
+    sampler = asyncio.create_task(sample_forever(emulator.service(QueueService)))
+    try:
+        await asyncio.sleep(0)  # the first sample, at once
+        await emulator.env.JOBS.sendBatch([{"body": i} for i in range(4)])
+        await emulator.advance(2)  # two more, a second apart
+    finally:
+        sampler.cancel()
+    points = await rates(client, "jobs")  # the explorer reads the same history
+    assert [(p["sent"], p["backlog"]) for p in points] == [(4.0, 4), (0.0, 4)]
