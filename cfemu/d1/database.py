@@ -183,12 +183,15 @@ class D1PreparedStatement:
         if engine.faults:
             engine.check_faults()
         share = engine.share
-        result = share.here(self._rows, sql)
-        if isinstance(result, Move):
-            result = await share.moved(self._rows, sql)
+        if share.loop_slice is None and share._busy is None:
+            desc, rows = engine.rows(sql, self._params)  # nothing to share: here() inlined
+        else:
+            result = share.here(self._rows, sql)
+            if isinstance(result, Move):
+                result = await share.moved(self._rows, sql)
+            desc, rows = result
         if self._session is not None:
             self._session._observe(engine.bookmark())
-        desc, rows = result
         if not rows:
             return None
         row = row_object(map(NAME, desc), rows[0])
