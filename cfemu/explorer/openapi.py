@@ -64,6 +64,7 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("GET", "/workflows", "Workflows", "List Workflows ({name, class_name, script_name})"),
     ("GET", "/workflows/{workflow_name}", "Workflows", "A Workflow with its instance counts"),
+    ("DELETE", "/workflows/{workflow_name}", "Workflows", "Delete every instance of a Workflow"),
     (
         "GET",
         "/workflows/{workflow_name}/instances",
@@ -72,10 +73,22 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ),
     ("POST", "/workflows/{workflow_name}/instances", "Workflows", "Create an instance"),
     (
+        "POST",
+        "/workflows/{workflow_name}/instances/batch/delete",
+        "Workflows",
+        "Delete instances {instances: [id, ...]} (1 to 100): {deleted, errors}",
+    ),
+    (
         "GET",
         "/workflows/{workflow_name}/instances/{instance_id}",
         "Workflows",
         "An instance's status, params, output, error and steps",
+    ),
+    (
+        "DELETE",
+        "/workflows/{workflow_name}/instances/{instance_id}",
+        "Workflows",
+        "Delete an instance with its history",
     ),
     (
         "PATCH",

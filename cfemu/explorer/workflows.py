@@ -11,6 +11,10 @@
 - ``POST /workflows/{name}/instances`` ``{id?, params?}``: ``{id}``;
   ``PATCH /workflows/{name}/instances/{id}/status`` ``{action, from?}``: ``{success}``;
   ``POST /workflows/{name}/instances/{id}/events/{type}`` (the body is the payload).
+- ``DELETE /workflows/{name}``: every instance deleted, ``{status: "ok", success: true}``;
+  ``DELETE /workflows/{name}/instances/{id}``: ``{success: true}``;
+  ``POST /workflows/{name}/instances/batch/delete`` ``{instances: [id, ...]}`` (1 to 100):
+  the binding's ``deleteBatch`` answer, ``{deleted: [{id}], errors: [{id, code, message}]}``.
 
 Reads never wake an instance; writes go through the Workflow binding, as a Worker's would.
 """
@@ -18,15 +22,17 @@ Reads never wake an instance; writes go through the Workflow binding, as a Worke
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
+from cfemu.limits import WORKFLOW_MAX_DELETE_BATCH
 
 if TYPE_CHECKING:
     from cfemu.workflows.engine import WorkflowRuntime
     from cfemu.workflows.service import WorkflowsService
 
-__all__ = ["STATUSES", "add_routes"]
+__all__ = ["STATUSES", "add_routes", "batch_delete_issues"]
 
 #: Every instance status, in the order Cloudflare's explorer counts them.
 STATUSES: Final = (
@@ -40,6 +46,53 @@ STATUSES: Final = (
     "waiting",
 )
 _ACTIONS: Final = ("pause", "resume", "restart", "terminate")
+#: What Cloudflare's explorer accepts as an id to batch-delete (its OpenAPI schema).
+_BATCH_ID: Final = re.compile(r"[a-zA-Z0-9, */#_-]+")
+_BATCH_ID_MAX: Final = 271
+
+
+def batch_delete_issues(body: Any) -> list[str]:
+    """What is wrong with a batch-delete body, worded as Cloudflare's explorer words its
+    request validation (``<path>: <problem>``; zod's messages); ``[]`` when it is valid."""
+    if not isinstance(body, dict):
+        return [f"Invalid input: expected object, received {_js_type(body)}"]
+    instances = body.get("instances")
+    if not isinstance(instances, list):
+        return [f"instances: Invalid input: expected array, received {_js_type(instances)}"]
+    issues: list[str] = []
+    for index, item in enumerate(instances):
+        where = f"instances.{index}"
+        if not isinstance(item, str):
+            issues.append(f"{where}: Invalid input: expected string, received {_js_type(item)}")
+            continue
+        if len(item) < 1:
+            issues.append(f"{where}: Too small: expected string to have >=1 characters")
+        if len(item) > _BATCH_ID_MAX:
+            issues.append(f"{where}: Too big: expected string to have <={_BATCH_ID_MAX} characters")
+        if _BATCH_ID.fullmatch(item) is None:
+            issues.append(f"{where}: Invalid string: must match pattern /^[a-zA-Z0-9, *\\/#_-]+$/")
+    if not instances:
+        issues.append("instances: Too small: expected array to have >=1 items")
+    if len(instances) > WORKFLOW_MAX_DELETE_BATCH:
+        issues.append(
+            f"instances: Too big: expected array to have <={WORKFLOW_MAX_DELETE_BATCH} items"
+        )
+    return issues
+
+
+def _js_type(value: object) -> str:
+    """The type name zod reports for a JSON value."""
+    if value is None:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
 def add_routes(router: Router, service: WorkflowsService | None) -> None:
@@ -191,11 +244,50 @@ def add_routes(router: Router, service: WorkflowsService | None) -> None:
         await calling(request, handle.sendEvent(type=request.params["event_type"], payload=payload))
         return ok({"success": True})
 
+    async def delete_workflow(request: ApiRequest) -> ApiResponse:
+        from cfemu.workflows.errors import WorkflowError
+
+        runtime = workflow(request)
+        for row in runtime.store.instances(runtime.name):
+            try:
+                runtime.delete(row.id)
+            except WorkflowError:  # gone meanwhile
+                continue
+        return ok({"status": "ok", "success": True})
+
+    async def delete_instance(request: ApiRequest) -> ApiResponse:
+        from cfemu.workflows.errors import WorkflowError
+
+        runtime = workflow(request)
+        try:
+            runtime.delete(request.params["instance_id"])
+        except WorkflowError:
+            raise not_found(request) from None
+        return ok({"success": True})
+
+    async def batch_delete(request: ApiRequest) -> ApiResponse:
+        from cfemu.workflows.binding import Workflow
+        from cfemu.workflows.errors import WorkflowError
+
+        body = request.json()
+        issues = batch_delete_issues(body)
+        if issues:  # Cloudflare's explorer validates the body before it looks the Workflow up
+            raise ApiError(400, 10001, "; ".join(issues))
+        runtime = workflow(request)
+        try:
+            answer = await Workflow(runtime).deleteBatch(body["instances"])
+        except WorkflowError as exc:
+            raise ApiError(500, 10001, str(exc)) from None
+        return ok(answer)
+
     base = "/workflows/{workflow_name}"
     router.add("GET", "/workflows", list_workflows)
     router.add("GET", base, get_workflow)
+    router.add("DELETE", base, delete_workflow)
     router.add("GET", base + "/instances", list_instances)
     router.add("POST", base + "/instances", create_instance)
+    router.add("POST", base + "/instances/batch/delete", batch_delete)
     router.add("GET", base + "/instances/{instance_id}", get_instance)
+    router.add("DELETE", base + "/instances/{instance_id}", delete_instance)
     router.add("PATCH", base + "/instances/{instance_id}/status", change_status)
     router.add("POST", base + "/instances/{instance_id}/events/{event_type}", send_event)

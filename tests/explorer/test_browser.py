@@ -211,6 +211,13 @@ async def test_the_explorer_shows_queues_filling_peeks_and_runs_sql(
                 "sleep"
             )
             await page.screenshot(path=tmp_path / "workflows.png", full_page=True)
+            # ...and deleted (after the confirmation), with its history.
+            page.once("dialog", lambda dialog: dialog.accept())
+            await page.locator("#wf-actions button.wf-delete").click()
+            await expect(chore).to_have_count(0)
+            await expect(page.locator("#wf-instance")).to_be_hidden()
+            with pytest.raises(Exception, match=r"instance\.not_found"):
+                await emulator.env.CHORES.get("c1")
         finally:
             await browser.close()
     # Chromium logs every failed response as a console error: the only one allowed is the

@@ -185,3 +185,74 @@ async def test_instances_are_created_paused_resumed_and_sent_events_through_the_
     assert error(no_from, 400, 10001) == (
         "'from.name' is required when restarting from a specific step."
     )
+
+
+async def test_instances_are_deleted_one_by_one_in_batches_and_all_at_once(
+    wf_client: httpx.AsyncClient, wf_emulator: Emulator
+) -> None:
+    for name in ("d1", "d2", "d3", "d4", "d5"):
+        await wf_emulator.env.ORDERS.create(id=name, params={"qty": 1})
+    await wf_emulator.advance(60)  # d1..d5 sleep in "settle"
+
+    one = await wf_client.delete(f"{WF}/orders/instances/d1")
+    assert result(one) == {"success": True}
+    assert error(await wf_client.get(f"{WF}/orders/instances/d1"), 404, 10501)
+    again = await wf_client.delete(f"{WF}/orders/instances/d1")
+    assert error(again, 404, 10501) == "Workflow instance 'd1' not found."
+
+    batch = await wf_client.post(
+        f"{WF}/orders/instances/batch/delete", json={"instances": ["d2", "nope", "d3", "d2"]}
+    )
+    missing = {"id": "nope", "code": 10400, "message": "workflows.api.error.instance.not_found"}
+    assert result(batch) == {
+        "deleted": [{"id": "d2"}, {"id": "d3"}, {"id": "d2"}],
+        "errors": [missing],
+    }
+    listed = result(await wf_client.get(f"{WF}/orders/instances"))
+    assert sorted(i["id"] for i in listed) == ["d4", "d5"]
+
+    everything = await wf_client.delete(f"{WF}/orders")
+    assert result(everything) == {"status": "ok", "success": True}
+    counts = result(await wf_client.get(f"{WF}/orders"))["instances"]
+    assert sum(counts.values()) == 0
+    # A deleted id may be used again, and the new instance runs from its first step.
+    await wf_emulator.env.ORDERS.create(id="d4", params={"qty": 2})
+    await wf_emulator.advance(60)
+    d4 = result(await wf_client.get(f"{WF}/orders/instances/d4"))
+    assert d4["params"] == {"qty": 2}
+    assert d4["steps"][0]["output"] == {"reserved": 2}
+
+    unknown = await wf_client.delete(f"{WF}/nope")
+    assert error(unknown, 404, 10501) == "Workflow 'nope' not found."
+    unknown = await wf_client.delete(f"{WF}/nope/instances/d4")
+    assert error(unknown, 404, 10501) == "Workflow 'nope' not found."
+    unknown = await wf_client.post(f"{WF}/nope/instances/batch/delete", json={"instances": ["a"]})
+    assert error(unknown, 404, 10501) == "Workflow 'nope' not found."
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "instances: Invalid input: expected array, received undefined"),
+        ({"instances": []}, "instances: Too small: expected array to have >=1 items"),
+        (
+            {"instances": [f"i{n}" for n in range(101)]},
+            "instances: Too big: expected array to have <=100 items",
+        ),
+        (
+            {"instances": ["ok", "bad!"]},
+            "instances.1: Invalid string: must match pattern /^[a-zA-Z0-9, *\\/#_-]+$/",
+        ),
+        ({"instances": [7]}, "instances.0: Invalid input: expected string, received number"),
+        (["a"], "Invalid input: expected object, received array"),
+    ],
+)
+async def test_a_batch_delete_body_is_validated_before_anything_is_deleted(
+    wf_client: httpx.AsyncClient, wf_emulator: Emulator, body: object, message: str
+) -> None:
+    await wf_emulator.env.ORDERS.create(id="ok", params={"qty": 1})
+    # Validated before the Workflow is looked up, as Cloudflare's explorer does.
+    for workflow in ("orders", "nope"):
+        refused = await wf_client.post(f"{WF}/{workflow}/instances/batch/delete", json=body)
+        assert error(refused, 400, 10001) == message
+    assert (await (await wf_emulator.env.ORDERS.get("ok")).status())["status"] == "queued"

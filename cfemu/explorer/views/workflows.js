@@ -1,6 +1,6 @@
 // Workflows: each Workflow with its instances by status, the instances (newest first,
 // filtered by status, 25 to a page) and one instance's steps; pause, resume, restart,
-// terminate and create go through the Workflow binding.
+// terminate and create go through the Workflow binding; Delete forgets an instance.
 const WF_STATUSES = ["queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting"];
 let wfName = null;
 let wfPage = 1;
@@ -45,6 +45,13 @@ async function wfOpen(id) {
       await wfOpen(id);
     });
   }
+  button(actions, "Delete", "wf-delete", async () => {
+    if (!confirm("Delete instance " + id + " and its history?")) return;
+    const d = await api("DELETE", wfPath("/instances/" + encodeURIComponent(id)));
+    status(d.ok ? "deleted " + id : d.error, !d.ok);
+    if (d.ok) { wfInstanceId = null; $("#wf-instance").hidden = true; }
+    await wfInstances();
+  });
   const body = $("#wf-steps tbody");
   body.replaceChildren();
   for (const step of i.steps) {
