@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from cfemu._js import JsDict
 from cfemu.limits import WORKFLOW_MAX_BATCH, WORKFLOW_MAX_DELETE_BATCH
 from cfemu.workflows.engine import WorkflowRuntime
 from cfemu.workflows.errors import WorkflowError
@@ -40,8 +41,10 @@ class WorkflowInstance:
     def __repr__(self) -> str:
         return f"WorkflowInstance({self._runtime.name!r}, id={self.id!r})"
 
-    async def status(self) -> dict[str, Any]:
-        """``{"status": ..., "error": {"name", "message"}?, "output": ...?}``."""
+    async def status(self) -> JsDict:
+        """``{"status", "error", "output"}`` (a ``JsDict``: ``s.status`` works too); ``error``
+        is ``{"name", "message"}`` when errored and ``output`` the result when complete,
+        ``None`` otherwise."""
         return self._runtime.status(self.id)
 
     async def pause(self) -> None:

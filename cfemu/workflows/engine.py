@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu._faults import Faults
+from cfemu._js import JsDict, to_js_dict
 from cfemu._tasks import TaskTracker
 from cfemu.clock import Clock
 from cfemu.errors import WorkerError
@@ -185,16 +186,22 @@ class WorkflowRuntime:
             if self.live.get(live.id) is live:
                 del self.live[live.id]
 
-    def status(self, instance_id: str) -> dict[str, Any]:
-        """``{status, error?, output?}`` as Cloudflare's ``instance.status()``."""
+    def status(self, instance_id: str) -> JsDict:
+        """Cloudflare's ``InstanceStatus`` as the Python SDK gives it: a ``JsDict`` (a dict
+        with attribute access, nested) holding ``status``, ``error`` (``{name, message}``
+        when errored, else ``None``) and ``output`` (``run()``'s result when complete, else
+        ``None``). Every key is always there, as production's ``null``s arrive as ``None``
+        (spec §3.6; **unconfirmed**, see docs/workflows.md)."""
         row = self.store.instance(self.name, instance_id)
         if row is None:
             raise WorkflowError("instance.not_found")
-        found: dict[str, Any] = {"status": row.status}
-        if row.status == "errored" and row.error is not None:
-            found["error"] = row.error
-        if row.status == "complete":
-            found["output"] = row.output
+        found: JsDict = to_js_dict(
+            {
+                "status": row.status,
+                "error": row.error if row.status == "errored" else None,
+                "output": row.output if row.status == "complete" else None,
+            }
+        )
         return found
 
     def pause(self, instance_id: str) -> None:

@@ -158,7 +158,11 @@ async def test_instances_are_created_paused_resumed_and_sent_events_through_the_
         f"{WF}/orders/instances", json={"id": "x1", "params": {"qty": 3}}
     )
     assert result(created) == {"id": "x1"}
-    assert await (await wf_emulator.env.ORDERS.get("x1")).status() == {"status": "queued"}
+    assert await (await wf_emulator.env.ORDERS.get("x1")).status() == {
+        "status": "queued",
+        "error": None,
+        "output": None,
+    }
     auto = result(await wf_client.post(f"{WF}/orders/instances"))
     assert len(auto["id"]) == 36  # a random UUID, as create() gives
     await wf_emulator.advance(60)
@@ -171,7 +175,7 @@ async def test_instances_are_created_paused_resumed_and_sent_events_through_the_
     assert result(sent) == {"success": True}
     await wf_emulator.drain()
     x1 = await (await wf_emulator.env.ORDERS.get("x1")).status()
-    assert x1 == {"status": "complete", "output": {"reserved": 3, "by": "bo"}}
+    assert x1 == {"status": "complete", "output": {"reserved": 3, "by": "bo"}, "error": None}
 
     bad = await wf_client.patch(status_url, json={"action": "explode"})
     assert error(bad, 400, 10001) == (

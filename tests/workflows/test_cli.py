@@ -182,7 +182,11 @@ async def test_trigger_queues_an_instance_that_the_next_emulator_runs(
         t1 = await emu.env.FLOW.get("t1")
         await t1.sendEvent(type="approved", payload="ok")
         await emu.advance(1)
-        assert await t1.status() == {"status": "complete", "output": [{"charged": 3}, "ok"]}
+        assert await t1.status() == {
+            "status": "complete",
+            "output": [{"charged": 3}, "ok"],
+            "error": None,
+        }
 
 
 async def test_pause_resume_terminate_restart_and_send_event_change_the_stored_state(
@@ -206,7 +210,11 @@ async def test_pause_resume_terminate_restart_and_send_event_change_the_stored_s
     )
     async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
         await emu.drain()  # a paused instance does not run
-        assert await (await emu.env.FLOW.get("a")).status() == {"status": "paused"}
+        assert await (await emu.env.FLOW.get("a")).status() == {
+            "status": "paused",
+            "error": None,
+            "output": None,
+        }
 
     code, out, _ = _cli(config, state, capsys, "instances", "resume", "flow", "a")
     assert out.strip() == '🔄 The instance "a" from flow was resumed successfully'
@@ -227,10 +235,10 @@ async def test_pause_resume_terminate_restart_and_send_event_change_the_stored_s
         a = await (await emu.env.FLOW.get("a")).status()
         b = await (await emu.env.FLOW.get("b")).status()
         c = await (await emu.env.FLOW.get("c")).status()
-    assert a == {"status": "complete", "output": [{"charged": 5}, {"by": "bo"}]}
+    assert a == {"status": "complete", "output": [{"charged": 5}, {"by": "bo"}], "error": None}
     assert b["status"] == "errored"  # replayed from the start: no event this time
     assert b["error"]["name"] == "WorkflowTimeoutError"
-    assert c == {"status": "terminated"}
+    assert c == {"status": "terminated", "error": None, "output": None}
     assert log.read_text().count("charge b") == 2  # restart forgot the recorded charge
     assert log.read_text().count("charge a") == 2  # its two attempts in _fill: not re-run
 
@@ -348,7 +356,11 @@ async def test_restart_from_a_step_keeps_the_steps_before_it(
         assert (await b.status())["status"] == "waiting"  # sleeping again, then waiting
         await b.sendEvent(type="approved", payload="again")
         await emu.advance(1)
-        assert await b.status() == {"status": "complete", "output": [{"charged": 7}, "again"]}
+        assert await b.status() == {
+            "status": "complete",
+            "output": [{"charged": 7}, "again"],
+            "error": None,
+        }
     log = config.parent / "side-effects.log"
     assert log.read_text().count("charge b") == 1  # the charge before it was kept
 

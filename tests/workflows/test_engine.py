@@ -64,7 +64,7 @@ async def test_a_failing_step_is_retried_with_its_backoff(
         assert [attempt for attempt, _ in calls] == [1, 2, 3, 4]
         times = [at for _, at in calls]
         assert [b - a for a, b in itertools.pairwise(times)] == gaps
-        assert await instance.status() == {"status": "complete", "output": 4}
+        assert await instance.status() == {"status": "complete", "output": 4, "error": None}
     finally:
         await emulator.aclose()
 
@@ -82,6 +82,7 @@ async def test_a_step_failing_past_its_limit_errors_the_instance(tmp_path: Path)
         assert await instance.status() == {
             "status": "errored",
             "error": {"name": "RuntimeError", "message": "boom 4"},
+            "output": None,
         }
     finally:
         await emulator.aclose()
@@ -119,8 +120,13 @@ async def test_non_retryable_error_is_not_retried(tmp_path: Path) -> None:
         assert await failing.status() == {
             "status": "errored",
             "error": {"name": "NonRetryableError", "message": "bad input"},
+            "output": None,
         }
-        assert await caught.status() == {"status": "complete", "output": "caught: bad input"}
+        assert await caught.status() == {
+            "status": "complete",
+            "output": "caught: bad input",
+            "error": None,
+        }
     finally:
         await emulator.aclose()
 
@@ -153,7 +159,7 @@ async def test_sleep_and_sleep_until_run_on_the_emulators_clock(tmp_path: Path) 
         t0 = clock.now()
         instance = await emulator.env.FLOW.create(id="s1", params={"sleep": "2 days"})
         await emulator.advance(1)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         assert emulator.worker.module.LOG == ["first"]
         await emulator.advance(2 * 86400)
         assert emulator.worker.module.LOG == ["first", "woke"]
@@ -161,7 +167,7 @@ async def test_sleep_and_sleep_until_run_on_the_emulators_clock(tmp_path: Path) 
         await emulator.drain()
         assert emulator.worker.module.LOG == ["first", "woke", "done"]
         assert clock.now() == pytest.approx(t0 + 7 * 86400)
-        assert await instance.status() == {"status": "complete", "output": t0}
+        assert await instance.status() == {"status": "complete", "output": t0, "error": None}
     finally:
         await emulator.aclose()
 
@@ -200,17 +206,18 @@ async def test_wait_for_event_gets_the_sent_event(tmp_path: Path) -> None:
     try:
         instance = await emulator.env.FLOW.create(id="w1")
         await emulator.advance(600)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         handle = await emulator.env.FLOW.get("w1")
         await handle.sendEvent(type="other", payload=1)
         await emulator.advance(1)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         sent_at = clock.now()
         await handle.send_event({"type": "approved", "payload": {"ok": True}})
         await emulator.drain()
         assert await instance.status() == {
             "status": "complete",
             "output": {"payload": {"ok": True}, "type": "approved", "at": sent_at},
+            "error": None,
         }
     finally:
         await emulator.aclose()
@@ -237,6 +244,7 @@ async def test_wait_for_event_times_out(tmp_path: Path) -> None:
         assert await instance.status() == {
             "status": "complete",
             "output": {"timeout": "WorkflowTimeoutError: Execution timed out after 3600000ms"},
+            "error": None,
         }
         with pytest.raises(WorkflowError, match="finite state"):
             await instance.sendEvent(type="approved", payload=None)
@@ -268,18 +276,18 @@ async def test_pause_resume_and_terminate(tmp_path: Path) -> None:
         flow = emulator.env.FLOW
         instance = await flow.create(id="p1")
         await emulator.advance(1)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         await instance.pause()
-        assert await instance.status() == {"status": "paused"}
+        assert await instance.status() == {"status": "paused", "error": None, "output": None}
         await emulator.advance(7200)
         assert emulator.worker.module.LOG == [("part", 1)]
-        assert await instance.status() == {"status": "paused"}
+        assert await instance.status() == {"status": "paused", "error": None, "output": None}
         await instance.resume()
         await emulator.advance(1)
         assert emulator.worker.module.LOG == [("part", 1), ("part", 2)]
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         await instance.terminate()
-        assert await instance.status() == {"status": "terminated"}
+        assert await instance.status() == {"status": "terminated", "error": None, "output": None}
         await emulator.drain()
         assert len(emulator.worker.module.LOG) == 2
         with pytest.raises(WorkflowError, match=r"^\(instance.cannot_terminate\) Cannot"):
@@ -293,9 +301,9 @@ async def test_restart_runs_every_step_again(tmp_path: Path) -> None:
     try:
         instance = await emulator.env.FLOW.create(id="x1")
         await emulator.drain()
-        assert await instance.status() == {"status": "complete", "output": "done"}
+        assert await instance.status() == {"status": "complete", "output": "done", "error": None}
         await instance.restart()
-        assert await instance.status() == {"status": "queued"}
+        assert await instance.status() == {"status": "queued", "error": None, "output": None}
         await emulator.drain()
         assert [count for _, count in emulator.worker.module.LOG] == [1, 2, 3, 1, 2, 3]
     finally:
@@ -349,6 +357,34 @@ async def test_a_step_awaited_twice_runs_once_and_faults_fail_attempts(tmp_path:
         await emulator.drain()
         assert emulator.worker.module.RUNS == [3]  # attempts 1 and 2 failed before running
         assert clock.now() - t0 == pytest.approx(2.0)
-        assert await instance.status() == {"status": "complete", "output": ["loaded", "loaded"]}
+        assert await instance.status() == {
+            "status": "complete",
+            "output": ["loaded", "loaded"],
+            "error": None,
+        }
+    finally:
+        await emulator.aclose()
+
+
+async def test_status_has_cloudflares_three_keys_with_attribute_access(tmp_path: Path) -> None:
+    emulator, _ = await started(tmp_path, NON_RETRYABLE)
+    try:
+        failing = await emulator.env.FLOW.create(id="k1", params="raise")
+        caught = await emulator.env.FLOW.create(id="k2", params="catch")
+        queued = await failing.status()
+        assert queued == {"status": "queued", "error": None, "output": None}
+        assert (queued.status, queued.error, queued.output) == ("queued", None, None)
+        await emulator.drain()
+        errored = await failing.status()
+        assert errored.status == "errored" and errored.output is None
+        assert (errored.error.name, errored.error.message) == ("NonRetryableError", "bad input")
+        complete = await caught.status()
+        assert (complete.status, complete.error, complete.output) == (
+            "complete",
+            None,
+            "caught: bad input",
+        )
+        with pytest.raises(AttributeError):
+            _ = complete.missing
     finally:
         await emulator.aclose()

@@ -56,25 +56,31 @@ async def test_restart_from_a_step_keeps_the_results_before_it(tmp_path: Path) -
     try:
         runs = emulator.worker.module.RUNS
         instance = await emulator.env.FLOW.create(id="r")
-        assert await finish(emulator, instance) == {"status": "complete", "output": [1, 2, 3, "go"]}
+        assert await finish(emulator, instance) == {
+            "status": "complete",
+            "output": [1, 2, 3, "go"],
+            "error": None,
+        }
         assert runs == [("a", 1), ("b", 1), ("a", 2)]
 
         # the second "a" (count 2): "a"-1 and "b" keep their results, the rest runs again
         await instance.restart({"from": {"name": "a", "count": 2}})
-        assert await instance.status() == {"status": "queued"}
+        assert await instance.status() == {"status": "queued", "error": None, "output": None}
         assert await finish(emulator, instance, "again") == {
             "status": "complete",
             "output": [1, 2, 4, "again"],
+            "error": None,
         }
         assert runs[3:] == [("a", 2)]
 
         # from a sleep, by type: the step after it runs again; the event is waited for anew
         await instance.restart(**{"from": {"name": "rest", "count": 2, "type": "sleep"}})
         await emulator.advance(60)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         assert await finish(emulator, instance, "third") == {
             "status": "complete",
             "output": [1, 2, 5, "third"],
+            "error": None,
         }
 
         # from the event wait: only the wait runs again
@@ -114,7 +120,11 @@ async def test_delete_forgets_an_instance_and_frees_its_id(tmp_path: Path) -> No
         assert len(emulator.worker.module.RUNS) == 1
 
         again = await flow.create(id="d1")  # the id is free again, with no history
-        assert await finish(emulator, again) == {"status": "complete", "output": [2, 3, 4, "go"]}
+        assert await finish(emulator, again) == {
+            "status": "complete",
+            "output": [2, 3, 4, "go"],
+            "error": None,
+        }
     finally:
         await emulator.aclose()
 
@@ -149,14 +159,14 @@ async def test_terminate_takes_cloudflares_options(tmp_path: Path) -> None:
         flow = emulator.env.FLOW
         first = await flow.create(id="t1")
         await first.terminate({"rollback": True})
-        assert await first.status() == {"status": "terminated"}
+        assert await first.status() == {"status": "terminated", "error": None, "output": None}
         second = await flow.create(id="t2")
         with pytest.raises(TypeError, match="rollback"):
             await second.terminate({"rollback": "yes"})
         with pytest.raises(TypeError, match="rollback"):
             await second.terminate(force=True)
         await second.terminate(rollback=False)
-        assert await second.status() == {"status": "terminated"}
+        assert await second.status() == {"status": "terminated", "error": None, "output": None}
     finally:
         await emulator.aclose()
 
@@ -200,6 +210,7 @@ async def test_a_result_that_is_not_json_ends_the_instance(tmp_path: Path) -> No
                 "message": "The execution of the Workflow instance was terminated, as the step "
                 '"make" returned a value which is not serialisable',
             },
+            "output": None,
         }
     finally:
         await emulator.aclose()
@@ -216,6 +227,7 @@ async def test_a_result_over_one_mib_fails_the_attempt(tmp_path: Path) -> None:
             "status": "complete",
             "output": "caught ValueError: Step make-1 output is too large. Maximum allowed "
             "size is 1MiB.",
+            "error": None,
         }
     finally:
         await emulator.aclose()
@@ -234,11 +246,12 @@ async def test_the_instance_storage_limit_errors_the_instance(tmp_path: Path) ->
                 "name": "WorkflowFatalError",
                 "message": "The instance has exceeded the 1GiB storage limit",
             },
+            "output": None,
         }
         runtime.state_limit = 400
         await small.restart()
         await emulator.drain()
-        assert await small.status() == {"status": "complete", "output": "y" * 300}
+        assert await small.status() == {"status": "complete", "output": "y" * 300, "error": None}
     finally:
         await emulator.aclose()
 
@@ -289,4 +302,4 @@ async def test_restart_from_a_step_forgets_the_steps_started_after_it(tmp_path: 
         await instance.restart({"from": {"name": "fast"}})
         await emulator.drain()
         assert runs[6:] == ["fast", "both"]
-        assert await instance.status() == {"status": "complete", "output": "sf"}
+        assert await instance.status() == {"status": "complete", "output": "sf", "error": None}

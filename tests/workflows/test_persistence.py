@@ -47,7 +47,7 @@ async def test_an_instance_resumes_from_its_last_recorded_step(tmp_path: Path) -
     async with Emulator.from_config(config, clock=clock, persist_to=state) as first:
         instance = await first.env.FLOW.create(id="order-1", params={"amount": 5})
         await first.advance(3600)
-        assert await instance.status() == {"status": "waiting"}
+        assert await instance.status() == {"status": "waiting", "error": None, "output": None}
     assert log.read_text() == "charge\n"
     assert store_file(state).is_file()
 
@@ -57,6 +57,7 @@ async def test_an_instance_resumes_from_its_last_recorded_step(tmp_path: Path) -
         assert await again.status() == {
             "status": "complete",
             "output": [{"charged": 5}, "shipped"],
+            "error": None,
         }
     assert log.read_text() == "charge\nship\n"
 
@@ -69,7 +70,11 @@ async def test_finished_instances_survive_a_restart(tmp_path: Path) -> None:
         await first.drain()
     async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as second:
         status = await (await second.env.FLOW.get("done")).status()
-        assert status == {"status": "complete", "output": [{"charged": 1}, "shipped"]}
+        assert status == {
+            "status": "complete",
+            "output": [{"charged": 1}, "shipped"],
+            "error": None,
+        }
         await second.drain()
     log = config.parent / "side-effects.log"
     assert log.read_text() == "charge\nship\n"

@@ -75,13 +75,14 @@ async def test_legacy_depends(tmp_path: Path, mode: str, expected: str | None) -
         await emulator.drain()
         status = await instance.status()
         if expected is None:
-            assert status == {"status": "complete", "output": [1, 2, 1]}
+            assert status == {"status": "complete", "output": [1, 2, 1], "error": None}
             assert sorted(emulator.worker.module.ORDER) == ["final", "one", "two"]
             assert emulator.worker.module.ORDER[-1] == "final"
         else:
             assert status == {
                 "status": "errored",
                 "error": {"name": "TypeError", "message": expected},
+                "output": None,
             }
 
 
@@ -112,10 +113,11 @@ async def test_implicit_dependencies_by_parameter_name(tmp_path: Path) -> None:
         good = await emulator.env.FLOW.create(params="good")
         bad = await emulator.env.FLOW.create(params="bad")
         await emulator.drain()
-        assert await good.status() == {"status": "complete", "output": "hi ana #1"}
+        assert await good.status() == {"status": "complete", "output": "hi ana #1", "error": None}
         assert await bad.status() == {
             "status": "errored",
             "error": {"name": "TypeError", "message": "Received unexpected parameter nowhere"},
+            "output": None,
         }
 
 
