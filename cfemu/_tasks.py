@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["TaskTracker"]
+__all__ = ["TaskTracker", "tracked"]
+
+#: True in the context of every tracked task and of what it starts (tasks, timers, readers
+#: inherit the context they are created in): how ``drain()`` tells the real-time waits of the
+#: emulator's own work (a Worker's ``asyncio.sleep``, an HTTP timeout) from a test's.
+tracked: contextvars.ContextVar[bool] = contextvars.ContextVar("cfemu_tracked", default=False)
+
+
+def _mark_tracked() -> None:
+    tracked.set(True)
 
 
 class TaskTracker:
@@ -25,7 +35,12 @@ class TaskTracker:
         self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
     ) -> asyncio.Task[Any]:
         """Start ``coro`` as a tracked task."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        if tracked.get():
+            context = None  # already tracked: the task copies the current context
+        else:
+            context = contextvars.copy_context()
+            context.run(_mark_tracked)
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self.tasks.add(task)
         self._idle.clear()
         task.add_done_callback(self._done)
