@@ -124,11 +124,8 @@ def change_status(args: argparse.Namespace) -> int:
                 )
             store.set_status(args.name, instance_id, "terminated")
         elif verb == "pause":
-            if finite:
-                raise CfemuError(
-                    "(instance.cannot_pause) Cannot pause instance since its on a finite state"
-                )
-            store.set_status(args.name, instance_id, "paused")
+            if not finite:  # a finished instance is left as it is, as the binding does
+                store.set_status(args.name, instance_id, "paused")
         elif verb == "resume":
             if row.status in ("paused", "waitingForPause"):
                 store.set_status(args.name, instance_id, "queued")  # replayed at next start

@@ -174,17 +174,29 @@ class WorkflowRuntime:
                 _json_size(output)
             except (TypeError, ValueError):
                 output = repr(output)
-            self.store.set_status(self.name, live.id, "complete", output=output)
+            self._finish(live, "complete", output=output)
         except (asyncio.CancelledError, Paused):
             pass
         except InstanceFatal as fatal:
-            self.store.set_status(self.name, live.id, "errored", error=fatal.error)
+            self._finish(live, "errored", error=fatal.error)
         except Exception as exc:
-            error = {"name": type(exc).__name__, "message": str(exc)}
-            self.store.set_status(self.name, live.id, "errored", error=error)
+            self._finish(live, "errored", error={"name": type(exc).__name__, "message": str(exc)})
         finally:
             if self.live.get(live.id) is live:
                 del self.live[live.id]
+
+    def _finish(
+        self,
+        live: LiveInstance,
+        status: str,
+        *,
+        output: object = None,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        """Record how ``run()`` ended, unless the runtime had stopped the task (terminated,
+        restarted, deleted: what it did while unwinding does not count)."""
+        if not live.stopped:
+            self.store.set_status(self.name, live.id, status, output=output, error=error)
 
     def status(self, instance_id: str) -> JsDict:
         """Cloudflare's ``InstanceStatus`` as the Python SDK gives it: a ``JsDict`` (a dict
@@ -205,23 +217,33 @@ class WorkflowRuntime:
         return found
 
     def pause(self, instance_id: str) -> None:
-        """Pause at the next step boundary (``waitingForPause`` while a step runs)."""
+        """Pause the instance (spec §3.6; the rules of Cloudflare's engine, docs/workflows.md).
+
+        A running step (with its retries) finishes first: ``waitingForPause``, then
+        ``paused`` at the next step boundary. A sleeping or event-waiting instance is
+        ``paused`` at once and its task stops (``resume()`` replays it). A queued one is
+        ``paused`` before it starts. Paused, waiting-for-pause and finished instances are
+        left as they are, without an error.
+        """
         status = self.require(instance_id)
-        if status in FINITE:
-            raise WorkflowError(
-                "(instance.cannot_pause) Cannot pause instance since its on a finite state"
-            )
+        if status in FINITE or status in ("paused", "waitingForPause"):
+            return
         live = self.live.get(instance_id)
-        if live is None or live.pause_requested:
+        if live is None:
+            self.store.set_status(self.name, instance_id, "paused")
             return
         live.pause_requested = True
         if live.in_step:
             live.set_status("waitingForPause")
-        elif status in ("queued", "running", "waiting"):
+        elif live.waiting:
+            live.set_status("paused")
+            self._cancel(instance_id)
+        else:  # queued, or running between two steps: it stops at its next step boundary
             live.set_status("paused")
 
     def resume(self, instance_id: str) -> None:
-        """Let a paused instance go on (replaying it when its task had ended)."""
+        """Let a paused instance go on (replaying it when its task had ended), or cancel a
+        pause still waiting for its step; any other status is left as it is."""
         status = self.require(instance_id)
         live = self.live.get(instance_id)
         if live is not None:
@@ -234,8 +256,10 @@ class WorkflowRuntime:
 
     def _cancel(self, instance_id: str) -> None:
         live = self.live.pop(instance_id, None)
-        if live is not None and live.task is not None:
-            live.task.cancel()
+        if live is not None:
+            live.stopped = True
+            if live.task is not None:
+                live.task.cancel()
 
     def terminate(self, instance_id: str) -> None:
         """Stop the instance for good (``terminated``)."""

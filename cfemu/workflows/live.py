@@ -33,13 +33,23 @@ class LiveInstance:
         self.id = instance_id
         self.clock = runtime.clock
         self.task: asyncio.Task[None] | None = None
+        #: Set when the runtime stops the task (terminate, restart, delete, a pause while
+        #: waiting): what the task does as it unwinds no longer changes the status.
+        self.stopped = False
         self.pause_requested = False
-        self.in_step = False
+        #: Steps running now (attempts and the delays between them; concurrent steps count
+        #: one each): a pause waits for them (``waitingForPause``).
+        self.steps_running = 0
         self.waiting = False
         self.wakers: list[asyncio.Future[None]] = []
         self._state_bytes: int | None = None
         #: What ended the instance at once (it ends ``errored`` whatever ``run()`` does).
         self.fatal: InstanceFatal | None = None
+
+    @property
+    def in_step(self) -> bool:
+        """Whether a step (an attempt, or the delay before a retry) is running."""
+        return self.steps_running > 0
 
     @property
     def modifier(self) -> Modifier | None:
@@ -48,8 +58,9 @@ class LiveInstance:
 
     # --- status ------------------------------------------------------------------------------
     def set_status(self, status: str) -> None:
-        """Record a (non-finite) status."""
-        self.runtime.store.set_status(self.runtime.name, self.id, status)
+        """Record a (non-finite) status (nothing once the task was stopped)."""
+        if not self.stopped:
+            self.runtime.store.set_status(self.runtime.name, self.id, status)
 
     def status(self) -> str:
         """The recorded status."""
@@ -111,7 +122,7 @@ class LiveInstance:
                 task.cancel()
 
         handle = self.clock.call_later(timeout_ms / 1000, expire)
-        self.in_step = True
+        self.steps_running += 1
         try:
             return await task
         except asyncio.CancelledError:
@@ -120,14 +131,19 @@ class LiveInstance:
                 raise WorkflowTimeoutError(message) from None
             raise
         finally:
-            self.in_step = False
+            self.steps_running -= 1
             handle.cancel()
             if self.pause_requested:
                 self.set_status("waitingForPause")
 
     async def retry_delay(self, seconds: float) -> None:
-        """The pause between two attempts of a step."""
-        await self.clock.sleep(seconds)
+        """The delay between two attempts of a step: still the step (a pause waits for the
+        step's last attempt)."""
+        self.steps_running += 1
+        try:
+            await self.clock.sleep(seconds)
+        finally:
+            self.steps_running -= 1
 
     async def wait_until(self, wake_ms: float) -> None:
         """Sleep (status ``waiting``) until the clock reaches ``wake_ms``."""
