@@ -167,3 +167,23 @@ async def test_exec_without_statements_is_an_error(db: D1Database, sql: str) -> 
         await db.exec(sql)
     assert str(info.value).startswith("D1_EXEC_ERROR: Error in line 1: ")
     assert str(info.value).endswith(": No SQL statements detected.")
+
+
+async def test_a_repeated_statement_reports_each_runs_own_meta(db: D1Database) -> None:
+    """A statement text repeated in a batch runs on the batch's fast path: every result
+    still has its own meta (changes, last_row_id, changed_db) in D1's key order, and a
+    value that needs scrubbing (a lone surrogate) in the middle of the run is stored as
+    JavaScript would store it."""
+    await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+    insert = db.prepare("INSERT OR IGNORE INTO t (v) VALUES (?)")
+    values = ["a", "b\ud800", "a", "c"]
+    results = await db.batch([insert.bind(v) for v in values])
+    metas = [r.meta for r in results]
+    assert [m.changes for m in metas] == [1, 1, 0, 1]
+    assert [m.last_row_id for m in metas] == [1, 2, 2, 3]
+    assert [m.changed_db for m in metas] == [True, True, False, True]
+    assert all(list(m) == list(metas[0]) for m in metas)
+    assert len({id(m) for m in metas}) == 4 and len({id(m.timings) for m in metas}) == 4
+    assert {m.size_after for m in metas} == {db.size_bytes()}
+    assert all(r.results == [] and r.results is not results[0].results for r in results[1:])
+    assert await db.prepare("SELECT v FROM t ORDER BY id").raw() == [["a"], ["b\ufffd"], ["c"]]

@@ -140,12 +140,20 @@ async def test_a_batch_counts_rows_as_the_same_statements_run_one_by_one(
                 except D1Error:
                     continue  # a failing statement would fail the whole batch
                 meta = result.meta
-                expected.append((meta.changes, meta.rows_read, meta.rows_written, result.results))
+                expected.append(
+                    (
+                        meta.changes,
+                        meta.last_row_id,
+                        meta.rows_read,
+                        meta.rows_written,
+                        result.results,
+                    )
+                )
                 statements.append(batched.prepare(sql).bind(*bound))
         if not statements:
             return
         got = [
-            (r.meta.changes, r.meta.rows_read, r.meta.rows_written, r.results)
+            (r.meta.changes, r.meta.last_row_id, r.meta.rows_read, r.meta.rows_written, r.results)
             for r in await batched.batch(statements)
         ]
         assert got == expected
