@@ -16,7 +16,14 @@ from typing import Any, TextIO
 
 from cfemu._log import REQUESTS
 
-__all__ = ["LOG_LEVELS", "DevLogFormatter", "log_requests", "setup_logging", "use_colour"]
+__all__ = [
+    "LOG_LEVELS",
+    "DevLogFormatter",
+    "DevLogHandler",
+    "log_requests",
+    "setup_logging",
+    "use_colour",
+]
 
 #: wrangler's level names → Python logging levels (``log`` sits between debug and info).
 LOG_LEVELS = {
@@ -52,15 +59,61 @@ class DevLogFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info and record.levelno >= logging.ERROR:
             message += "\n" + self.formatException(record.exc_info)
+        return self.line(tag, message, getattr(record, "status", None))
+
+    def line(self, tag: str, message: str, status: object = None) -> str:
+        """The formatted line (without its newline) for ``message`` at level ``tag``."""
         if not self.colour:
             return f"[cfemu:{tag}] {message}"
-        status = getattr(record, "status", None)
         if isinstance(status, int):
             code = (
                 "32" if status < 300 else "36" if status < 400 else "33" if status < 500 else "31"
             )
             message = message.replace(f" {status} ", f" \x1b[{code}m{status}\x1b[0m ", 1)
         return f"\x1b[{_COLOURS[tag]}m[cfemu:{tag}]\x1b[0m {message}"
+
+
+class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """``cfemu dev``'s handler: a stream handler that also writes request lines directly.
+
+    :meth:`write_request` is what a request line costs when this handler is the only place
+    ``cfemu.requests`` records go (see :func:`log_requests`): the same line
+    :class:`DevLogFormatter` makes, written to the stream without a ``LogRecord``, and
+    flushed on the event loop's next turn (once for all the lines written meanwhile) instead
+    of once per line. Every other record is written and flushed as by ``StreamHandler``, and
+    flushing the stream flushes the request lines written before it, so the order of the
+    output is the order of the writes.
+    """
+
+    def __init__(self, stream: TextIO, formatter: DevLogFormatter) -> None:
+        super().__init__(stream)
+        self.setFormatter(formatter)
+        self.dev_formatter = formatter
+        self._flush_pending = False
+
+    def write_request(self, message: str, status: int) -> None:
+        """Write the request line ``message`` (``GET / 200 OK (3ms)``), flushed soon."""
+        text = self.dev_formatter.line("inf", message, status) + self.terminator
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            self.stream.write(text)
+        if self._flush_pending:
+            return
+        import asyncio  # here: `cfemu --help` loads no asyncio (tests/test_lazy_import.py)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_pending = True
+        loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_pending = False
+        try:
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": REQUESTS.name}))
 
 
 def setup_logging(
@@ -73,8 +126,9 @@ def setup_logging(
     from cfemu.runtime.js_module import globals as js_globals
 
     out = stream if stream is not None else sys.stdout
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(DevLogFormatter(colour=use_colour(out) if colour is None else colour))
+    handler = DevLogHandler(
+        out, DevLogFormatter(colour=use_colour(out) if colour is None else colour)
+    )
     root = logging.getLogger("cfemu")
     saved = (root.level, root.propagate, js_globals.console_threshold)
     root.addHandler(handler)
@@ -87,6 +141,25 @@ def setup_logging(
         root.level, root.propagate, js_globals.console_threshold = saved
 
     return restore
+
+
+def _direct_handler() -> DevLogHandler | None:
+    """The :class:`DevLogHandler` that alone receives ``cfemu.requests`` records, if so.
+
+    That is the set-up :func:`setup_logging` makes: no handler or filter on
+    ``cfemu.requests``, which propagates to ``cfemu``, whose one handler is a
+    ``DevLogHandler`` without filters and which propagates no further. Anything else (a
+    test's capture handler, a filter, logging configured otherwise) gets a ``LogRecord``.
+    """
+    if REQUESTS.handlers or REQUESTS.filters or not REQUESTS.propagate:
+        return None
+    parent = REQUESTS.parent
+    if parent is None or parent.propagate or len(parent.handlers) != 1:
+        return None
+    handler = parent.handlers[0]
+    if type(handler) is not DevLogHandler or handler.filters or handler.level > logging.INFO:
+        return None
+    return handler
 
 
 def log_requests(app: Any) -> Any:
@@ -117,19 +190,24 @@ def log_requests(app: Any) -> Any:
             if query:
                 path += "?" + query.decode("latin-1")
             ms = round((time.perf_counter() - started) * 1000)
-            # REQUESTS.info(...) without its search of the stack for the caller (the
-            # line's format shows no source location): one record per request is hot.
-            REQUESTS.handle(
-                REQUESTS.makeRecord(
-                    REQUESTS.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    "%s %s %d %s (%dms)",
-                    (scope.get("method", "GET"), path, status, phrase, ms),
-                    None,
-                    extra={"status": status},
+            method = scope.get("method", "GET")
+            direct = _direct_handler()
+            if direct is not None:
+                direct.write_request(f"{method} {path} {status} {phrase} ({ms}ms)", status)
+            else:
+                # REQUESTS.info(...) without its search of the stack for the caller (the
+                # line's format shows no source location): one record per request is hot.
+                REQUESTS.handle(
+                    REQUESTS.makeRecord(
+                        REQUESTS.name,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        "%s %s %d %s (%dms)",
+                        (method, path, status, phrase, ms),
+                        None,
+                        extra={"status": status},
+                    )
                 )
-            )
 
     return logged
