@@ -39,6 +39,7 @@ QUICK = {
     "assets": ["--requests", "500", "--rounds", "1"],
     "cold_start": ["--rounds", "2"],
     "d1": ["--n", "2000", "--repeat", "2"],
+    "d1_counters": ["--n", "3000", "--repeat", "2"],
     "durable_objects": ["--rows", "2000", "--ops", "2000"],
     "explorer": ["--messages", "10000", "--repeat", "3"],
     "http": ["--requests", "500", "--rounds", "1"],

@@ -32,6 +32,7 @@ _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 _TABLE_TARGET = re.compile(r"(?:>=|≥)\s*([\d.]+)\s*%")
 _TARGET = re.compile(
     r"target\s*(?:>=|≥)\s*([\d.]+)\s*%|the\s+([\d.]+)\s*%\s+target|target\s*<\s*[\d.]+\s*ms"
+    r"|target\s*(?:<=|≤)\s*[\d.]+\s*%"  # a cost ceiling: judged by its verdict word
 )
 _FAIL = re.compile(r"\b(?:misses|missed|below|over)\b|\bno\)|:\s*no\)?$", re.IGNORECASE)
 _PASS = re.compile(r"\b(?:meets|ok|within)\b|\byes\)|:\s*yes\)?$", re.IGNORECASE)

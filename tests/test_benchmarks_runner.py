@@ -108,6 +108,21 @@ def test_yes_and_no_verdicts() -> None:
     assert [r["verdict"] for r in ratios(output)] == ["pass", "FAIL"]
 
 
+def test_a_cost_ceiling_is_judged_by_its_verdict_word() -> None:
+    output = (
+        "point SELECT run(): 9.9 µs counted, 9.8 µs uncounted; counting costs 1.0% "
+        "(ratio - 1), target <= 10% (within)\n"
+        "point UPDATE run(): 14 µs counted, 12 µs uncounted; counting costs 16.0% "
+        "(ratio - 1), target <= 10% (over)\n"
+    )
+    found = ratios(output)
+    assert [(r["ratio"], r["target"], r["verdict"]) for r in found] == [
+        ("1.0%", "target <= 10%", "pass"),
+        ("16.0%", "target <= 10%", "FAIL"),
+    ]
+    assert summarise(output)["verdict"] == "FAIL"
+
+
 def test_output_without_ratios_keeps_the_first_target_line() -> None:
     output = "model test: 50 passed in 3.1 s\nwall time within the 80% target\n"
     summary = summarise(output)
