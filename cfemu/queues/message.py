@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu import limits
@@ -31,6 +30,9 @@ logger = logging.getLogger("cfemu.queues")
 NONE: Final = 0
 ACK: Final = 1
 RETRY: Final = 2
+
+
+_new_message = object.__new__
 
 
 def _decode_all(records: Sequence[StoredMessage]) -> list[Any]:
@@ -100,6 +102,9 @@ class Message:
     def ack(self) -> None:
         """Mark this message delivered: it is not redelivered, even if the handler then raises."""
         batch = self._batch
+        if batch._plain and self._verdict == NONE:  # no crash armed, no ackAll/retryAll yet
+            self._verdict = ACK
+            return
         if batch._crash is not None:
             batch._tick()
         if batch._ack_all:
@@ -165,6 +170,7 @@ class MessageBatch:
         "_crash",
         "_log",
         "_metadata",
+        "_plain",
         "_retries",
         "_retry_all",
         "_retry_all_delay",
@@ -191,9 +197,24 @@ class MessageBatch:
         self._metadata = metadata
         self._crash = crash
         self._calls = 0
+        #: No crash armed and neither ackAll() nor retryAll() called: ack() just records.
+        self._plain = crash is None
         if bodies is None:
             bodies = _decode_all(records)
-        self.messages: list[Message] = list(map(Message, records, repeat(self), bodies))
+        # One Message per record, built without an __init__ call each (a batch is hot).
+        messages: list[Message] = []
+        add = messages.append
+        for record, body in zip(records, bodies, strict=True):
+            msg = _new_message(Message)
+            msg.id = record.id
+            msg.attempts = record.attempts
+            msg.body = body
+            msg._record = record
+            msg._batch = self
+            msg._verdict = NONE
+            msg._delay = None
+            add(msg)
+        self.messages: list[Message] = messages
 
     @property
     def metadata(self) -> JsDict:
@@ -212,6 +233,7 @@ class MessageBatch:
             )
             return
         self._ack_all = True
+        self._plain = False
 
     def retryAll(self, delaySeconds: int | Mapping[str, Any] | None = None) -> None:
         """Mark every message without its own decision for redelivery, after ``delaySeconds``."""
@@ -223,6 +245,7 @@ class MessageBatch:
             )
             return
         self._retry_all = True
+        self._plain = False
         if delay is not None:
             self._retry_all_delay = delay
 

@@ -35,7 +35,7 @@ from cfemu.queues._codec import (
     encode,
     resolve_type,
 )
-from cfemu.queues.store import StoredMessage
+from cfemu.queues.store import StoredMessage, stored_messages
 
 if TYPE_CHECKING:
     from cfemu.queues._core import _QueueCore
@@ -303,10 +303,6 @@ _get_body = itemgetter("body")
 _is_none = partial(is_, None)
 
 
-def _dumps_json(body: Any) -> bytes:
-    return _fit(_dumps(body, option=_JSON_OPTIONS))
-
-
 _BRACKET = b"["
 
 
@@ -345,27 +341,21 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
     :func:`_general_batch`, which handles (and reports the errors of) everything else."""
     if not _body_only(items):
         return None
+    n = len(items)
     bodies = list(map(_get_body, items))
     if any(map(_is_none, bodies)):
         return None
     try:
-        payloads = list(map(_dumps_json, bodies))
+        # orjson called by ``map`` with positional options (no Python frame, no keyword
+        # dict per call), each result copied to its exact size.
+        payloads = list(map(_fit, map(_dumps, bodies, repeat(None, n), repeat(_JSON_OPTIONS, n))))
     except TypeError:
         return None
     check_encoded(bodies, payloads)
-    n = len(items)
     sizes = list(map(len, payloads))
-    ids = _urandom(16 * n).hex()  # one system call for the batch's ids
-    records = list(
-        map(
-            StoredMessage,
-            [ids[i : i + 32] for i in range(0, 32 * n, 32)],
-            repeat(now, n),
-            repeat(JSON, n),
-            payloads,
-            repeat(due, n),
-        )
-    )
+    # One system call for the batch's ids, cut into 32 hex characters each by C code.
+    ids = _urandom(16 * n).hex(" ", 16).split(" ")
+    records = stored_messages(ids, now, JSON, payloads, due)
     return records, sum(sizes), max(sizes)
 
 

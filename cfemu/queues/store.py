@@ -45,6 +45,7 @@ __all__ = [
     "StoreWriteError",
     "StoredMessage",
     "sent_at_ms",
+    "stored_messages",
 ]
 
 _id_of = attrgetter("id")
@@ -129,6 +130,28 @@ class StoredMessage:
     def __repr__(self) -> str:
         state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
         return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
+
+
+_new_message = object.__new__
+
+
+def stored_messages(
+    ids: list[str], sent: float, content_type: str, payloads: list[bytes], due: float
+) -> list[StoredMessage]:
+    """One :class:`StoredMessage` per id and payload, all sent at ``sent``, due at ``due``,
+    of one content type: ``sendBatch``'s records, built without an ``__init__`` call each."""
+    out: list[StoredMessage] = []
+    add = out.append
+    for id_, payload in zip(ids, payloads, strict=True):
+        msg = _new_message(StoredMessage)
+        msg.id = id_
+        msg.sent = sent
+        msg.content_type = content_type
+        msg.payload = payload
+        msg.due = due
+        msg.attempts = 0
+        add(msg)
+    return out
 
 
 class MemoryQueueStore(QueueStore):
@@ -232,14 +255,16 @@ class MemoryQueueStore(QueueStore):
 
     def lease(self, limit: int) -> list[StoredMessage]:
         ready = self._ready
-        n = min(limit, len(ready))
-        popleft = ready.popleft
-        in_flight = self._in_flight
-        out = [popleft() for _ in range(n)]
+        if limit >= len(ready):  # the whole ready queue: one copy, no pop per message
+            out = list(ready)
+            ready.clear()
+        else:
+            popleft = ready.popleft
+            out = [popleft() for _ in range(limit)]
         for msg in out:
             msg.state = IN_FLIGHT
             msg.attempts += 1
-        in_flight.update(zip(map(_id_of, out), out, strict=True))
+        self._in_flight.update(zip(map(_id_of, out), out, strict=True))
         return out
 
     def settle(
@@ -321,9 +346,13 @@ class MemoryQueueStore(QueueStore):
     def oldest_timestamp_ms(self) -> int | None:
         best: int | None = None
         by_time = self._by_time
-        while by_time and by_time[0].state == DONE:
-            by_time.popleft()
-            self._indexed -= 1
+        if by_time and by_time[0].state == DONE:
+            popleft = by_time.popleft
+            gone = 0
+            while by_time and by_time[0].state == DONE:
+                popleft()
+                gone += 1
+            self._indexed -= gone
         if by_time:
             best = by_time[0].timestamp_ms
         odd = self._odd
