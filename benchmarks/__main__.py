@@ -50,6 +50,7 @@ QUICK = {
     "pull": ["--messages", "2000"],
     "queues": ["--messages", "2000", "--rounds", "1"],
     "queues_matrix": ["--messages", "2000", "--samples", "200", "--rounds", "1"],
+    "redrive": ["--repeat", "3"],
 }
 IMPORT_TARGET_MS = 150.0
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Final
 
-from cfemu.queues.store import DELAYED, IN_FLIGHT, READY, QueueStore, StoredMessage
+from cfemu.queues.store import DELAYED, DONE, IN_FLIGHT, READY, QueueStore, StoredMessage
 
 __all__ = ["STATE_NAMES", "heap_page", "page_across"]
 
@@ -23,23 +23,32 @@ STATE_NAMES: Final = {"in_flight": IN_FLIGHT, "ready": READY, "delayed": DELAYED
 _order = attrgetter("due", "key")
 
 
-def heap_page(heap: Sequence[StoredMessage], start: int, limit: int) -> list[StoredMessage]:
+def heap_page(
+    heap: Sequence[StoredMessage], start: int, limit: int, *, live: int | None = None
+) -> list[StoredMessage]:
     """Messages ``start .. start + limit`` of ``heap`` (a binary min-heap of delayed
     messages) in due order: O(k log k) for ``k = start + limit`` when ``k`` is small beside
-    the heap; one sort when it is not (deep pages cost about what sorting costs)."""
+    the heap; one sort when it is not (deep pages cost about what sorting costs). Messages
+    taken out of the heap lazily (state DONE; ``live`` counts the others) are skipped."""
     size = len(heap)
-    end = min(start + limit, size)
+    lazy = live is not None and live != size
+    end = min(start + limit, size if live is None else live)
     if start >= end:
         return []
     if end * 8 > size:
-        return sorted(heap, key=_order)[start:end]
+        ordered = sorted(heap, key=_order)
+        if lazy:
+            ordered = [m for m in ordered if m.state != DONE]
+        return ordered[start:end]
     out: list[StoredMessage] = []
     top = heap[0]
     frontier: list[tuple[float, int, int]] = [(top.due, top.key, 0)]
     push, pop = heapq.heappush, heapq.heappop
-    while len(out) < end:
+    while frontier and len(out) < end:
         _, _, at = pop(frontier)
-        out.append(heap[at])
+        found = heap[at]
+        if not lazy or found.state != DONE:
+            out.append(found)
         for child in (2 * at + 1, 2 * at + 2):
             if child < size:
                 msg = heap[child]

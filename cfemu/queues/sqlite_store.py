@@ -174,6 +174,12 @@ class SqliteQueueStore(MemoryQueueStore):
             self._owner._log(UNLEASE, [m.key for m in back])
         super().unlease(back, now, front=front)
 
+    def take(self, ids: Iterable[str]) -> list[StoredMessage]:
+        out = super().take(ids)
+        if out:
+            self._owner._log(DELETE, [m.key for m in out])
+        return out
+
     def _restore(self, records: list[StoredMessage], now: float) -> None:
         """Load recovered messages: in-flight ones stay in flight, the others are ready or
         delayed by their due time (nothing is written)."""

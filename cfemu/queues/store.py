@@ -16,6 +16,11 @@ is durable when the producer's ``await`` completes, and many concurrent sends sh
 commit. :class:`MemoryStore` is the in-memory implementation: a deque of ready messages, a
 heap of delayed ones and a dict of in-flight ones, so every transition is O(1) or O(log n)
 per message.
+
+:meth:`QueueStore.take` (a selective redrive) takes messages out of the middle of the deque
+or the heap by id: an id index, kept only for the queues that ask for it (the dead-letter
+queues, :meth:`MemoryQueueStore.index_ids`), finds them, and they leave their deque or heap
+lazily (marked DONE, skipped when reached, compacted once they are half of it).
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from math import floor, inf
+from math import inf
 from operator import attrgetter
-from typing import Final
 
-from cfemu.errors import StateError
-from cfemu.queues._codec import Payload
 from cfemu.queues.store_protocol import MessageStore, QueueStore
+from cfemu.queues.stored_message import (
+    DELAYED,
+    DONE,
+    IN_FLIGHT,
+    READY,
+    StoredMessage,
+    StoreWriteError,
+    sent_at_ms,
+)
 
 __all__ = [
     "DELAYED",
@@ -49,87 +60,6 @@ __all__ = [
 ]
 
 _id_of = attrgetter("id")
-
-DELAYED: Final = 0
-READY: Final = 1
-IN_FLIGHT: Final = 2
-DONE: Final = 3
-
-
-class StoreWriteError(StateError):
-    """A store could not write a transition durably (disk full, I/O error, read-only file).
-
-    Raised by :meth:`MessageStore.add` (the messages were *not* queued) and by
-    :meth:`MessageStore.flush` (the transitions stay pending and are retried).
-    """
-
-
-def sent_at_ms(timestamp_ms: int) -> float:
-    """A ``sent`` time (seconds) whose :attr:`StoredMessage.timestamp_ms` is exactly
-    ``timestamp_ms`` (mid-millisecond, so float rounding never moves it)."""
-    return (timestamp_ms + 0.5) / 1000
-
-
-class StoredMessage:
-    """One message as the broker keeps it: serialized body plus delivery bookkeeping.
-
-    ``attempts`` counts deliveries *started* (the consumer sees ``attempts`` after the lease
-    that increments it). ``due`` is when a delayed message becomes ready; once it is ready,
-    ``due`` holds when it became ready (the batch timeout runs from the oldest ready
-    message's). ``key`` orders messages of equal ``due`` (a persistent store's row key).
-    ``size`` is the serialized body's size in bytes. :func:`sent_at_ms` gives the ``sent``
-    time of a message whose ``timestamp_ms`` is known.
-
-    Kept small on purpose (issue 12: at most 350 bytes a queued message beside its body): eight
-    slots, no per-message dict, the body's bytes sized to fit.
-    """
-
-    __slots__ = ("attempts", "content_type", "due", "id", "key", "payload", "sent", "state")
-
-    state: int
-    key: int
-
-    def __init__(
-        self,
-        id: str,
-        sent: float,
-        content_type: str,
-        payload: Payload,
-        due: float,
-        attempts: int = 0,
-    ) -> None:
-        self.id = id
-        self.sent = sent
-        """When it was sent (clock seconds); the same float as ``due`` for a message sent
-        ready, so the two cost one object."""
-        self.content_type = content_type
-        self.payload = payload
-        self.due = due
-        self.attempts = attempts
-        # ``state`` (and, for a delayed message, ``key``) are set by the store on enqueue.
-
-    @property
-    def timestamp_ms(self) -> int:
-        """When it was sent, in whole milliseconds since the epoch (Cloudflare's precision)."""
-        return floor(self.sent * 1000)
-
-    @property
-    def size(self) -> int:
-        """The serialized body's size in bytes (a text body: its UTF-8 length)."""
-        payload = self.payload
-        if isinstance(payload, str) and not payload.isascii():
-            return len(payload.encode("utf-8", "surrogatepass"))
-        return len(payload)
-
-    def __lt__(self, other: StoredMessage) -> bool:
-        """Heap order of delayed messages: due time, then ``key`` (send order)."""
-        due = self.due
-        other_due = other.due
-        return due < other_due or (due == other_due and self.key < other.key)
-
-    def __repr__(self) -> str:
-        state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
-        return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
 
 
 _new_message = object.__new__
@@ -162,9 +92,11 @@ class MemoryQueueStore(QueueStore):
     """
 
     __slots__ = (
+        "_by_id",
         "_by_time",
         "_bytes",
         "_delayed",
+        "_delayed_gone",
         "_in_flight",
         "_indexed",
         "_keys",
@@ -173,6 +105,7 @@ class MemoryQueueStore(QueueStore):
         "_name",
         "_odd",
         "_ready",
+        "_ready_gone",
     )
 
     #: Whether the store numbers messages itself (a persistent store gives row keys).
@@ -194,10 +127,74 @@ class MemoryQueueStore(QueueStore):
         self._odd: list[tuple[float, int, StoredMessage]] = []
         self._last_sent = -inf
         self._indexed = 0
+        # Selective removal (``take``): an id index of the messages not yet done, kept only
+        # once asked for (``index_ids``: a dead-letter queue), and how many taken messages
+        # still sit in the ready deque and the delayed heap (marked DONE, skipped lazily).
+        self._by_id: dict[str, StoredMessage] | None = None
+        self._ready_gone = 0
+        self._delayed_gone = 0
 
     @property
     def name(self) -> str:
         return self._name
+
+    def index_ids(self) -> None:
+        """Keep an index of this queue's messages by id from now on, so that :meth:`take`
+        costs what it takes (built once from the messages already here; idempotent)."""
+        if self._by_id is not None:
+            return
+        index: dict[str, StoredMessage] = {}
+        for found in (self._ready, self._delayed, self._in_flight.values()):
+            for msg in found:
+                if msg.state != DONE:
+                    index[msg.id] = msg
+        self._by_id = index
+
+    def take(self, ids: Iterable[str]) -> list[StoredMessage]:
+        """READY/DELAYED → DONE for the messages whose id is in ``ids`` (those in flight,
+        done or unknown are skipped); returns them, each once, in the order of ``ids``.
+        O(len(ids)) with the id index (:meth:`index_ids`, built here when missing)."""
+        self.index_ids()
+        index = self._by_id
+        assert index is not None
+        out: list[StoredMessage] = []
+        removed_bytes = 0
+        for msg_id in ids:
+            msg = index.get(msg_id)
+            if msg is None or msg.state == IN_FLIGHT:
+                continue
+            if msg.state == READY:
+                self._ready_gone += 1
+            else:
+                self._delayed_gone += 1
+            msg.state = DONE
+            del index[msg_id]
+            removed_bytes += msg.size
+            out.append(msg)
+        if out:
+            self._bytes -= removed_bytes
+            self._live -= len(out)
+            if self._ready_gone > 64 and self._ready_gone * 2 > len(self._ready):
+                self._ready = deque(m for m in self._ready if m.state != DONE)
+                self._ready_gone = 0
+            if self._delayed_gone > 64 and self._delayed_gone * 2 > len(self._delayed):
+                self._delayed = [m for m in self._delayed if m.state != DONE]
+                heapq.heapify(self._delayed)
+                self._delayed_gone = 0
+            if self._indexed > 2 * self._live + 1024:
+                self._compact()
+        return out
+
+    def _drop_taken_heads(self) -> None:
+        """Pop the taken messages at the head of the ready deque and the top of the heap."""
+        ready = self._ready
+        while self._ready_gone and ready and ready[0].state == DONE:
+            ready.popleft()
+            self._ready_gone -= 1
+        delayed = self._delayed
+        while self._delayed_gone and delayed and delayed[0].state == DONE:
+            heapq.heappop(delayed)
+            self._delayed_gone -= 1
 
     # --- transitions -----------------------------------------------------------------------
     def _delay(self, msg: StoredMessage) -> None:
@@ -229,6 +226,9 @@ class MemoryQueueStore(QueueStore):
                 last_sent = sent
         self._bytes += added
         self._live += len(messages)
+        index = self._by_id
+        if index is not None:
+            index.update(zip(map(_id_of, messages), messages, strict=True))
         if in_order:
             self._by_time.extend(messages)
             self._last_sent = last_sent
@@ -247,6 +247,9 @@ class MemoryQueueStore(QueueStore):
         moved = 0
         while delayed and delayed[0].due <= now:
             msg = pop(delayed)
+            if msg.state == DONE:  # taken (``take``)
+                self._delayed_gone -= 1
+                continue
             msg.state = READY
             msg.due = now
             append(msg)
@@ -254,6 +257,10 @@ class MemoryQueueStore(QueueStore):
         return moved
 
     def lease(self, limit: int) -> list[StoredMessage]:
+        if self._ready_gone:
+            self._drop_taken_heads()
+            if self._ready_gone:
+                return self._lease_skipping(limit)
         ready = self._ready
         if limit >= len(ready):  # the whole ready queue: one copy, no pop per message
             out = list(ready)
@@ -267,6 +274,21 @@ class MemoryQueueStore(QueueStore):
         self._in_flight.update(zip(map(_id_of, out), out, strict=True))
         return out
 
+    def _lease_skipping(self, limit: int) -> list[StoredMessage]:
+        """:meth:`lease` while taken messages sit in the ready deque."""
+        ready = self._ready
+        out: list[StoredMessage] = []
+        while ready and len(out) < limit:
+            msg = ready.popleft()
+            if msg.state == DONE:
+                self._ready_gone -= 1
+                continue
+            msg.state = IN_FLIGHT
+            msg.attempts += 1
+            self._in_flight[msg.id] = msg
+            out.append(msg)
+        return out
+
     def settle(
         self,
         finished: Iterable[StoredMessage],
@@ -276,8 +298,11 @@ class MemoryQueueStore(QueueStore):
         in_flight = self._in_flight
         removed_bytes = 0
         removed = 0
+        index = self._by_id
         for msg in finished:
             del in_flight[msg.id]
+            if index is not None:
+                index.pop(msg.id, None)
             msg.state = DONE
             payload = msg.payload
             removed_bytes += len(payload) if type(payload) is bytes else msg.size
@@ -323,11 +348,11 @@ class MemoryQueueStore(QueueStore):
     # --- reads -----------------------------------------------------------------------------
     @property
     def ready_count(self) -> int:
-        return len(self._ready)
+        return len(self._ready) - self._ready_gone
 
     @property
     def delayed_count(self) -> int:
-        return len(self._delayed)
+        return len(self._delayed) - self._delayed_gone
 
     @property
     def in_flight_count(self) -> int:
@@ -338,9 +363,13 @@ class MemoryQueueStore(QueueStore):
         return self._bytes
 
     def ready_since(self) -> float | None:
+        if self._ready_gone:
+            self._drop_taken_heads()
         return self._ready[0].due if self._ready else None
 
     def next_due(self) -> float | None:
+        if self._delayed_gone:
+            self._drop_taken_heads()
         return self._delayed[0].due if self._delayed else None
 
     def oldest_timestamp_ms(self) -> int | None:
@@ -366,9 +395,13 @@ class MemoryQueueStore(QueueStore):
         return best
 
     def iter_ready(self) -> Iterator[StoredMessage]:
+        if self._ready_gone:
+            return iter([m for m in self._ready if m.state != DONE])
         return iter(list(self._ready))
 
     def iter_delayed(self) -> Iterator[StoredMessage]:
+        if self._delayed_gone:
+            return iter(sorted(m for m in self._delayed if m.state != DONE))
         return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
@@ -378,7 +411,10 @@ class MemoryQueueStore(QueueStore):
         if state == DELAYED:
             from cfemu.queues.pages import heap_page
 
-            return heap_page(self._delayed, start, limit)
+            return heap_page(self._delayed, start, limit, live=self.delayed_count)
+        if state == READY and self._ready_gone:
+            live = (m for m in self._ready if m.state != DONE)
+            return list(itertools.islice(live, start, start + limit))
         found = self._ready if state == READY else self._in_flight.values()
         return list(itertools.islice(found, start, start + limit))
 

@@ -61,6 +61,17 @@ class QueueStore(Protocol):
         keeping their place (else at the tail, ready since ``now``)."""
         ...
 
+    def index_ids(self) -> None:
+        """Keep an index of the queue's messages by id from now on (a dead-letter queue
+        does), so that :meth:`take` costs what it takes; idempotent."""
+        ...
+
+    def take(self, ids: Iterable[str]) -> list[StoredMessage]:
+        """READY/DELAYED → DONE for the messages whose id is in ``ids`` (a selective
+        redrive); those in flight, done or unknown are skipped. Returns the messages taken,
+        each once. O(len(ids)) once :meth:`index_ids` was called."""
+        ...
+
     # --- reads -----------------------------------------------------------------------------
     @property
     def ready_count(self) -> int:

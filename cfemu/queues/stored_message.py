@@ -1,0 +1,102 @@
+"""A queued message as the stores keep it (:class:`StoredMessage`), the states it moves
+through, and the error a store raises when it cannot write (re-exported by
+:mod:`cfemu.queues.store`, which has the state machine and the in-memory stores)."""
+
+from __future__ import annotations
+
+from math import floor
+from typing import Final
+
+from cfemu.errors import StateError
+from cfemu.queues._codec import Payload
+
+__all__ = [
+    "DELAYED",
+    "DONE",
+    "IN_FLIGHT",
+    "READY",
+    "StoreWriteError",
+    "StoredMessage",
+    "sent_at_ms",
+]
+
+DELAYED: Final = 0
+READY: Final = 1
+IN_FLIGHT: Final = 2
+DONE: Final = 3
+
+
+class StoreWriteError(StateError):
+    """A store could not write a transition durably (disk full, I/O error, read-only file).
+
+    Raised by :meth:`MessageStore.add` (the messages were *not* queued) and by
+    :meth:`MessageStore.flush` (the transitions stay pending and are retried).
+    """
+
+
+def sent_at_ms(timestamp_ms: int) -> float:
+    """A ``sent`` time (seconds) whose :attr:`StoredMessage.timestamp_ms` is exactly
+    ``timestamp_ms`` (mid-millisecond, so float rounding never moves it)."""
+    return (timestamp_ms + 0.5) / 1000
+
+
+class StoredMessage:
+    """One message as the broker keeps it: serialized body plus delivery bookkeeping.
+
+    ``attempts`` counts deliveries *started* (the consumer sees ``attempts`` after the lease
+    that increments it). ``due`` is when a delayed message becomes ready; once it is ready,
+    ``due`` holds when it became ready (the batch timeout runs from the oldest ready
+    message's). ``key`` orders messages of equal ``due`` (a persistent store's row key).
+    ``size`` is the serialized body's size in bytes. :func:`sent_at_ms` gives the ``sent``
+    time of a message whose ``timestamp_ms`` is known.
+
+    Kept small on purpose (issue 12: at most 350 bytes a queued message beside its body): eight
+    slots, no per-message dict, the body's bytes sized to fit.
+    """
+
+    __slots__ = ("attempts", "content_type", "due", "id", "key", "payload", "sent", "state")
+
+    state: int
+    key: int
+
+    def __init__(
+        self,
+        id: str,
+        sent: float,
+        content_type: str,
+        payload: Payload,
+        due: float,
+        attempts: int = 0,
+    ) -> None:
+        self.id = id
+        self.sent = sent
+        """When it was sent (clock seconds); the same float as ``due`` for a message sent
+        ready, so the two cost one object."""
+        self.content_type = content_type
+        self.payload = payload
+        self.due = due
+        self.attempts = attempts
+        # ``state`` (and, for a delayed message, ``key``) are set by the store on enqueue.
+
+    @property
+    def timestamp_ms(self) -> int:
+        """When it was sent, in whole milliseconds since the epoch (Cloudflare's precision)."""
+        return floor(self.sent * 1000)
+
+    @property
+    def size(self) -> int:
+        """The serialized body's size in bytes (a text body: its UTF-8 length)."""
+        payload = self.payload
+        if isinstance(payload, str) and not payload.isascii():
+            return len(payload.encode("utf-8", "surrogatepass"))
+        return len(payload)
+
+    def __lt__(self, other: StoredMessage) -> bool:
+        """Heap order of delayed messages: due time, then ``key`` (send order)."""
+        due = self.due
+        other_due = other.due
+        return due < other_due or (due == other_due and self.key < other.key)
+
+    def __repr__(self) -> str:
+        state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
+        return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
