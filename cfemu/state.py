@@ -6,6 +6,10 @@ an SQLite file (``*.sqlite``) somewhere under the folder; once one has been seen
 data it is recorded, and from then on a recorded file that is missing or empty means the
 state was damaged: cfemu refuses to start instead of quietly starting empty. Nothing here
 ever deletes or replaces data, except :func:`reset_state_folder` (``cfemu dev --reset``).
+
+Besides data files, a Durable Object namespace's folder may hold :data:`NAME_INDEX_FILE`,
+the names of its objects: an index whose loss loses no data (its objects are then known by
+id only), so it is not recorded and adding it did not change the format.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from cfemu.errors import StateError
 
 __all__ = [
     "DEFAULT_STATE_DIR",
+    "NAME_INDEX_FILE",
     "STATE_FORMAT_VERSION",
     "WAY_OUT",
     "StateLock",
@@ -41,6 +46,8 @@ __all__ = [
 #: :func:`check_state_folder`) whenever a file's schema changes.
 STATE_FORMAT_VERSION: Final = 1
 _FORMAT_FILE: Final = "cfemu-state.json"
+#: A Durable Object namespace's index of its objects' names (:mod:`cfemu.durable_objects.names`).
+NAME_INDEX_FILE: Final = "names.jsonl"
 #: Where ``cfemu dev`` and the CLI keep state unless ``--persist-to`` says otherwise,
 #: relative to the folder of the (first) wrangler config.
 DEFAULT_STATE_DIR: Final = Path(".cfemu") / "state"
@@ -216,9 +223,9 @@ def reset_state_folder(folder: Path | str) -> list[str]:
     """Delete the state in ``folder`` (``cfemu dev --reset``); returns what was deleted.
 
     Takes the folder's lock first, so state in use by another process is never deleted.
-    Only cfemu's own files go: the marker, the lock, and every ``*.sqlite`` file (with its
-    ``-wal``/``-shm``) under the folder. A folder of another format is reset too: that is
-    the way out it offers.
+    Only cfemu's own files go: the marker, the lock, every ``*.sqlite`` file (with its
+    ``-wal``/``-shm``) under the folder, and the Durable Objects' name indexes. A folder of
+    another format is reset too: that is the way out it offers.
     """
     folder = Path(folder)
     if not folder.exists():
@@ -229,6 +236,10 @@ def reset_state_folder(folder: Path | str) -> list[str]:
         for path in sorted(folder.rglob(f"*{_DATA_SUFFIX}*")):
             name = path.name
             if path.is_file() and name.endswith((_DATA_SUFFIX, "-wal", "-shm", "-journal")):
+                path.unlink()
+                deleted.append(path.relative_to(folder).as_posix())
+        for path in sorted(folder.rglob(NAME_INDEX_FILE)):
+            if path.is_file():
                 path.unlink()
                 deleted.append(path.relative_to(folder).as_posix())
         for sub in sorted(folder.iterdir()):  # now-empty folders of a kind (d1/, kv/)

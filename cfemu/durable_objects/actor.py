@@ -102,6 +102,8 @@ class Actor:
                 self._db = ObjectDatabase(path, on_commit=self._committed)
             self._db.before_commit = self._check_commit_fault
             self._storage = None
+            if self.id.name is not None:  # it has storage now: list it by name
+                self.runtime.names.remember(self.id.toString(), self.id.name)
         return self._db
 
     @property

@@ -28,6 +28,7 @@ from cfemu.durable_objects.errors import (
     DurableObjectTypeError,
 )
 from cfemu.durable_objects.ids import DurableObjectId, IdFactory
+from cfemu.durable_objects.names import ObjectNames
 from cfemu.durable_objects.values import clone
 from cfemu.errors import WorkerError
 from cfemu.runtime._scope import DispatchState, before_send
@@ -99,6 +100,8 @@ class NamespaceRuntime:
         self.sql_enabled = sql_enabled
         self.rng = random.Random(seed)
         self.actors: dict[str, Actor] = {}
+        #: The names of objects that have storage and were addressed by name.
+        self.names = ObjectNames(folder)
 
     # --- the Worker that exports the class ---------------------------------------------
     @property
@@ -171,7 +174,17 @@ class NamespaceRuntime:
             found = self.actors[key] = Actor(self, object_id)
         elif object_id.name is not None and found.id.name is None:
             found.id = object_id
+            if found._db is not None:
+                self.names.remember(key, object_id.name)
         return found
+
+    def name_of(self, hex_id: str) -> str | None:
+        """The name object ``hex_id`` was addressed by, when cfemu knows it (from the object
+        in memory, or the namespace's name index); never opens its storage."""
+        actor = self.actors.get(hex_id)
+        if actor is not None and actor.id.name is not None:
+            return actor.id.name
+        return self.names.get(hex_id)
 
     def stored_ids(self) -> list[str]:
         """Ids (hex) of the objects that have storage, sorted."""
@@ -184,9 +197,10 @@ class NamespaceRuntime:
         """Re-arm the alarms of persisted objects (after a restart)."""
         for hex_id in self.stored_ids():
             actor = self.actor(self.ids.from_string(hex_id))
-            name = actor.db.get_meta("name")
+            name = actor.db.get_meta("name")  # kept with an alarm (as workerd does)
             if isinstance(name, str):
                 actor.id = self.ids.from_string(hex_id, name)
+                self.names.remember(hex_id, name)
             actor.schedule_alarm()
 
     def close(self) -> None:

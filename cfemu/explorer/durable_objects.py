@@ -70,13 +70,6 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
             raise ApiError(404, 10001, f"Durable Object {hex_id} has no stored data")
         return runtime.actor(runtime.ids.from_string(hex_id)).db
 
-    def object_name(runtime: NamespaceRuntime, hex_id: str) -> str | None:
-        actor = runtime.actor(runtime.ids.from_string(hex_id))
-        if actor.id.name is not None:
-            return actor.id.name
-        name = actor.db.get_meta("name")
-        return name if isinstance(name, str) else None
-
     async def list_namespaces(request: ApiRequest) -> ApiResponse:
         result = [
             {
@@ -99,7 +92,7 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
         result: list[dict[str, Any]] = []
         for hex_id in chosen:
             item: dict[str, Any] = {"id": hex_id}
-            name = object_name(runtime, hex_id) if runtime.sql_enabled else None
+            name = runtime.name_of(hex_id)
             if name is not None:
                 item["name"] = name
             item["hasStoredData"] = True
@@ -123,7 +116,7 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
         return ok(
             {
                 "id": hex_id,
-                "name": object_name(runtime, hex_id),
+                "name": runtime.name_of(hex_id),
                 "use_sqlite": runtime.sql_enabled,
                 "size_bytes": db.size(),
                 "alarm": None if alarm is None else int(alarm),

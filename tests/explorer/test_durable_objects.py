@@ -225,16 +225,21 @@ async def test_query_errors_are_the_local_explorers(do_client: httpx.AsyncClient
     assert "durable_object_id" in error(no_target, 400, 10001)
 
 
-async def test_kv_backed_objects_are_listed_without_names(
+async def test_kv_backed_objects_are_listed_with_names_too(
     do_client: httpx.AsyncClient, do_emulator: Emulator
 ) -> None:
     await do_emulator.env.LEGACY.getByName("old").put("k", [1, 2])
-    [listed] = result(await do_client.get(f"{NS}/app-Legacy/objects"))
-    assert listed == {
-        "id": do_emulator.env.LEGACY.idFromName("old").toString(),
-        "hasStoredData": True,
-    }
-    pairs = result(await do_client.get(f"{NS}/app-Legacy/objects/{listed['id']}/kv"))
+    legacy = do_emulator.env.LEGACY
+    unnamed = legacy.get(legacy.newUniqueId())
+    await unnamed.put("u", 1)
+    listed = result(await do_client.get(f"{NS}/app-Legacy/objects"))
+    old_id = legacy.idFromName("old").toString()
+    # (Cloudflare's explorer names only SQLite-backed objects; cfemu knows both.)
+    assert sorted(listed, key=lambda o: o.get("name", "")) == [
+        {"id": unnamed.id.toString(), "hasStoredData": True},
+        {"id": old_id, "name": "old", "hasStoredData": True},
+    ]
+    pairs = result(await do_client.get(f"{NS}/app-Legacy/objects/{old_id}/kv"))
     assert pairs == [{"key": "k", "value_preview": "[1,2]"}]
 
 
@@ -247,24 +252,75 @@ async def test_persisted_objects_are_listed_after_a_restart_with_their_names(
     state = tmp_path / "state"
     async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
         await emu.env.COUNTER.getByName("kept").hit(7)
+        await emu.env.COUNTER.getByName('ünïcode "name"').hit(1)
+        await emu.env.LEGACY.getByName("old").put("k", 1)
+        unique = emu.env.COUNTER.newUniqueId()
+        await emu.env.COUNTER.get(unique).hit(2)
     async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
         transport = httpx.ASGITransport(app=explorer_app(emu))
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
-            [kept] = result(await c.get(f"{NS}/app-Counter/objects"))
-            # cfemu keeps an object's name on disk only with an alarm: until the object is
-            # addressed by name again, a restarted emulator lists it by id alone.
-            assert kept == {
-                "id": emu.env.COUNTER.idFromName("kept").toString(),
-                "hasStoredData": True,
+            # Nothing was addressed since the restart: the names come from the state folder.
+            listed = result(await c.get(f"{NS}/app-Counter/objects"))
+            assert {o["id"]: o.get("name") for o in listed} == {
+                emu.env.COUNTER.idFromName("kept").toString(): "kept",
+                emu.env.COUNTER.idFromName('ünïcode "name"').toString(): 'ünïcode "name"',
+                unique.toString(): None,
             }
-            await emu.env.COUNTER.getByName("kept").hit(8)
-            [named] = result(await c.get(f"{NS}/app-Counter/objects"))
-            assert named["name"] == "kept"
+            [old] = result(await c.get(f"{NS}/app-Legacy/objects"))
+            assert old["name"] == "old"
+            kept = emu.env.COUNTER.idFromName("kept").toString()
+            described = result(await c.get(f"{NS}/app-Counter/objects/{kept}"))
+            assert described["name"] == "kept"
             rows = await c.post(
                 f"{NS}/app-Counter/query",
-                json={"durable_object_id": kept["id"], "queries": [{"sql": "SELECT n FROM hits"}]},
+                json={"durable_object_id": kept, "queries": [{"sql": "SELECT n FROM hits"}]},
             )
-            assert result(rows)[0]["rows"] == [[7], [8]]
+            assert result(rows)[0]["rows"] == [[7]]
+
+
+async def test_the_name_index_survives_a_torn_line_and_goes_with_a_reset(tmp_path: Path) -> None:
+    from cfemu.state import NAME_INDEX_FILE, reset_state_folder
+
+    (tmp_path / "worker.py").write_text(WORKER)
+    config = tmp_path / "wrangler.toml"
+    config.write_text(CONFIG)
+    state = tmp_path / "state"
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        await emu.env.COUNTER.getByName("a").hit(1)
+        await emu.env.COUNTER.getByName("a").hit(2)  # known: written once
+        await emu.env.COUNTER.getByName("b").hit(3)
+    [index] = list(state.rglob(NAME_INDEX_FILE))
+    assert len(index.read_text().splitlines()) == 2
+    with index.open("a") as torn:  # a crash in the middle of a line
+        torn.write('["abc')
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        transport = httpx.ASGITransport(app=explorer_app(emu))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            listed = result(await c.get(f"{NS}/app-Counter/objects"))
+            assert sorted(o["name"] for o in listed) == ["a", "b"]
+    assert any(NAME_INDEX_FILE in path for path in reset_state_folder(state))
+    assert list(state.rglob(NAME_INDEX_FILE)) == []
+
+
+async def test_a_name_kept_with_an_alarm_by_an_older_cfemu_is_still_found(
+    tmp_path: Path,
+) -> None:
+    from cfemu.state import NAME_INDEX_FILE
+
+    (tmp_path / "worker.py").write_text(WORKER)
+    config = tmp_path / "wrangler.toml"
+    config.write_text(CONFIG)
+    state = tmp_path / "state"
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        await emu.env.COUNTER.getByName("waker").remind(10**13)
+    [index] = list(state.rglob(NAME_INDEX_FILE))
+    index.unlink()  # as an older cfemu left it: the name only beside the alarm
+    async with Emulator.from_config(config, clock=VirtualClock(), persist_to=state) as emu:
+        transport = httpx.ASGITransport(app=explorer_app(emu))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+            [waker] = result(await c.get(f"{NS}/app-Counter/objects"))
+            assert waker["name"] == "waker"
+    assert "waker" in index.read_text()  # and now in the index too
 
 
 async def test_an_objects_key_value_pairs_come_in_pages(
