@@ -9,7 +9,7 @@ because the official SDK never reads ``success``; deterministic errors carry
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -36,13 +36,23 @@ Send = Callable[[Message], Awaitable[None]]
 class ApiError(Exception):
     """An API failure: its HTTP status, Cloudflare error code and message."""
 
-    def __init__(self, status: int, code: int, message: str, *, retry: bool = False) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        *,
+        retry: bool = False,
+        more: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         #: Whether the official SDK may retry the call (``x-should-retry``).
         self.retry = retry
+        #: Further messages with the same code (one error each, after the first).
+        self.more = tuple(more)
 
 
 @dataclass
@@ -119,7 +129,9 @@ def error_response(error: ApiError) -> ApiResponse:
     body = {
         "result": None,
         "success": False,
-        "errors": [{"code": error.code, "message": error.message}],
+        "errors": [
+            {"code": error.code, "message": message} for message in (error.message, *error.more)
+        ],
         "messages": [],
     }
     return ApiResponse(error.status, body, {"x-should-retry": "true" if error.retry else "false"})

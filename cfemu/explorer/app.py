@@ -71,12 +71,13 @@ class ExplorerApp:
     def _add_kind_routes(self) -> None:
         """Routes of the kinds a config may not use: each gets its service or ``None`` (a
         kind no config uses is never imported)."""
-        from cfemu.explorer import durable_objects, kv, workflows
+        from cfemu.explorer import durable_objects, kv, workers, workflows
 
         services: dict[str, Any] = dict(self.emulator.services)
         kv.add_routes(self.router, services.get("kv"))
         durable_objects.add_routes(self.router, services.get("durable_objects"))
         workflows.add_routes(self.router, services.get("workflows"))
+        workers.add_routes(self.router, self.emulator)
 
     def page(self) -> bytes:
         """The explorer's single HTML page (inline script and style, nothing fetched)."""
@@ -112,13 +113,17 @@ class ExplorerApp:
                 )
             elif rest == "/api" or rest.startswith("/api/"):
                 route = rest[len("/api") :] or "/"
-                if request.method == "OPTIONS":
+                if request.method == "OPTIONS":  # a preflight: Cloudflare's explorer's answer
                     headers.update(
                         {
-                            "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+                            "access-control-allow-origin": origin or "*",
+                            "access-control-allow-methods": (
+                                "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+                            ),
                             "access-control-allow-headers": (
                                 "Content-Type, cf-metadata-only, cf-r2-custom-metadata"
                             ),
+                            "access-control-max-age": "86400",
                         }
                     )
                     response = ApiResponse(204, b"", raw=True)
@@ -132,13 +137,13 @@ class ExplorerApp:
         except ApiError as exc:
             response = error_response(exc)
             response.headers.pop("x-should-retry", None)
-        except Exception:
+        except Exception as exc:  # as Cloudflare's explorer: 500, code 10000, the message
             _log.exception("Local Explorer: %s %s failed", scope.get("method"), scope.get("path"))
             response = ApiResponse(
                 500,
                 {
                     "success": False,
-                    "errors": [{"code": 10000, "message": "Internal Server Error"}],
+                    "errors": [{"code": 10000, "message": str(exc) or "Internal Server Error"}],
                     "messages": [],
                     "result": None,
                 },

@@ -10,12 +10,51 @@ views (tables, paged rows, migrations, export) are in :mod:`cfemu.explorer.d1_br
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.api.d1 import statements_of
 from cfemu.d1.service import D1Service
 from cfemu.errors import D1Error
+from cfemu.explorer.checks import json_body
 
 __all__ = ["add_routes"]
+
+
+#: The fields of a result's ``meta`` Cloudflare's explorer gives (D1's others are left out).
+_META: Final = (
+    "changed_db",
+    "changes",
+    "duration",
+    "last_row_id",
+    "rows_read",
+    "rows_written",
+    "size_after",
+    "timings",
+)
+
+
+def _single(item: Any) -> dict[str, Any] | None:
+    """``{sql, params?}`` (params: strings, as Cloudflare's schema has them), or ``None``."""
+    if not isinstance(item, dict) or not isinstance(item.get("sql"), str):
+        return None
+    params = item.get("params", [])
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        return None
+    return {"sql": item["sql"], "params": params}
+
+
+def _raw_body(body: Any) -> dict[str, Any] | None:
+    """The statement(s) of a ``raw`` body as Cloudflare's explorer reads it: a single query
+    when it is one (other keys ignored), else ``{batch: [...]}``; ``None`` when neither."""
+    single = _single(body)
+    if single is not None:
+        return single
+    if isinstance(body, dict) and isinstance(body.get("batch"), list):
+        batch = [_single(item) for item in body["batch"]]
+        if all(item is not None for item in batch):
+            return {"batch": batch}
+    return None
 
 
 def add_routes(router: Router, service: D1Service) -> None:
@@ -31,13 +70,18 @@ def add_routes(router: Router, service: D1Service) -> None:
         return ok(result, {"count": len(result)})
 
     async def raw(request: ApiRequest) -> ApiResponse:
+        body = _raw_body(json_body(request))
+        if body is None:  # neither {sql, params?} nor {batch: [...]}
+            raise ApiError(400, 10001, "Invalid input")
         ident = request.params["database_id"]
         info = service.find(ident)
         if info is None:
             raise ApiError(404, 7404, f"The database {ident} could not be found")
+        if body.get("batch") == []:
+            return ok([])
         db = service.open(info)
         try:
-            results = await db.raw_batch(statements_of(db, request.json_object()))
+            results = await db.raw_batch(statements_of(db, body))
         except D1Error as exc:
             raise ApiError(500, 10001, str(exc)) from None
         except ApiError as exc:
@@ -49,7 +93,7 @@ def add_routes(router: Router, service: D1Service) -> None:
                 # spec §7: columns come from the first row, so none without rows
                 {
                     "results": {"columns": columns if rows else [], "rows": rows},
-                    "meta": meta,
+                    "meta": {key: meta.get(key) for key in _META},
                     "success": True,
                 }
                 for columns, rows, meta in results

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
+from cfemu.explorer.checks import Issues, json_body, query_number, raise_issues
 
 if TYPE_CHECKING:
     from cfemu.durable_objects.database import ObjectDatabase
@@ -84,8 +85,10 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
         return ok(result, {"count": len(result)})
 
     async def list_objects(request: ApiRequest) -> ApiResponse:
+        issues = Issues()
+        limit = query_number(request, issues, "limit", 1000, low=10, high=10_000)
+        raise_issues(issues)  # checked before the namespace is looked up, as there
         runtime = namespace(request)
-        limit = request.query_int("limit", 1000, 10, 10_000)
         cursor = request.query_value("cursor") or ""
         ids = [i for i in runtime.stored_ids() if i > cursor]
         chosen = ids[:limit]
@@ -141,32 +144,24 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
         return ok(result, {"count": len(result), "cursor": result[-1]["key"] if more else ""})
 
     async def query(request: ApiRequest) -> ApiResponse:
+        body = json_body(request)
+        by = _query_target(body)
+        if by is None:  # neither {durable_object_id, queries} nor {durable_object_name, ...}
+            raise ApiError(400, 10001, "Invalid input")
         runtime = namespace(request)
         label = request.params["namespace_id"]
         if not runtime.sql_enabled:
             raise ApiError(400, 10001, f"Namespace does not use SQLite storage: {label}")
-        body = request.json_object()
-        queries = body.get("queries")
-        if not isinstance(queries, list):
-            raise ApiError(400, 10001, "queries: expected a list of {sql, params?}")
-        if not queries:
-            raise ApiError(400, 10001, "No queries provided")
-        for item in queries:
-            if not isinstance(item, dict) or not isinstance(item.get("sql"), str):
-                raise ApiError(400, 10001, "queries: each query needs its sql as a string")
-            if not isinstance(item.get("params", []), list):
-                raise ApiError(400, 10001, "queries: params must be a list")
         try:
-            if isinstance(body.get("durable_object_id"), str):
-                object_id = runtime.ids.from_string(body["durable_object_id"])
-            elif isinstance(body.get("durable_object_name"), str):
-                object_id = runtime.ids.from_name(body["durable_object_name"])
+            if by == "durable_object_id":
+                object_id = runtime.ids.from_string(body[by])
             else:
-                raise ApiError(
-                    400, 10001, "durable_object_id or durable_object_name: one is required"
-                )
+                object_id = runtime.ids.from_name(body[by])
         except (TypeError, ValueError) as exc:
             raise ApiError(400, 10001, str(exc)) from None
+        queries = body["queries"]
+        if not queries:
+            raise ApiError(400, 10001, "No queries provided")
         hex_id = object_id.toString()
         if hex_id in runtime.stored_ids():
             return ok(_read_only(runtime.actor(object_id).db, queries))
@@ -184,6 +179,29 @@ def add_routes(router: Router, service: DurableObjectsService | None) -> None:
     router.add("GET", base + "/{namespace_id}/objects/{object_id}", describe_object)
     router.add("GET", base + "/{namespace_id}/objects/{object_id}/kv", list_kv)
     router.add("POST", base + "/{namespace_id}/query", query)
+
+
+def _query_target(body: Any) -> str | None:
+    """Which key names the object of a valid ``query`` body (``durable_object_id`` first, as
+    the union of Cloudflare's schema tries it), or ``None`` when the body is neither shape:
+    ``{durable_object_id | durable_object_name: non-empty string, queries: [{sql: non-empty
+    string, params?: list}]}``."""
+    if not isinstance(body, dict):
+        return None
+    queries = body.get("queries")
+    if not isinstance(queries, list) or not all(
+        isinstance(q, dict)
+        and isinstance(q.get("sql"), str)
+        and q["sql"]
+        and isinstance(q.get("params", []), list)
+        for q in queries
+    ):
+        return None
+    for key in ("durable_object_id", "durable_object_name"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return key
+    return None
 
 
 def _read_only(db: ObjectDatabase, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ import orjson
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.errors import KvError
+from cfemu.explorer.checks import MISSING, Issues, json_body, query_enum, query_number, raise_issues
 
 if TYPE_CHECKING:
     from cfemu.kv.namespace import KvNamespace
@@ -68,6 +69,32 @@ def _multipart(request: ApiRequest, content_type: str) -> tuple[bytes, Any]:
     return value, metadata
 
 
+def _collation_key(text: str) -> tuple[str, str]:
+    """Sort text about as JavaScript's ``localeCompare`` does: letters before case, and a
+    lowercase letter before its capital."""
+    return text.casefold(), text.swapcase()
+
+
+def _bulk_get_issues(body: Any) -> Issues:
+    """What is wrong with a bulk get body (``{keys: [...]}``: at most 100 names of at most
+    512 characters), worded as Cloudflare's explorer words it."""
+    issues = Issues()
+    if not isinstance(body, dict):
+        issues.type("", "object", body)
+        return issues
+    keys = body.get("keys", MISSING)
+    if not isinstance(keys, list):
+        issues.type("keys", "array", keys)
+        return issues
+    for index, key in enumerate(keys):
+        if not isinstance(key, str):
+            issues.type(f"keys.{index}", "string", key)
+        else:
+            issues.size(f"keys.{index}", "string", len(key), low=None, high=512, unit="characters")
+    issues.size("keys", "array", len(keys), low=None, high=100, unit="items")
+    return issues
+
+
 def add_routes(router: Router, service: KvService | None) -> None:
     """Route the explorer's ``/storage/kv`` endpoints to ``service`` (``None``: no KV)."""
 
@@ -89,21 +116,21 @@ def add_routes(router: Router, service: KvService | None) -> None:
             raise ApiError(exc.status or 400, 10001, str(exc)) from None
 
     async def list_namespaces(request: ApiRequest) -> ApiResponse:
-        order = request.query_value("order", "id")
-        direction = request.query_value("direction", "asc")
-        if order not in ("id", "title"):
-            raise ApiError(400, 10001, "order: expected 'id' or 'title'")
-        if direction not in ("asc", "desc"):
-            raise ApiError(400, 10001, "direction: expected 'asc' or 'desc'")
+        issues = Issues()
+        order = query_enum(request, issues, "order", ("id", "title")) or "id"
+        direction = query_enum(request, issues, "direction", ("asc", "desc")) or "asc"
+        raise_issues(issues)
         result = [
             {"id": ident, "title": title} for ident, (title, _) in namespaces_of(service).items()
         ]
-        result.sort(key=lambda ns: ns[order], reverse=direction == "desc")
+        result.sort(key=lambda ns: _collation_key(ns[order]), reverse=direction == "desc")
         return ok(result, {"count": len(result)})
 
     async def list_keys(request: ApiRequest) -> ApiResponse:
+        issues = Issues()
+        limit = query_number(request, issues, "limit", 1000, low=10, high=1000)
+        raise_issues(issues)  # checked before the namespace is looked up, as there
         kv = binding(request, "list keys")
-        limit = request.query_int("limit", 1000, 10, 1000)
         options: dict[str, Any] = {"limit": limit}
         for name in ("prefix", "cursor"):
             value = request.query_value(name)
@@ -158,10 +185,10 @@ def add_routes(router: Router, service: KvService | None) -> None:
         return ok({})
 
     async def bulk_get(request: ApiRequest) -> ApiResponse:
+        body = json_body(request)
+        raise_issues(_bulk_get_issues(body))  # before the namespace is looked up, as there
         kv = binding(request, "bulk get keys")
-        keys = request.json_object().get("keys")
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ApiError(400, 10001, "keys: expected a list of key names")
+        keys = body["keys"]
         values = await calling(kv.get(keys))
         return ok({"values": {key: values.get(key) for key in keys}})
 

@@ -1,11 +1,17 @@
-"""The OpenAPI 3 document ``GET <prefix>/api`` returns: every route of the explorer's API."""
+"""The OpenAPI 3 document ``GET <prefix>/api`` returns: every route of the explorer's API.
+
+The routes Cloudflare's local explorer has keep its paths, path and query parameter names,
+limits and operationIds; cfemu's own routes are described in the same style."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Final
 
-__all__ = ["ROUTES", "openapi_document"]
+from cfemu.explorer.workflows import STATUSES
+
+__all__ = ["CLOUDFLARE_OPERATIONS", "QUERY_PARAMETERS", "ROUTES", "openapi_document"]
+
 
 #: (method, path, tag, summary) of every route, in the document's order.
 ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
@@ -40,7 +46,7 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("GET", "/workers/durable_objects/namespaces", "Durable Objects", "List namespaces"),
     (
         "GET",
-        "/workers/durable_objects/namespaces/{namespace_id}/objects",
+        "/workers/durable_objects/namespaces/{id}/objects",
         "Durable Objects",
         "Objects with stored data (?limit=&cursor=)",
     ),
@@ -102,6 +108,7 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
         "Workflows",
         "Send an event (the body is its payload)",
     ),
+    ("GET", "/local/workers", "Workers", "Each Worker with its resource bindings"),
     ("GET", "/queues", "Queues", "List queues with gauges, counters, consumers and DLQ"),
     ("GET", "/queues/{queue}", "Queues", "One queue, by name or queue id"),
     (
@@ -117,6 +124,100 @@ ROUTES: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("POST", "/queues/{queue}/resume", "Queues", "Resume delivery"),
     ("POST", "/queues/{queue}/redrive", "Queues", "Move a DLQ's messages {to?, message_ids?}"),
 )
+
+#: The operationId of each route Cloudflare's local explorer has: its own.
+CLOUDFLARE_OPERATIONS: Final[dict[tuple[str, str], str]] = {
+    ("GET", "/storage/kv/namespaces"): "workers-kv-namespace-list-namespaces",
+    (
+        "GET",
+        "/storage/kv/namespaces/{namespace_id}/keys",
+    ): "workers-kv-namespace-list-a-namespace'-s-keys",
+    (
+        "GET",
+        "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
+    ): "workers-kv-namespace-read-key-value-pair",
+    (
+        "PUT",
+        "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
+    ): "workers-kv-namespace-write-key-value-pair-with-metadata",
+    (
+        "DELETE",
+        "/storage/kv/namespaces/{namespace_id}/values/{key_name}",
+    ): "workers-kv-namespace-delete-key-value-pair",
+    (
+        "POST",
+        "/storage/kv/namespaces/{namespace_id}/bulk/get",
+    ): "workers-kv-namespace-get-multiple-key-value-pairs",
+    ("GET", "/d1/database"): "d1-list-databases",
+    ("POST", "/d1/database/{database_id}/raw"): "d1-raw-database-query",
+    ("GET", "/workers/durable_objects/namespaces"): "durable-objects-namespace-list-namespaces",
+    (
+        "GET",
+        "/workers/durable_objects/namespaces/{id}/objects",
+    ): "durable-objects-namespace-list-objects",
+    (
+        "POST",
+        "/workers/durable_objects/namespaces/{namespace_id}/query",
+    ): "durable-objects-namespace-query-sqlite",
+    ("GET", "/local/workers"): "local-explorer-list-workers",
+    ("GET", "/workflows"): "workflows-list-workflows",
+    ("GET", "/workflows/{workflow_name}"): "workflows-get-workflow-details",
+    ("DELETE", "/workflows/{workflow_name}"): "workflows-delete-workflow",
+    ("GET", "/workflows/{workflow_name}/instances"): "workflows-list-instances",
+    ("POST", "/workflows/{workflow_name}/instances"): "workflows-create-instance",
+    (
+        "POST",
+        "/workflows/{workflow_name}/instances/batch/delete",
+    ): "workflows-batch-delete-instances",
+    (
+        "GET",
+        "/workflows/{workflow_name}/instances/{instance_id}",
+    ): "workflows-get-instance-details",
+    (
+        "DELETE",
+        "/workflows/{workflow_name}/instances/{instance_id}",
+    ): "workflows-delete-instance",
+    (
+        "PATCH",
+        "/workflows/{workflow_name}/instances/{instance_id}/status",
+    ): "workflows-change-instance-status",
+    (
+        "POST",
+        "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}",
+    ): "workflows-send-instance-event",
+}
+
+
+def _number(default: int, low: int, high: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "number", "default": default, "minimum": low}
+    if high is not None:
+        schema["maximum"] = high
+    return schema
+
+
+_TEXT: Final = {"type": "string"}
+#: The query parameters of the routes Cloudflare's local explorer has, with its limits.
+QUERY_PARAMETERS: Final[dict[tuple[str, str], dict[str, dict[str, Any]]]] = {
+    ("GET", "/storage/kv/namespaces"): {
+        "order": {"type": "string", "enum": ["id", "title"]},
+        "direction": {"type": "string", "enum": ["asc", "desc"]},
+    },
+    ("GET", "/storage/kv/namespaces/{namespace_id}/keys"): {
+        "limit": _number(1000, 10, 1000),
+        "prefix": _TEXT,
+        "cursor": _TEXT,
+    },
+    ("GET", "/d1/database"): {"name": _TEXT},
+    ("GET", "/workers/durable_objects/namespaces/{id}/objects"): {
+        "limit": _number(1000, 10, 10_000),
+        "cursor": _TEXT,
+    },
+    ("GET", "/workflows/{workflow_name}/instances"): {
+        "page": _number(1, 1),
+        "per_page": _number(25, 1, 100),
+        "status": {"type": "string", "enum": list(STATUSES)},
+    },
+}
 
 _ENVELOPE: Final = {
     "type": "object",
@@ -148,10 +249,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"\{(\w+)\}", path)
         ]
+        params += [
+            {"name": name, "in": "query", "schema": schema}
+            for name, schema in QUERY_PARAMETERS.get((method, path), {}).items()
+        ]
+        own = f"{method.lower()}_{re.sub(r'[^a-z]+', '_', path.lower()).strip('_')}"
         operation: dict[str, Any] = {
             "tags": [tag],
             "summary": summary,
-            "operationId": f"{method.lower()}_{re.sub(r'[^a-z]+', '_', path.lower()).strip('_')}",
+            "operationId": CLOUDFLARE_OPERATIONS.get((method, path), own),
             "parameters": params,
             "responses": {
                 "200": {

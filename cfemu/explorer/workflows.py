@@ -26,13 +26,21 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
+from cfemu.explorer.checks import (
+    MISSING,
+    Issues,
+    json_body,
+    query_enum,
+    query_number,
+    raise_issues,
+)
 from cfemu.limits import WORKFLOW_MAX_DELETE_BATCH
 
 if TYPE_CHECKING:
     from cfemu.workflows.engine import WorkflowRuntime
     from cfemu.workflows.service import WorkflowsService
 
-__all__ = ["STATUSES", "add_routes", "batch_delete_issues"]
+__all__ = ["STATUSES", "add_routes", "batch_delete_issues", "status_change_issues"]
 
 #: Every instance status, in the order Cloudflare's explorer counts them.
 STATUSES: Final = (
@@ -46,53 +54,67 @@ STATUSES: Final = (
     "waiting",
 )
 _ACTIONS: Final = ("pause", "resume", "restart", "terminate")
+_STEP_TYPES: Final = ("do", "sleep", "waitForEvent")
 #: What Cloudflare's explorer accepts as an id to batch-delete (its OpenAPI schema).
 _BATCH_ID: Final = re.compile(r"[a-zA-Z0-9, */#_-]+")
 _BATCH_ID_MAX: Final = 271
 
 
-def batch_delete_issues(body: Any) -> list[str]:
-    """What is wrong with a batch-delete body, worded as Cloudflare's explorer words its
-    request validation (``<path>: <problem>``; zod's messages); ``[]`` when it is valid."""
+def batch_delete_issues(body: Any) -> Issues:
+    """What is wrong with a batch-delete body (``{instances: [id, ...]}``, 1 to 100 ids of
+    at most 271 characters), worded as Cloudflare's explorer words it; empty when valid."""
+    issues = Issues()
     if not isinstance(body, dict):
-        return [f"Invalid input: expected object, received {_js_type(body)}"]
-    instances = body.get("instances")
+        issues.type("", "object", body)
+        return issues
+    instances = body.get("instances", MISSING)
     if not isinstance(instances, list):
-        return [f"instances: Invalid input: expected array, received {_js_type(instances)}"]
-    issues: list[str] = []
+        issues.type("instances", "array", instances)
+        return issues
     for index, item in enumerate(instances):
         where = f"instances.{index}"
         if not isinstance(item, str):
-            issues.append(f"{where}: Invalid input: expected string, received {_js_type(item)}")
+            issues.type(where, "string", item)
             continue
-        if len(item) < 1:
-            issues.append(f"{where}: Too small: expected string to have >=1 characters")
-        if len(item) > _BATCH_ID_MAX:
-            issues.append(f"{where}: Too big: expected string to have <={_BATCH_ID_MAX} characters")
+        issues.size(where, "string", len(item), low=1, high=_BATCH_ID_MAX, unit="characters")
         if _BATCH_ID.fullmatch(item) is None:
-            issues.append(f"{where}: Invalid string: must match pattern /^[a-zA-Z0-9, *\\/#_-]+$/")
-    if not instances:
-        issues.append("instances: Too small: expected array to have >=1 items")
-    if len(instances) > WORKFLOW_MAX_DELETE_BATCH:
-        issues.append(
-            f"instances: Too big: expected array to have <={WORKFLOW_MAX_DELETE_BATCH} items"
-        )
+            issues.add(where, "Invalid string: must match pattern /^[a-zA-Z0-9, *\\/#_-]+$/")
+    issues.size(
+        "instances", "array", len(instances), low=1, high=WORKFLOW_MAX_DELETE_BATCH, unit="items"
+    )
     return issues
 
 
-def _js_type(value: object) -> str:
-    """The type name zod reports for a JSON value."""
-    if value is None:
-        return "undefined"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+def status_change_issues(body: Any) -> Issues:
+    """What is wrong with a status change (``{action, from?: {name, count?, type?},
+    rollback?}``), worded as Cloudflare's explorer words it; empty when valid."""
+    issues = Issues()
+    if not isinstance(body, dict):
+        issues.type("", "object", body)
+        return issues
+    if body.get("action", MISSING) not in _ACTIONS:
+        issues.option("action", _ACTIONS)
+    start = body.get("from", MISSING)
+    if start is not MISSING:
+        if not isinstance(start, dict):
+            issues.type("from", "object", start)
+        else:
+            if not isinstance(start.get("name", MISSING), str):
+                issues.type("from.name", "string", start.get("name", MISSING))
+            count = start.get("count", MISSING)
+            if count is not MISSING:
+                whole = isinstance(count, int | float) and not isinstance(count, bool)
+                if not whole or not float(count).is_integer():
+                    issues.type("from.count", "int", count)
+                else:
+                    issues.size("from.count", "number", count, low=1, high=None)
+            kind = start.get("type", MISSING)
+            if kind is not MISSING and kind not in _STEP_TYPES:
+                issues.option("from.type", _STEP_TYPES)
+    rollback = body.get("rollback", MISSING)
+    if rollback is not MISSING and not isinstance(rollback, bool):
+        issues.type("rollback", "boolean", rollback)
+    return issues
 
 
 def add_routes(router: Router, service: WorkflowsService | None) -> None:
@@ -132,12 +154,12 @@ def add_routes(router: Router, service: WorkflowsService | None) -> None:
     async def list_instances(request: ApiRequest) -> ApiResponse:
         from cfemu.workflows.history import iso_ms
 
+        issues = Issues()
+        page = query_number(request, issues, "page", 1, low=1)
+        per_page = query_number(request, issues, "per_page", 25, low=1, high=100)
+        wanted = query_enum(request, issues, "status", STATUSES)
+        raise_issues(issues)  # checked before the Workflow is looked up, as there
         runtime = workflow(request)
-        page = request.query_int("page", 1, 1, 1_000_000_000)
-        per_page = request.query_int("per_page", 25, 1, 100)
-        wanted = request.query_value("status")
-        if wanted is not None and wanted not in STATUSES:
-            raise ApiError(400, 10001, f"status: expected one of {', '.join(STATUSES)}")
         rows = list(reversed(runtime.store.instances(runtime.name)))  # newest first
         chosen = [row for row in rows if wanted is None or row.status == wanted]
         shown = chosen[(page - 1) * per_page : page * per_page]
@@ -176,6 +198,13 @@ def add_routes(router: Router, service: WorkflowsService | None) -> None:
         except KeyError:
             raise not_found(request) from None
         found.setdefault("output", None)
+        for step in found["steps"]:  # the fields Cloudflare's explorer gives each kind
+            if step["type"] == "step":
+                step.setdefault("config", None)  # not recorded by cfemu's store
+            else:
+                step.setdefault("error", None)
+            if step["type"] == "waitForEvent":
+                step.setdefault("output", None)
         found["step_count"] = len(found["steps"])
         return ok(found)
 
@@ -208,26 +237,27 @@ def add_routes(router: Router, service: WorkflowsService | None) -> None:
     async def change_status(request: ApiRequest) -> ApiResponse:
         from cfemu.workflows.binding import WorkflowInstance
 
+        body = json_body(request)
+        raise_issues(status_change_issues(body))  # before the Workflow is looked up, as there
         runtime = workflow(request)
-        body = request.json_object()
-        action = body.get("action")
-        if action not in _ACTIONS:
-            raise ApiError(
-                400,
-                10001,
-                f"Invalid action '{action}'. Must be one of: pause, resume, restart, terminate.",
-            )
+        action = body["action"]
+        if "rollback" in body and action != "terminate":
+            raise ApiError(400, 10001, "'rollback' is only valid when terminating.")
         instance_id = request.params["instance_id"]
         if runtime.store.instance(runtime.name, instance_id) is None:
             raise not_found(request)
         handle = WorkflowInstance(runtime, instance_id)
-        if action == "restart" and body.get("from") is not None:
-            start = body["from"]
-            if not isinstance(start, dict) or not start.get("name"):
+        start = body.get("from")
+        if action == "restart" and start is not None:
+            if not start["name"]:
                 raise ApiError(
                     400, 10001, "'from.name' is required when restarting from a specific step."
                 )
             await calling(request, handle.restart({"from": start}))
+        elif action == "restart":
+            await calling(request, handle.restart())
+        elif action == "terminate" and body.get("rollback") is True:
+            await calling(request, handle.terminate({"rollback": True}))
         else:
             await calling(request, getattr(handle, action)())
         return ok({"success": True})
@@ -269,10 +299,8 @@ def add_routes(router: Router, service: WorkflowsService | None) -> None:
         from cfemu.workflows.binding import Workflow
         from cfemu.workflows.errors import WorkflowError
 
-        body = request.json()
-        issues = batch_delete_issues(body)
-        if issues:  # Cloudflare's explorer validates the body before it looks the Workflow up
-            raise ApiError(400, 10001, "; ".join(issues))
+        body = json_body(request)
+        raise_issues(batch_delete_issues(body))  # before the Workflow is looked up, as there
         runtime = workflow(request)
         try:
             answer = await Workflow(runtime).deleteBatch(body["instances"])

@@ -21,6 +21,7 @@ SAMPLE_PARAMS = {
     "namespace_id": "cache-id",
     "key_name": "k",
     "workflow_name": "chores",
+    "id": "pipeline-Tally",
 }
 
 
@@ -69,6 +70,73 @@ async def test_the_api_root_is_an_openapi_document_of_every_route(
         assert response.status_code != 405, (method, path, response.text)
         if response.status_code == 404:
             assert response.json()["errors"][0]["code"] != 7003, (method, path)
+
+
+#: Cloudflare's local explorer's routes (workers-sdk, miniflare's openapi.local.json) and
+#: their operationIds, except R2 and local observability, which cfemu does not emulate.
+CLOUDFLARE_ROUTES = {
+    ("GET", "/storage/kv/namespaces"): "workers-kv-namespace-list-namespaces",
+    ("GET", "/storage/kv/namespaces/{namespace_id}/keys"): (
+        "workers-kv-namespace-list-a-namespace'-s-keys"
+    ),
+    ("GET", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"): (
+        "workers-kv-namespace-read-key-value-pair"
+    ),
+    ("PUT", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"): (
+        "workers-kv-namespace-write-key-value-pair-with-metadata"
+    ),
+    ("DELETE", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"): (
+        "workers-kv-namespace-delete-key-value-pair"
+    ),
+    ("POST", "/storage/kv/namespaces/{namespace_id}/bulk/get"): (
+        "workers-kv-namespace-get-multiple-key-value-pairs"
+    ),
+    ("GET", "/d1/database"): "d1-list-databases",
+    ("POST", "/d1/database/{database_id}/raw"): "d1-raw-database-query",
+    ("GET", "/workers/durable_objects/namespaces"): "durable-objects-namespace-list-namespaces",
+    ("GET", "/workers/durable_objects/namespaces/{id}/objects"): (
+        "durable-objects-namespace-list-objects"
+    ),
+    ("POST", "/workers/durable_objects/namespaces/{namespace_id}/query"): (
+        "durable-objects-namespace-query-sqlite"
+    ),
+    ("GET", "/local/workers"): "local-explorer-list-workers",
+    ("GET", "/workflows"): "workflows-list-workflows",
+    ("GET", "/workflows/{workflow_name}"): "workflows-get-workflow-details",
+    ("DELETE", "/workflows/{workflow_name}"): "workflows-delete-workflow",
+    ("GET", "/workflows/{workflow_name}/instances"): "workflows-list-instances",
+    ("POST", "/workflows/{workflow_name}/instances"): "workflows-create-instance",
+    ("POST", "/workflows/{workflow_name}/instances/batch/delete"): (
+        "workflows-batch-delete-instances"
+    ),
+    ("GET", "/workflows/{workflow_name}/instances/{instance_id}"): (
+        "workflows-get-instance-details"
+    ),
+    ("DELETE", "/workflows/{workflow_name}/instances/{instance_id}"): "workflows-delete-instance",
+    ("PATCH", "/workflows/{workflow_name}/instances/{instance_id}/status"): (
+        "workflows-change-instance-status"
+    ),
+    ("POST", "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}"): (
+        "workflows-send-instance-event"
+    ),
+}
+
+
+async def test_every_route_of_cloudflares_explorer_is_documented_as_it_has_it(
+    client: httpx.AsyncClient,
+) -> None:
+    doc = (await client.get(API)).json()
+    for (method, path), operation_id in CLOUDFLARE_ROUTES.items():
+        operation = doc["paths"][path][method.lower()]
+        assert operation["operationId"] == operation_id
+    listing = doc["paths"]["/workers/durable_objects/namespaces/{id}/objects"]["get"]
+    limit = next(p for p in listing["parameters"] if p["name"] == "limit")
+    assert (limit["in"], limit["schema"]) == (
+        "query",
+        {"type": "number", "default": 1000, "minimum": 10, "maximum": 10000},
+    )
+    instances = doc["paths"]["/workflows/{workflow_name}/instances"]["get"]["parameters"]
+    assert [p["name"] for p in instances] == ["workflow_name", "page", "per_page", "status"]
 
 
 @pytest.mark.parametrize("prefix", EXPLORER_PREFIXES)
@@ -121,13 +189,50 @@ async def test_d1_raw_runs_sql_on_the_workers_database(
     assert result(await client.post(f"{API}/d1/database/tasks-db/raw", json={"sql": "SELECT 2"}))
 
 
+async def test_d1_raw_meta_has_the_fields_cloudflares_explorer_gives(
+    client: httpx.AsyncClient,
+) -> None:
+    [answer] = result(
+        await client.post(f"{API}/d1/database/tasks-id/raw", json={"sql": "SELECT 1 AS one"})
+    )
+    assert sorted(answer["meta"]) == [
+        "changed_db",
+        "changes",
+        "duration",
+        "last_row_id",
+        "rows_read",
+        "rows_written",
+        "size_after",
+        "timings",
+    ]
+    assert answer["results"] == {"columns": ["one"], "rows": [[1]]}
+
+
 async def test_d1_errors_are_the_local_explorers(client: httpx.AsyncClient) -> None:
     bad = await client.post(f"{API}/d1/database/tasks-id/raw", json={"sql": "SELECT * FROM nope"})
     assert "no such table: nope" in error(bad, 500, 10001)
     missing = await client.post(f"{API}/d1/database/other/raw", json={"sql": "SELECT 1"})
     assert error(missing, 404, 7404) == "The database other could not be found"
-    no_sql = await client.post(f"{API}/d1/database/tasks-id/raw", json={"params": []})
-    assert "sql" in error(no_sql, 400, 10001)
+    # A body of neither shape ({sql, params?: [string]} or {batch}) is zod's union error,
+    # checked before the database is looked up.
+    for body in ({"params": []}, {"sql": "SELECT ?", "params": [1]}, {"batch": [{}]}):
+        for db in ("tasks-id", "other"):
+            no_sql = await client.post(f"{API}/d1/database/{db}/raw", json=body)
+            assert error(no_sql, 400, 10001) == "Invalid input"
+    empty = await client.post(f"{API}/d1/database/tasks-id/raw", json={"batch": []})
+    assert result(empty) == []
+    bound = await client.post(
+        f"{API}/d1/database/tasks-id/raw", json={"sql": "SELECT ? AS v", "params": ["7"]}
+    )
+    assert result(bound)[0]["results"] == {"columns": ["v"], "rows": [["7"]]}
+    malformed = await client.post(
+        f"{API}/d1/database/tasks-id/raw",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert error(malformed, 500, 10000) == "Malformed JSON in request body"
+    untyped = await client.post(f"{API}/d1/database/tasks-id/raw", content=b'{"sql": "SELECT 1"}')
+    assert error(untyped, 400, 10001) == "Invalid input"  # no JSON content type: read as {}
 
 
 async def test_queues_list_gauges_counters_consumer_and_dead_letter_queue(
@@ -280,6 +385,42 @@ async def test_redrive_refuses_what_it_cannot_do(client: httpx.AsyncClient) -> N
     assert "message_ids" in error(bad_ids, 400, 10001)
 
 
+async def test_local_workers_lists_each_worker_with_its_bindings(
+    client: httpx.AsyncClient,
+) -> None:
+    [worker] = result(await client.get(f"{API}/local/workers"))
+    assert worker == {
+        "isSelf": True,
+        "name": "pipeline",
+        "bindings": {
+            "kv": [{"id": "cache-id", "bindingName": "CACHE"}],
+            "d1": [{"id": "tasks-id", "bindingName": "DB"}],
+            "r2": [],
+            "do": [
+                {
+                    "id": "pipeline-Tally",
+                    "bindingName": "TALLY",
+                    "className": "Tally",
+                    "scriptName": "pipeline",
+                    "useSqlite": True,
+                }
+            ],
+            "workflows": [
+                {
+                    "id": "chores",
+                    "bindingName": "CHORES",
+                    "className": "Chore",
+                    "scriptName": "pipeline",
+                }
+            ],
+        },
+    }
+    # Each id is the one the resource's own routes take.
+    assert result(await client.get(f"{API}/workflows/chores"))["name"] == "chores"
+    objects = await client.get(f"{API}/workers/durable_objects/namespaces/pipeline-Tally/objects")
+    assert result(objects) == []
+
+
 async def test_routes_methods_origins_and_cors(client: httpx.AsyncClient) -> None:
     assert error(await client.get(f"{API}/kv/nothing"), 404, 7003)
     assert error(await client.delete(f"{API}/queues"), 405, 10405)
@@ -291,7 +432,17 @@ async def test_routes_methods_origins_and_cors(client: httpx.AsyncClient) -> Non
     preflight = await client.options(f"{API}/queues", headers={"origin": "http://127.0.0.1:8787"})
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8787"
-    assert "Content-Type" in preflight.headers["access-control-allow-headers"]
+    assert preflight.headers["access-control-allow-headers"] == (
+        "Content-Type, cf-metadata-only, cf-r2-custom-metadata"
+    )
+    assert preflight.headers["access-control-allow-methods"] == (
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    )
+    assert preflight.headers["access-control-max-age"] == "86400"
+    anyone = await client.options(f"{API}/queues")  # no Origin: "*", as Cloudflare's
+    assert anyone.headers["access-control-allow-origin"] == "*"
+    plain = await client.get(f"{API}/queues")
+    assert "access-control-allow-origin" not in plain.headers
 
 
 async def test_with_explorer_sends_only_the_explorers_paths_to_it(emulator: Emulator) -> None:

@@ -121,7 +121,8 @@ async def test_objects_with_storage_are_listed_with_names_and_cursor(
     rest = await do_client.get(f"{NS}/app-Counter/objects?limit=10&cursor={cursor}")
     assert [o["id"] for o in result(rest)] == [e[0] for e in expected[10:]]
     assert rest.json()["result_info"] == {"count": 2, "cursor": ""}
-    assert "limit" in error(await do_client.get(f"{NS}/app-Counter/objects?limit=5"), 400, 10001)
+    too_few = await do_client.get(f"{NS}/app-Nope/objects?limit=5")  # before the lookup
+    assert error(too_few, 400, 10001) == "limit: Too small: expected number to be >=10"
 
 
 async def test_an_object_shows_its_tables_key_values_and_alarm(
@@ -221,8 +222,19 @@ async def test_query_errors_are_the_local_explorers(do_client: httpx.AsyncClient
         url, json={"durable_object_name": "x", "queries": [{"sql": "SELECT * FROM nope"}]}
     )
     assert error(bad_sql, 400, 10001) == "no such table: nope"
-    no_target = await do_client.post(url, json={"queries": [{"sql": "SELECT 1"}]})
-    assert "durable_object_id" in error(no_target, 400, 10001)
+    for body in (
+        {"queries": [{"sql": "SELECT 1"}]},
+        {"durable_object_name": "", "queries": [{"sql": "SELECT 1"}]},
+        {"durable_object_name": "x", "queries": [{"sql": ""}]},
+        {"durable_object_name": "x"},
+    ):
+        # Neither shape of Cloudflare's union: checked before the namespace is looked up.
+        for target in (url, f"{NS}/app-Nope/query"):
+            assert error(await do_client.post(target, json=body), 400, 10001) == "Invalid input"
+    unknown = await do_client.post(
+        f"{NS}/app-Nope/query", json={"durable_object_name": "x", "queries": []}
+    )
+    assert error(unknown, 404, 10066) == "Durable Object namespace ID 'app-Nope' not found."
 
 
 async def test_kv_backed_objects_are_listed_with_names_too(

@@ -60,7 +60,9 @@ async def test_namespaces_are_listed_and_sorted(kv_client: httpx.AsyncClient) ->
     assert listed.json()["result_info"] == {"count": 2}
     by_title = result(await kv_client.get(f"{KV}?order=title&direction=desc"))
     assert [ns["title"] for ns in by_title] == ["SESSIONS", "ASSETS_CACHE"]
-    assert "order" in error(await kv_client.get(f"{KV}?order=size"), 400, 10001)
+    assert error(await kv_client.get(f"{KV}?order=size"), 400, 10001) == (
+        'order: Invalid option: expected one of "id"|"title"'
+    )
 
 
 async def test_no_kv_bindings_list_no_namespaces(client: httpx.AsyncClient) -> None:
@@ -157,3 +159,33 @@ async def test_bulk_get_answers_null_for_missing_keys(
     assert result(bulk) == {"values": {"a": "1", "b": None}}
     bad = await kv_client.post(f"{KV}/b-sessions/bulk/get", json={"keys": "a"})
     assert "keys" in error(bad, 400, 10001)
+
+
+async def test_requests_are_checked_in_cloudflares_words_before_the_namespace_is_found(
+    kv_client: httpx.AsyncClient,
+) -> None:
+    for ns in ("b-sessions", "nope"):
+        few = await kv_client.get(f"{KV}/{ns}/keys?limit=5")
+        assert error(few, 400, 10001) == "limit: Too small: expected number to be >=10"
+        many = await kv_client.get(f"{KV}/{ns}/keys?limit=5000")
+        assert error(many, 400, 10001) == "limit: Too big: expected number to be <=1000"
+        word = await kv_client.get(f"{KV}/{ns}/keys?limit=ten")
+        assert error(word, 400, 10001) == (
+            'limit: Expected query param to be number but received "ten"'
+        )
+        bulk = await kv_client.post(f"{KV}/{ns}/bulk/get", json={"keys": ["k"] * 101})
+        assert error(bulk, 400, 10001) == "keys: Too big: expected array to have <=100 items"
+    both = await kv_client.get(f"{KV}?order=size&direction=up")
+    assert both.status_code == 400
+    assert [e["message"] for e in both.json()["errors"]] == [
+        'order: Invalid option: expected one of "id"|"title"',
+        'direction: Invalid option: expected one of "asc"|"desc"',
+    ]
+    assert all(e["code"] == 10001 for e in both.json()["errors"])
+    long = await kv_client.post(f"{KV}/b-sessions/bulk/get", json={"keys": ["ok", "x" * 513, 3]})
+    assert [e["message"] for e in long.json()["errors"]] == [
+        "keys.1: Too big: expected string to have <=512 characters",
+        "keys.2: Invalid input: expected string, received number",
+    ]
+    missing = await kv_client.post(f"{KV}/nope/bulk/get", json={"keys": ["k"]})
+    assert error(missing, 404, 10013) == "bulk get keys: 'namespace not found'"

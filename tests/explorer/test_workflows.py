@@ -179,13 +179,13 @@ async def test_instances_are_created_paused_resumed_and_sent_events_through_the_
 
     bad = await wf_client.patch(status_url, json={"action": "explode"})
     assert error(bad, 400, 10001) == (
-        "Invalid action 'explode'. Must be one of: pause, resume, restart, terminate."
+        'action: Invalid option: expected one of "pause"|"resume"|"restart"|"terminate"'
     )
     gone = await wf_client.patch(f"{WF}/orders/instances/nope/status", json={"action": "pause"})
     assert error(gone, 404, 10501) == "Workflow instance 'nope' not found."
     again = await wf_client.post(f"{WF}/orders/instances", json={"id": "x1"})
     assert error(again, 500, 10001)  # the binding's refusal of a duplicate id
-    no_from = await wf_client.patch(status_url, json={"action": "restart", "from": {}})
+    no_from = await wf_client.patch(status_url, json={"action": "restart", "from": {"name": ""}})
     assert error(no_from, 400, 10001) == (
         "'from.name' is required when restarting from a specific step."
     )
@@ -260,3 +260,79 @@ async def test_a_batch_delete_body_is_validated_before_anything_is_deleted(
         refused = await wf_client.post(f"{WF}/{workflow}/instances/batch/delete", json=body)
         assert error(refused, 400, 10001) == message
     assert (await (await wf_emulator.env.ORDERS.get("ok")).status())["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({}, ['action: Invalid option: expected one of "pause"|"resume"|"restart"|"terminate"']),
+        (
+            {"action": "restart", "from": {}},
+            ["from.name: Invalid input: expected string, received undefined"],
+        ),
+        (
+            {"action": "restart", "from": {"name": "reserve", "count": 0, "type": "step"}},
+            [
+                "from.count: Too small: expected number to be >=1",
+                'from.type: Invalid option: expected one of "do"|"sleep"|"waitForEvent"',
+            ],
+        ),
+        (
+            {"action": "terminate", "rollback": "yes"},
+            ["rollback: Invalid input: expected boolean, received string"],
+        ),
+    ],
+)
+async def test_a_status_change_is_checked_before_the_workflow_is_found(
+    wf_client: httpx.AsyncClient, body: dict[str, object], messages: list[str]
+) -> None:
+    for workflow in ("orders", "nope"):
+        refused = await wf_client.patch(f"{WF}/{workflow}/instances/x/status", json=body)
+        assert refused.status_code == 400
+        assert refused.json()["errors"] == [{"code": 10001, "message": m} for m in messages]
+
+
+async def test_rollback_is_only_for_terminate_and_is_passed_to_it(
+    wf_client: httpx.AsyncClient, wf_emulator: Emulator
+) -> None:
+    await wf_emulator.env.ORDERS.create(id="r1", params={"qty": 1})
+    await wf_emulator.advance(60)
+    url = f"{WF}/orders/instances/r1/status"
+    paused = await wf_client.patch(url, json={"action": "pause", "rollback": True})
+    assert error(paused, 400, 10001) == "'rollback' is only valid when terminating."
+    done = await wf_client.patch(url, json={"action": "terminate", "rollback": True})
+    assert result(done) == {"success": True}
+    assert (await (await wf_emulator.env.ORDERS.get("r1")).status())["status"] == "terminated"
+
+
+async def test_instance_listing_checks_its_query_before_the_workflow_is_found(
+    wf_client: httpx.AsyncClient,
+) -> None:
+    for workflow in ("orders", "nope"):
+        url = f"{WF}/{workflow}/instances"
+        bad = await wf_client.get(f"{url}?status=done&per_page=500&page=0")
+        assert bad.status_code == 400
+        assert [e["message"] for e in bad.json()["errors"]] == [
+            "page: Too small: expected number to be >=1",
+            "per_page: Too big: expected number to be <=100",
+            'status: Invalid option: expected one of "queued"|"running"|"paused"|"errored"|'
+            '"terminated"|"complete"|"waitingForPause"|"waiting"',
+        ]
+
+
+async def test_each_step_kind_has_the_fields_cloudflares_explorer_gives_it(
+    wf_client: httpx.AsyncClient, wf_emulator: Emulator
+) -> None:
+    await wf_emulator.env.ORDERS.create(id="s1", params={"qty": 2})
+    await wf_emulator.advance(3600 + 60)  # past the sleep, into the wait
+    steps = result(await wf_client.get(f"{WF}/orders/instances/s1"))["steps"]
+    reserve, settle, approval = steps
+    assert set(reserve) >= {"name", "start", "end", "success", "type", "config", "attempts"}
+    assert (reserve["type"], reserve["output"], reserve["config"]) == (
+        "step",
+        {"reserved": 2},
+        None,
+    )
+    assert (settle["type"], settle["finished"], settle["error"]) == ("sleep", True, None)
+    assert (approval["type"], approval["finished"]) == ("waitForEvent", False)
+    assert (approval["error"], approval["output"]) == (None, None)
