@@ -337,7 +337,8 @@ def _instances_describe(args: argparse.Namespace) -> int:
         _known(ctx, args.name, store, run=False)
         instance_id = _instance(args.name, args.id, store)
         assert store is not None
-        found = describe_instance(store, args.name, instance_id, now_ms=RealClock().now_ms())
+        now_ms = RealClock().now_ms()
+        found = describe_instance(store, args.name, instance_id, now_ms=now_ms)
     if args.json:
         _print_json({"id": instance_id, **found})
         return 0
@@ -348,6 +349,7 @@ def _instances_describe(args: argparse.Namespace) -> int:
             found,
             step_output=args.step_output,
             limit=args.truncate_output_limit,
+            now_ms=now_ms,
         )
     )
     return 0

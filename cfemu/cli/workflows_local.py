@@ -143,6 +143,8 @@ def _instances_list(args: argparse.Namespace) -> int:
 
 
 def _instances_describe(args: argparse.Namespace) -> int:
+    from cfemu.clock import RealClock
+
     instance_id = _latest(args)
     found = _fetch(args.port, f"/workflows/{_quote(args.name)}/instances/{_quote(instance_id)}")
     if args.json:
@@ -154,6 +156,7 @@ def _instances_describe(args: argparse.Namespace) -> int:
         found,
         step_output=args.step_output,
         limit=args.truncate_output_limit,
+        now_ms=RealClock().now_ms(),
     )
     print(text)
     return 0

@@ -103,20 +103,29 @@ def labelled(values: dict[str, str], *, indent: int = 0) -> str:
     return "\n".join(lines)
 
 
-def _span(found: dict[str, str], start: str | None, end: str | None) -> None:
+def _span(found: dict[str, str], start: str | None, end: str | None, now_ms: float) -> None:
+    """Start, End and Duration as wrangler shows them: a span without an end (running,
+    waiting) lasts until ``now_ms``."""
     if start is not None:
         found["Start"] = _when(start)
     if end is not None:
         found["End"] = _when(end)
     start_ms, end_ms = _ms(start), _ms(end)
-    if start_ms is not None and end_ms is not None:
-        found["Duration"] = duration(start_ms, end_ms)
+    if start_ms is not None:
+        found["Duration"] = duration(start_ms, now_ms if end_ms is None else end_ms)
 
 
 def describe_text(
-    workflow: str, instance_id: str, found: dict[str, Any], *, step_output: bool, limit: int
+    workflow: str,
+    instance_id: str,
+    found: dict[str, Any],
+    *,
+    step_output: bool,
+    limit: int,
+    now_ms: float,
 ) -> str:
-    """An instance's description (``describe_instance``'s answer) as wrangler prints it."""
+    """An instance's description (``describe_instance``'s answer) as wrangler prints it;
+    ``now_ms`` ends the Duration of what has not ended."""
     from cfemu.cli.d1 import _table
 
     head: dict[str, str] = {
@@ -131,7 +140,7 @@ def describe_text(
         head["Queued"] = _when(found["queued"])
     if found.get("success") is not None:
         head["Success"] = "✅ Yes" if found["success"] else "❌ No"
-    _span(head, found.get("start"), found.get("end"))
+    _span(head, found.get("start"), found.get("end"), now_ms)
     last = None
     for step in found["steps"]:
         if (step["type"] == "step" and step.get("success")) or (
@@ -145,7 +154,7 @@ def describe_text(
     out = ["Describing instance:", labelled(head), "Steps:"]
     for step in found["steps"]:
         lines: dict[str, str] = {"Name": step["name"], "Type": _STEP_TYPE[step["type"]]}
-        _span(lines, step.get("start"), step.get("end"))
+        _span(lines, step.get("start"), step.get("end"), now_ms)
         if step["type"] == "step":
             success = step.get("success")
             lines["Success"] = "▶ Running" if success is None else "✅ Yes" if success else "❌ No"
@@ -159,6 +168,7 @@ def describe_text(
             rows = []
             for attempt in step["attempts"]:
                 start_ms, end_ms = _ms(attempt["start"]), _ms(attempt["end"])
+                end_ms = now_ms if end_ms is None else end_ms  # wrangler: "until now"
                 state = (
                     "🔄 Working"
                     if attempt["success"] is None

@@ -105,6 +105,7 @@ DONE: Final = {
 
 def change_status(args: argparse.Namespace) -> int:
     """``workflows instances terminate|pause|resume|restart NAME ID``."""
+    from cfemu.clock import RealClock
     from cfemu.workflows.engine import FINITE
 
     verb: str = args.verb
@@ -116,6 +117,7 @@ def change_status(args: argparse.Namespace) -> int:
         row = store.instance(args.name, instance_id)
         assert row is not None
         finite = row.status in FINITE
+        now_ms = RealClock().now_ms()
         if verb == "terminate":
             if finite:
                 raise CfemuError(
@@ -123,11 +125,14 @@ def change_status(args: argparse.Namespace) -> int:
                     "finite state"
                 )
             store.set_status(args.name, instance_id, "terminated")
+            store.set_end(args.name, instance_id, now_ms)
         elif verb == "pause":
             if not finite:  # a finished instance is left as it is, as the binding does
                 store.set_status(args.name, instance_id, "paused")
+                store.set_paused(args.name, instance_id, now_ms)
         elif verb == "resume":
             if row.status in ("paused", "waitingForPause"):
+                store.shift_for_resume(args.name, instance_id, now_ms)
                 store.set_status(args.name, instance_id, "queued")  # replayed at next start
         else:
             from_key = None
@@ -140,6 +145,8 @@ def change_status(args: argparse.Namespace) -> int:
                     )
             store.forget_steps(args.name, instance_id, from_key)
             store.set_status(args.name, instance_id, "queued")
+            store.set_end(args.name, instance_id, None)
+            store.set_paused(args.name, instance_id, None)
     print(DONE[verb].format(id=instance_id, name=args.name))
     return 0
 
@@ -215,8 +222,12 @@ def terminate_all(args: argparse.Namespace) -> int:
     _known(ctx, args.name, None, run=True)
     with _writing(ctx, f"terminate instances of workflow {args.name!r}") as store:
         rows = [row for row in store.instances(args.name) if row.status in wanted]
+        from cfemu.clock import RealClock
+
+        now_ms = RealClock().now_ms()
         for row in rows:
             store.set_status(args.name, row.id, "terminated")
+            store.set_end(args.name, row.id, now_ms)
     which = f' with status "{args.status}"' if args.status is not None else ""
     print(f'🥷 Terminated {len(rows)} instance(s) from Workflow "{args.name}"{which}')
     return 0

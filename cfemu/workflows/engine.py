@@ -197,6 +197,7 @@ class WorkflowRuntime:
         restarted, deleted: what it did while unwinding does not count)."""
         if not live.stopped:
             self.store.set_status(self.name, live.id, status, output=output, error=error)
+            self.store.set_end(self.name, live.id, self.clock.now_ms())
 
     def status(self, instance_id: str) -> JsDict:
         """Cloudflare's ``InstanceStatus`` as the Python SDK gives it: a ``JsDict`` (a dict
@@ -231,12 +232,14 @@ class WorkflowRuntime:
         live = self.live.get(instance_id)
         if live is None:
             self.store.set_status(self.name, instance_id, "paused")
+            self.store.set_paused(self.name, instance_id, self.clock.now_ms())
             return
         live.pause_requested = True
         if live.in_step:
             live.set_status("waitingForPause")
         elif live.waiting:
             live.set_status("paused")
+            self.store.set_paused(self.name, instance_id, self.clock.now_ms())
             self._cancel(instance_id)
         else:  # queued, or running between two steps: it stops at its next step boundary
             live.set_status("paused")
@@ -245,6 +248,9 @@ class WorkflowRuntime:
         """Let a paused instance go on (replaying it when its task had ended), or cancel a
         pause still waiting for its step; any other status is left as it is."""
         status = self.require(instance_id)
+        # its sleeps and event deadlines move by the time it spent paused (spec: the local
+        # engine's resume offsets its timers; docs/workflows.md "A sleep across a pause")
+        self.store.shift_for_resume(self.name, instance_id, self.clock.now_ms())
         live = self.live.get(instance_id)
         if live is not None:
             if live.pause_requested:
@@ -269,6 +275,7 @@ class WorkflowRuntime:
             )
         self._cancel(instance_id)
         self.store.set_status(self.name, instance_id, "terminated")
+        self.store.set_end(self.name, instance_id, self.clock.now_ms())
 
     def restart(self, instance_id: str, from_step: object = None) -> None:
         """Run the instance again: from the start (every recorded step forgotten), or from
@@ -279,6 +286,8 @@ class WorkflowRuntime:
         self._cancel(instance_id)
         self.store.forget_steps(self.name, instance_id, from_key)
         self.store.set_status(self.name, instance_id, "queued")
+        self.store.set_end(self.name, instance_id, None)
+        self.store.set_paused(self.name, instance_id, None)
         self.start(instance_id)
 
     def _restart_key(self, instance_id: str, from_step: object) -> str:
@@ -340,6 +349,7 @@ class WorkflowRuntime:
                 continue
             if row.status == "waitingForPause":
                 self.store.set_status(self.name, row.id, "paused")
+                self.store.set_paused(self.name, row.id, self.clock.now_ms())
             else:
                 self.start(row.id)
 

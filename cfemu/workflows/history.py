@@ -2,11 +2,11 @@
 
 :func:`describe_instance` reads the store and returns what ``wrangler workflows instances
 describe`` renders (Cloudflare's ``InstanceStatusAndLogs``): ``status``, ``params``,
-``queued``/``start``/``end``, ``success``, ``error`` and ``steps`` — each ``step.do`` with
-its attempts (start, end, success, error) and output, each sleep with its start and end,
-each ``wait_for_event`` with the event it received. Times are ISO 8601 UTC strings. The
-history comes from the store's ``attempts`` table: an instance recorded by a cfemu that did
-not keep attempts shows its completed steps without times.
+``queued``/``start``/``end`` (when it finished), ``success``, ``error`` and ``steps``:
+each ``step.do`` with its attempts (start, end, success, error) and output, each sleep
+with its start and end, each ``wait_for_event`` with the event it received. Times are
+ISO 8601 UTC strings. The history comes from the store's ``attempts`` table: an instance
+recorded by a cfemu that did not keep attempts shows its completed steps without times.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def describe_instance(
         "trigger": {"source": "unknown"},  # the store does not record what created it
         "queued": iso_ms(row.created_ms),
         "start": iso_ms(min(starts)) if starts else None,
-        "end": None,
+        "end": iso_ms(store.times(workflow, instance_id)[1]) if finite else None,
         "success": None if not finite else row.status == "complete",
         "error": row.error if row.status == "errored" else None,
         "steps": steps,

@@ -73,6 +73,7 @@ class LiveInstance:
             raise self.fatal
         if self.pause_requested:
             self.set_status("paused")
+            self.runtime.store.set_paused(self.runtime.name, self.id, self.clock.now_ms())
             raise Paused
         self.set_status("running")
 

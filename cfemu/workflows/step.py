@@ -311,7 +311,9 @@ class WorkflowStep:
             has_deadline, deadline = live.recorded(deadline_key)
             if not has_deadline:
                 deadline = live.clock.now_ms() + ms
+                history = _History(live, deadline_key)  # the wait's start, and its deadline
                 live.record(deadline_key, json.dumps(deadline))
+                history.end(None, end_ms=int(deadline))
             event = await live.next_event(event_type, key, float(deadline))
             if event is None:
                 raise WorkflowTimeoutError(f"Execution timed out after {int(ms)}ms")

@@ -21,6 +21,7 @@ from typing import Any, Final, NamedTuple
 
 from cfemu._sqlite_schema import ensure_schema
 from cfemu.errors import StateError
+from cfemu.workflows.store_times import InstanceTimes
 
 __all__ = ["AttemptRow", "InstanceRow", "WorkflowStore", "store_file"]
 
@@ -63,9 +64,16 @@ CREATE TABLE IF NOT EXISTS attempts (
     start_ms INTEGER NOT NULL,
     end_ms INTEGER,
     error TEXT
-)
+);
+CREATE TABLE IF NOT EXISTS instance_times (
+    workflow TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    paused_ms INTEGER,
+    end_ms INTEGER,
+    PRIMARY KEY (workflow, instance)
+) WITHOUT ROWID
 """
-_ATTEMPTS = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS attempts") :]
+_ADDED = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS attempts") :]
 #: The error recorded on an attempt that was running when its process stopped.
 INTERRUPTED: Final = {"name": "Interrupted", "message": "the emulator stopped during this attempt"}
 
@@ -117,7 +125,7 @@ class AttemptRow(NamedTuple):
     error: dict[str, str] | None
 
 
-class WorkflowStore:
+class WorkflowStore(InstanceTimes):
     """Instances, step results and pending events in SQLite (``path=None``: in memory)."""
 
     def __init__(self, path: Path | str | None, *, read_only: bool = False) -> None:
@@ -139,7 +147,7 @@ class WorkflowStore:
                     self.conn.execute("PRAGMA journal_mode=WAL")
                     self.conn.execute("PRAGMA synchronous=NORMAL")
                 self._check_schema()
-                self.conn.execute(_ATTEMPTS)
+                self.conn.executescript(_ADDED)
         except BaseException:
             self.conn.close()
             raise

@@ -132,7 +132,8 @@ async def test_describe_prints_each_step_with_its_attempts_and_output(
     assert "✅ Success" in attempts[1]
     sleep = out[out.index("Name:      cool down") :]
     assert "Type:      💤 Sleeping" in sleep and "Duration:  3 days" in sleep
-    assert "Type:  👀 Waiting for event" in out
+    wait = out[out.index("Name:      approval") :]  # started; ends at its deadline
+    assert "Type:      👀 Waiting for event" in wait and "Duration:  7 days" in wait
 
     code, out, _ = _cli(config, state, capsys, "instances", "describe", "flow", "--json")
     latest = json.loads(out)

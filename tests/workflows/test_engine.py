@@ -282,8 +282,10 @@ async def test_pause_resume_and_terminate(tmp_path: Path) -> None:
         await emulator.advance(7200)
         assert emulator.worker.module.LOG == [("part", 1)]
         assert await instance.status() == {"status": "paused", "error": None, "output": None}
-        await instance.resume()
-        await emulator.advance(1)
+        await instance.resume()  # the hour's sleep had 3599 s to go: it ends 3599 s later
+        await emulator.advance(3598)
+        assert emulator.worker.module.LOG == [("part", 1)]
+        await emulator.advance(2)
         assert emulator.worker.module.LOG == [("part", 1), ("part", 2)]
         assert await instance.status() == {"status": "waiting", "error": None, "output": None}
         await instance.terminate()
