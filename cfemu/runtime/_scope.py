@@ -28,7 +28,8 @@ import os
 import sys
 import threading
 import types
-from collections.abc import Callable, Coroutine, Generator, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -64,9 +65,12 @@ __all__ = [
 _NEWEST = resolve(None)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
+# building one per request several times dearer; nothing assigns to one (copy it with
+# with_env), and unsafe_hash keeps the frozen class's hash.
+@dataclass(slots=True, unsafe_hash=True)
 class DispatchState:
-    """The Worker whose code is running in this context."""
+    """The Worker whose code is running in this context (treat as immutable)."""
 
     worker_name: str
     env: Env
@@ -127,6 +131,10 @@ _ALIASES = {
 }
 
 
+#: Runs an iterator to its end in C (a deque that keeps nothing).
+_consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
+
+
 class ImportScope:
     """Reference-counted installation of the stand-in modules (``workers``, ``js``,
     ``pyodide``, ``asgi``...) and of Worker folders.
@@ -147,6 +155,7 @@ class ImportScope:
         self._inserted: set[str] = set()
         self._modules: dict[str, ModuleType] | None = None
         self._names: tuple[str, ...] = ()
+        self._nones: tuple[None, ...] = ()  # a None per name: pop's default
 
     @property
     def depth(self) -> int:
@@ -159,6 +168,7 @@ class ImportScope:
                 alias: importlib.import_module(target) for alias, target in _ALIASES.items()
             }
             self._names = tuple(self._modules)
+            self._nones = (None,) * len(self._names)
         return self._modules
 
     def enter(self, paths: tuple[str, ...] = ()) -> None:
@@ -168,7 +178,11 @@ class ImportScope:
         with self._lock:
             if self._depth == 0:
                 installed = sys.modules
-                self._saved = list(map(installed.get, self._names))
+                # Usually none of the names is there: one C-level check, nothing to save.
+                if installed.keys().isdisjoint(self._names):
+                    self._saved = []
+                else:
+                    self._saved = list(map(installed.get, self._names))
                 installed.update(modules)
             self._depth += 1
             counts = self._paths
@@ -197,9 +211,8 @@ class ImportScope:
             if self._depth == 0:
                 installed = sys.modules
                 saved = self._saved
-                if saved.count(None) == len(saved):  # the usual case: nothing was there
-                    for name in self._names:
-                        installed.pop(name, None)
+                if not saved:  # the usual case: nothing was there
+                    _consume(map(installed.pop, self._names, self._nones))
                 else:
                     for name, previous in zip(self._names, saved, strict=True):
                         if previous is None:

@@ -113,6 +113,14 @@ class Headers:
         else:
             raise TypeError("Received unexpected type for headers argument")
 
+    @classmethod
+    def _valid(cls, pairs: list[tuple[str, str]]) -> Headers:
+        """Headers holding ``pairs`` (taken, not copied), which are already valid: names
+        lowercase HTTP tokens, values trimmed without CR, LF or NUL (cfemu's own pairs)."""
+        headers = cls.__new__(cls)
+        headers._pairs = pairs
+        return headers
+
     def _extend(self, pairs: list[tuple[str, str]]) -> None:
         append = self._pairs.append
         for pair in pairs:

@@ -216,10 +216,22 @@ class Request(_Body):
         cf: Mapping[str, Any] | None = None,
     ) -> Request:
         """A request as cfemu's transports build it: no copies, no validation of the body."""
+        return cls._received(method, url, Headers(list(headers)), body, cf)
+
+    @classmethod
+    def _received(
+        cls,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: _Bytes | None,
+        cf: Mapping[str, Any] | None = None,
+    ) -> Request:
+        """:meth:`incoming` with its headers already made (and so validated)."""
         request = cls.__new__(cls)
         request._method = method.upper()
         request._url = url
-        request._headers = Headers(list(headers))
+        request._headers = headers
         request._body = body if body else None
         request._cf = to_js_dict(dict(cf)) if cf is not None else None
         request._redirect = "follow"
@@ -431,6 +443,23 @@ class Response(FetchResponse):
         headers: HeadersInit | None = None,
         web_socket: object | None = None,
     ) -> None:
+        if (
+            type(body) is str
+            and headers is None
+            and web_socket is None
+            and (status is None or (type(status) is int and 200 <= status <= 599))
+            and status not in _NULL_BODY_STATUSES
+        ):
+            # The usual Response("text") or Response("text", 404): what the general path
+            # below does for it, without its checks for other kinds of body and options.
+            self._status = status or 200
+            self._status_text = status_text
+            self._headers = Headers._valid([("content-type", _TEXT_PLAIN)])
+            self._body = body.encode()
+            self._body_used = False
+            self._url = ""
+            self._redirected = False
+            return
         unwrap = (
             None if isinstance(body, str | bytes) else getattr(body, "__cfemu_response__", None)
         )

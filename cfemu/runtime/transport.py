@@ -30,8 +30,9 @@ import httpx
 
 from cfemu._log import CRONS, invocation
 from cfemu.clock import Clock
+from cfemu.runtime._wire import WIRE_PAIR_BYTES, WIRE_PAIRS_MAX, lean_url, received, url_of
 from cfemu.runtime.frontend import BadRequestError, request_url
-from cfemu.runtime.headers import decode_header
+from cfemu.runtime.headers import Headers, decode_header
 from cfemu.runtime.http import FetchResponse, Request, Response
 from cfemu.runtime.worker import Worker, payload_too_large
 
@@ -97,18 +98,29 @@ def _framed(method: str, response: FetchResponse) -> tuple[list[tuple[bytes, byt
     """Headers and payload as a server sends them: ``content-length`` is the body's size
     (none for 1xx/204/304), and a HEAD response carries the size but not the body. Header
     values are UTF-8, as workerd writes them."""
-    headers = [
-        (k.encode("ascii"), v.encode("utf-8"))
-        for k, v in response._headers.items()
-        if k not in _HOP_HEADERS
-    ]
+    headers = []
+    known = _SENT_PAIRS
+    for pair in response._headers._pairs:
+        sent = known.get(pair)
+        if sent is None:
+            name, value = pair
+            if name in _HOP_HEADERS:
+                continue
+            sent = (name.encode("ascii"), value.encode("utf-8"))
+            if len(value) <= WIRE_PAIR_BYTES and len(known) < WIRE_PAIRS_MAX:
+                known[pair] = sent
+        headers.append(sent)
     body = response.raw_body() or b""
     status = response.status
     if status >= 200 and status not in (204, 304):
-        headers.append((b"content-length", str(len(body)).encode("ascii")))
+        headers.append((b"content-length", b"%d" % len(body)))
     if method == "HEAD" or status in (204, 304):
         body = b""
     return headers, body
+
+
+#: Response header pairs as they are sent (bounded as :mod:`cfemu.runtime._wire`'s caches).
+_SENT_PAIRS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
 async def _read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
@@ -282,16 +294,24 @@ class WorkerASGIApp:
             await send({"type": "websocket.close", "code": 1003})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
         limit = self.worker.max_request_body_bytes
-        headers = [(k.decode("latin-1"), decode_header(v)) for k, v in scope["headers"]]
+        lean = None if self.trust_forwarded else received(scope["headers"])
+        pairs: list[tuple[str, str]] | None = None
+        headers: list[tuple[str, str]] = []
         try:
-            url = _url_of(scope, headers, self.trust_forwarded)
+            if lean is not None:  # every header valid, none to trust: the lean path
+                pairs, hosts, length, chunked = lean
+                url = lean_url(scope, hosts)
+            else:
+                headers = [(k.decode("latin-1"), decode_header(v)) for k, v in scope["headers"]]
+                url = url_of(scope, headers, self.trust_forwarded)
+                length, chunked = _framing(headers)
         except BadRequestError as exc:
-            await _respond(send, scope["method"], bad_request(str(exc)), close=True)
+            await _respond(send, method, bad_request(str(exc)), close=True)
             return
-        length, chunked = _framing(headers)
         if length is not None and _too_large(length, limit):
-            await _respond(send, scope["method"], payload_too_large(limit))
+            await _respond(send, method, payload_too_large(limit))
             return
         body: bytes | None
         if (
@@ -311,12 +331,16 @@ class WorkerASGIApp:
         if body is None:
             response = payload_too_large(limit)
         else:
-            incoming = _incoming(scope["method"], url, headers, body)
+            incoming = (
+                Request._received(method, url, Headers._valid(pairs), body)
+                if pairs is not None
+                else _incoming(method, url, headers, body)
+            )
             if isinstance(incoming, Request):
                 response = await self._dispatch(incoming)
             else:
                 response = incoming
-        await _respond(send, scope["method"], response)
+        await _respond(send, method, response)
 
 
 async def _respond(send: Send, method: str, response: FetchResponse, close: bool = False) -> None:
@@ -410,24 +434,6 @@ async def _asgi_body(receive: Receive) -> Any:
             yield chunk
         if not message.get("more_body", False):
             return
-
-
-def _url_of(scope: Scope, headers: list[tuple[str, str]], trust_forwarded: bool) -> str:
-    server = scope.get("server")
-    default_host = "localhost"
-    if server:
-        address = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
-        default_host = f"{address}:{server[1]}" if server[1] is not None else address
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
-    query = scope.get("query_string", b"").decode("latin-1")
-    return request_url(
-        scope.get("scheme", "http"),
-        path + (f"?{query}" if query else ""),
-        headers,
-        default_host=default_host,
-        trust_forwarded=trust_forwarded,
-    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -1,0 +1,114 @@
+"""The lean path of an ASGI request into a Worker (:class:`~cfemu.runtime.transport.WorkerASGIApp`).
+
+Most requests carry the same few header pairs (Host, User-Agent, Accept...) and a target in
+origin form: :func:`received` decodes and validates each distinct pair once (remembered,
+bounded), and :func:`lean_url` builds ``request.url`` from a remembered ``Host`` without
+walking the headers. Both answer exactly what the general path (decode every header,
+:func:`url_of`, ``Headers`` validating each pair) answers; a header that is not valid sends
+the request down the general path, which words the ``400``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+from cfemu.runtime.frontend import parse_host, request_url
+from cfemu.runtime.headers import _header_name, _header_value, decode_header
+
+__all__ = ["WIRE_PAIRS_MAX", "WIRE_PAIR_BYTES", "default_host", "lean_url", "received", "url_of"]
+
+Scope = MutableMapping[str, Any]
+#: How many pairs (and Host values) each cache remembers at most.
+WIRE_PAIRS_MAX = 2048
+#: A pair longer than this (cookies, tokens) is not remembered.
+WIRE_PAIR_BYTES = 256
+
+#: Header pairs from the wire, to the pair a Worker's ``Headers`` holds (decoded as
+#: :func:`decode_header` does, validated): the same few pairs (Host, User-Agent, Accept...)
+#: arrive on every request. Bounded in entries and in the size of a pair remembered.
+_PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+
+
+def received(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[str, str]], list[bytes], str | None, bool] | None:
+    """The request's headers as valid ``Headers`` pairs, its raw ``Host`` values, its first
+    ``Content-Length`` (decoded, untrimmed, as the general path reads it) and whether it has a
+    ``Transfer-Encoding``; ``None`` if a header is not valid (the general path answers)."""
+    pairs: list[tuple[str, str]] = []
+    hosts: list[bytes] = []
+    length: str | None = None
+    chunked = False
+    known = _PAIRS
+    for item in raw:
+        pair = known.get(item) if type(item) is tuple else None
+        if pair is None:
+            name, value = item
+            try:
+                pair = (_header_name(name.decode("latin-1")), _header_value(decode_header(value)))
+            except TypeError:
+                return None
+            if len(name) + len(value) <= WIRE_PAIR_BYTES and len(known) < WIRE_PAIRS_MAX:
+                known[(name, value)] = pair
+        pairs.append(pair)
+        key = pair[0]
+        if key == "host":
+            hosts.append(item[1])
+        elif key == "content-length":
+            if length is None:
+                length = decode_header(item[1])
+        elif key == "transfer-encoding":
+            chunked = True
+    return pairs, hosts, length, chunked
+
+
+def lean_url(scope: Scope, hosts: list[bytes]) -> str:
+    """What :func:`url_of` answers without forwarding trust, given the raw ``Host``
+    values: for one ``Host`` (or none) and a target in origin form (``/path?query``),
+    without its walk of the headers."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
+    query = scope.get("query_string", b"")
+    target = f"{path}?{query.decode('latin-1')}" if query else path
+    if len(hosts) > 1 or not target.startswith("/"):
+        return url_of(scope, [("host", decode_header(value)) for value in hosts], False)
+    scheme = scope.get("scheme", "http")
+    if not hosts:
+        return f"{scheme}://{parse_host(default_host(scope), scheme)}{target}"
+    key = (hosts[0], scheme)
+    authority = _AUTHORITIES.get(key)
+    if authority is None:
+        authority = parse_host(decode_header(hosts[0]).strip(" \t"), scheme)
+        if len(_AUTHORITIES) < WIRE_PAIRS_MAX:
+            _AUTHORITIES[key] = authority
+    return f"{scheme}://{authority}{target}"
+
+
+#: A raw ``Host`` value and scheme, to the URL authority :func:`parse_host` makes of them
+#: (bounded as ``_PAIRS``; a ``Host`` it refuses is not remembered).
+_AUTHORITIES: dict[tuple[bytes, str], str] = {}
+
+
+def default_host(scope: Scope) -> str:
+    """The host of a request without ``Host``: the server's address, else ``localhost``."""
+    server = scope.get("server")
+    if not server:
+        return "localhost"
+    address = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+    return f"{address}:{server[1]}" if server[1] is not None else address
+
+
+def url_of(scope: Scope, headers: list[tuple[str, str]], trust_forwarded: bool) -> str:
+    """``request.url`` for an ASGI request with these (decoded) headers
+    (:func:`~cfemu.runtime.frontend.request_url`)."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return request_url(
+        scope.get("scheme", "http"),
+        path + (f"?{query}" if query else ""),
+        headers,
+        default_host=default_host(scope),
+        trust_forwarded=trust_forwarded,
+    )
