@@ -119,12 +119,13 @@ def with_api(worker_app: Any, api: ApiApp, *, allowed_hosts: Iterable[str] = ())
     ``Host`` is not local, an IP address or one of ``allowed_hosts`` is refused (403: DNS
     rebinding, see :mod:`cfemu.api.hosts`)."""
     prefix = API_PREFIX.encode()
+    folder = prefix + b"/"
     also = tuple(allowed_hosts)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw = scope.get("raw_path") or scope["path"].encode()
-            if raw == prefix or raw.startswith(prefix + b"/"):
+            if raw == prefix or raw.startswith(folder):
                 if host_allowed(request_host(scope), also):
                     await api(scope, receive, send)
                 else:

@@ -175,11 +175,13 @@ def log_requests(app: Any) -> Any:
         started = time.perf_counter()
         status = 500
 
-        async def capture(message: Any) -> None:
+        def capture(message: Any) -> Any:
+            # A plain function handing back send's awaitable: no coroutine of its own per
+            # message (an ASGI app awaits what send returns).
             nonlocal status
             if message.get("type") == "http.response.start":
                 status = int(message.get("status", 500))
-            await send(message)
+            return send(message)
 
         try:
             await app(scope, receive, capture)

@@ -182,14 +182,14 @@ def with_explorer(
     ``worker_app`` (how ``cfemu dev`` serves both on one port). A request for the explorer
     whose ``Host`` is not local, an IP address or one of ``allowed_hosts`` is refused (403:
     DNS rebinding, see :mod:`cfemu.api.hosts`)."""
-    prefixes = [p.encode() for p in EXPLORER_PREFIXES]
+    prefixes = [(p.encode(), p.encode() + b"/") for p in EXPLORER_PREFIXES]
     also = tuple(allowed_hosts)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw = scope.get("raw_path") or scope["path"].encode()
-            for prefix in prefixes:
-                if raw == prefix or raw.startswith(prefix + b"/"):
+            for prefix, folder in prefixes:
+                if raw == prefix or raw.startswith(folder):
                     if host_allowed(request_host(scope), also):
                         await explorer(scope, receive, send)
                     else:

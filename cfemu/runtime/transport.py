@@ -407,10 +407,12 @@ def with_body_timeout(app: ASGIApp, clock: Clock, seconds: float) -> ASGIApp:
             finally:
                 timer.cancel()
 
-        async def tracked_send(message: Message) -> None:
+        def tracked_send(message: Message) -> Awaitable[None]:
+            # A plain function handing back send's awaitable: no coroutine of its own per
+            # message (an ASGI app awaits what send returns).
             nonlocal started
             started = started or message["type"] == "http.response.start"
-            await send(message)
+            return send(message)
 
         try:
             await app(scope, timed_receive, tracked_send)

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
+from types import CoroutineType, ModuleType
 from typing import Any
 
 import httpx
@@ -274,42 +274,41 @@ class Worker:
 
     async def _invoke(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
         """Run the handler; whatever it raises, ``BaseException`` included, is contained
-        (see :mod:`cfemu._contain`) and raised as an ``Exception``."""
+        (see :mod:`cfemu._contain`) and raised as an ``Exception``.
+
+        One coroutine for the whole invocation (the dispatch state, the import scope, the
+        handler's first step, then its awaitable), not one inside another per call.
+        """
         try:
-            return await self._call(handler, ctx, event)
+            token = current.set(
+                DispatchState(self.name, self.env, self.clock, ctx, self.outbound, self.compat)
+            )
+            paths = self.import_paths
+            space = self.modules
+            # import_scope.active(paths) and space.installed(), without a generator per call.
+            import_scope.enter(paths)
+            try:
+                if space:
+                    installed = space.install()
+                    try:
+                        result = self._start(handler, ctx, event)
+                    finally:
+                        space.restore(installed)
+                else:
+                    result = self._start(handler, ctx, event)
+                if type(result) is CoroutineType:  # the usual `async def` handler
+                    return await (run_in(space, result) if space else result)
+                if not inspect.isawaitable(result):
+                    return result  # a plain `def` handler: workerd accepts sync handlers too
+                return await result
+            finally:
+                import_scope.exit(paths)
+                current.reset(token)
         except BaseException as exc:
             error = contained(exc, self.name, f"{handler.label}()")
             if error is exc:
                 raise
             raise error from exc
-
-    async def _call(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
-        token = current.set(
-            DispatchState(
-                self.name, self.env, self.clock, ctx=ctx, outbound=self.outbound, compat=self.compat
-            )
-        )
-        paths = self.import_paths
-        space = self.modules
-        # import_scope.active(paths) and space.installed(), without a generator per call.
-        import_scope.enter(paths)
-        try:
-            if space:
-                installed = space.install()
-                try:
-                    result = self._start(handler, ctx, event)
-                finally:
-                    space.restore(installed)
-            else:
-                result = self._start(handler, ctx, event)
-            if not inspect.isawaitable(result):
-                return result  # a plain `def` handler: workerd accepts sync handlers too
-            if inspect.iscoroutine(result):
-                return await (run_in(space, result) if space else result)
-            return await result
-        finally:
-            import_scope.exit(paths)
-            current.reset(token)
 
     def _start(self, handler: Handler, ctx: ExecutionContext, event: object) -> Any:
         """Call the handler (its first step, for a coroutine function)."""
