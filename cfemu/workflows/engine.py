@@ -160,12 +160,14 @@ class WorkflowRuntime:
                     modules=worker.modules,
                 )
                 entry: Any = cls(ctx, worker.env)
-                event = {
-                    "payload": row.params,
-                    "timestamp": datetime.fromtimestamp(row.created_ms / 1000, UTC),
-                    "instanceId": live.id,
-                    "workflowName": self.name,
-                }
+                event = to_js_dict(
+                    {
+                        "payload": row.params,
+                        "timestamp": datetime.fromtimestamp(row.created_ms / 1000, UTC),
+                        "instanceId": live.id,
+                        "workflowName": self.name,
+                    }
+                )
                 step = WorkflowStep(live, implicit=worker.compat.enabled(IMPLICIT_FLAG))
                 output = await run_in(worker.modules, entry.run(event, step))
             if live.fatal is not None:

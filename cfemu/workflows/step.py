@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cfemu._js import to_js_dict
 from cfemu.limits import (
     WORKFLOW_DEFAULT_EVENT_TIMEOUT_MS,
     WORKFLOW_MAX_SLEEP_MS,
@@ -190,7 +191,7 @@ class WorkflowStep:
         await live.checkpoint()
         found, value = live.recorded(key)
         if found:
-            return value
+            return to_js_dict(value)  # as the SDK hands results over: dicts are JsDicts
         self._steps_run += 1
         live.check_step_limit(self._steps_run)
         cfg = parse_step_config(call.name, call.config)
@@ -200,11 +201,16 @@ class WorkflowStep:
             if mocked:  # a test's result: the function never runs
                 text = _serialise(call.name, count, result)
                 live.record(key, text)
-                return json.loads(text)
+                return to_js_dict(json.loads(text))
         attempt = 1
         while True:
-            ctx = {"step": {"name": call.name, "count": count}, "attempt": attempt}
-            ctx["config"] = cfg.as_dict()
+            ctx = to_js_dict(
+                {
+                    "step": {"name": call.name, "count": count},
+                    "attempt": attempt,
+                    "config": cfg.as_dict(),
+                }
+            )
             history = _History(live, key)
             try:
                 live.check_fault(call.name)
@@ -229,7 +235,7 @@ class WorkflowStep:
                 continue
             live.record(key, text)
             history.end(None)
-            return json.loads(text)
+            return to_js_dict(json.loads(text))
 
     async def _attempt(
         self, call: StepCallable, values: list[Any], ctx: dict[str, Any], cfg: StepConfig
@@ -317,7 +323,9 @@ class WorkflowStep:
             event = await live.next_event(event_type, key, float(deadline))
             if event is None:
                 raise WorkflowTimeoutError(f"Execution timed out after {int(ms)}ms")
-        return {**event, "timestamp": datetime.fromtimestamp(event["timestamp"] / 1000, UTC)}
+        when = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+        received: dict[str, Any] = to_js_dict({**event, "timestamp": when})
+        return received
 
 
 class _History:
