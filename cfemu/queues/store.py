@@ -41,7 +41,9 @@ from cfemu.queues.stored_message import (
     READY,
     StoredMessage,
     StoreWriteError,
+    UniformBatch,
     sent_at_ms,
+    stored_messages,
 )
 
 __all__ = [
@@ -55,33 +57,12 @@ __all__ = [
     "QueueStore",
     "StoreWriteError",
     "StoredMessage",
+    "UniformBatch",
     "sent_at_ms",
     "stored_messages",
 ]
 
 _id_of = attrgetter("id")
-
-
-_new_message = object.__new__
-
-
-def stored_messages(
-    ids: list[str], sent: float, content_type: str, payloads: list[bytes], due: float
-) -> list[StoredMessage]:
-    """One :class:`StoredMessage` per id and payload, all sent at ``sent``, due at ``due``,
-    of one content type: ``sendBatch``'s records, built without an ``__init__`` call each."""
-    out: list[StoredMessage] = []
-    add = out.append
-    for id_, payload in zip(ids, payloads, strict=True):
-        msg = _new_message(StoredMessage)
-        msg.id = id_
-        msg.sent = sent
-        msg.content_type = content_type
-        msg.payload = payload
-        msg.due = due
-        msg.attempts = 0
-        add(msg)
-    return out
 
 
 class MemoryQueueStore(QueueStore):
@@ -206,24 +187,38 @@ class MemoryQueueStore(QueueStore):
     def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
         if not messages:
             return
-        ready_append = self._ready.append
-        added = 0
-        last_sent = self._last_sent
-        in_order = True
-        for msg in messages:
-            if msg.due <= now:
-                msg.state = READY
-                msg.due = now  # when it became ready
-                ready_append(msg)
+        if type(messages) is UniformBatch:
+            # Sent together (sendBatch): what they share is read once, not off every message.
+            if messages.due <= now:
+                for msg in messages:
+                    msg.state = READY
+                    msg.due = now  # when it became ready
+                self._ready.extend(messages)
             else:
-                self._delay(msg)
-            payload = msg.payload
-            added += len(payload) if type(payload) is bytes else msg.size
-            sent = msg.sent
-            if sent < last_sent:
-                in_order = False
-            else:
-                last_sent = sent
+                for msg in messages:
+                    self._delay(msg)
+            added = messages.nbytes
+            last_sent = messages.sent
+            in_order = last_sent >= self._last_sent
+        else:
+            ready_append = self._ready.append
+            added = 0
+            last_sent = self._last_sent
+            in_order = True
+            for msg in messages:
+                if msg.due <= now:
+                    msg.state = READY
+                    msg.due = now
+                    ready_append(msg)
+                else:
+                    self._delay(msg)
+                payload = msg.payload
+                added += len(payload) if type(payload) is bytes else msg.size
+                sent = msg.sent
+                if sent < last_sent:
+                    in_order = False
+                else:
+                    last_sent = sent
         self._bytes += added
         self._live += len(messages)
         index = self._by_id

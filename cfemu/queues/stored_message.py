@@ -17,7 +17,9 @@ __all__ = [
     "READY",
     "StoreWriteError",
     "StoredMessage",
+    "UniformBatch",
     "sent_at_ms",
+    "stored_messages",
 ]
 
 DELAYED: Final = 0
@@ -100,3 +102,40 @@ class StoredMessage:
     def __repr__(self) -> str:
         state = ("delayed", "ready", "in flight", "done")[getattr(self, "state", DELAYED)]
         return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
+
+
+_new_message = object.__new__
+
+
+class UniformBatch(list[StoredMessage]):
+    """Messages sent together (one ``sendBatch``): the same ``sent`` and ``due`` for all,
+    ``nbytes`` their payloads' bytes. The in-memory store's ``enqueue`` reads these once
+    instead of off every message."""
+
+    __slots__ = ("due", "nbytes", "sent")
+
+    sent: float
+    due: float
+    nbytes: int
+
+
+def stored_messages(
+    ids: list[str], sent: float, content_type: str, payloads: list[bytes], due: float
+) -> UniformBatch:
+    """One :class:`StoredMessage` per id and payload, all sent at ``sent``, due at ``due``,
+    of one content type: ``sendBatch``'s records, built without an ``__init__`` call each."""
+    out = UniformBatch()
+    out.sent = sent
+    out.due = due
+    out.nbytes = sum(map(len, payloads))
+    add = out.append
+    for id_, payload in zip(ids, payloads, strict=True):
+        msg = _new_message(StoredMessage)
+        msg.id = id_
+        msg.sent = sent
+        msg.content_type = content_type
+        msg.payload = payload
+        msg.due = due
+        msg.attempts = 0
+        add(msg)
+    return out
