@@ -31,6 +31,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+#: An ASGI 3 application (what with_api and with_explorer mount, e.g. in a body timeout).
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class ApiError(Exception):

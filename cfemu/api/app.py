@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from cfemu.api._http import (
     ApiError,
     ApiRequest,
+    ASGIApp,
     Receive,
     Router,
     Scope,
@@ -113,7 +114,7 @@ def api_app(
     return ApiApp(emulator, token=token, account_id=account_id)
 
 
-def with_api(worker_app: Any, api: ApiApp, *, allowed_hosts: Iterable[str] = ()) -> Any:
+def with_api(worker_app: Any, api: ApiApp | ASGIApp, *, allowed_hosts: Iterable[str] = ()) -> Any:
     """An ASGI application sending :data:`API_PREFIX` paths to ``api``, the rest to
     ``worker_app`` (how ``cfemu dev`` serves both on one port). A request for the API whose
     ``Host`` is not local, an IP address or one of ``allowed_hosts`` is refused (403: DNS

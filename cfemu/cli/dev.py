@@ -418,16 +418,24 @@ def build_app(
     from cfemu.runtime.transport import with_body_timeout
 
     options = http or HttpOptions()
-    app = emulator.asgi(test_scheduled=test_scheduled, trust_forwarded=options.trust_forwarded)
+    clock, seconds = emulator.clock, options.body_timeout
+    # The body timeout wraps each app that reads bodies; the Worker's app applies it only
+    # to a request with a body (one without has nothing to wait for).
+    app = emulator.asgi(
+        test_scheduled=test_scheduled,
+        trust_forwarded=options.trust_forwarded,
+        body_timeout=seconds,
+    )
     if api:
         from cfemu.api import api_app, with_api
 
-        app = with_api(app, api_app(emulator, token=api_token), allowed_hosts=allowed_hosts)
+        api_asgi = with_body_timeout(api_app(emulator, token=api_token), clock, seconds)
+        app = with_api(app, api_asgi, allowed_hosts=allowed_hosts)
     if explorer:
         from cfemu.explorer import explorer_app, with_explorer
 
-        app = with_explorer(app, explorer_app(emulator), allowed_hosts=allowed_hosts)
-    app = with_body_timeout(app, emulator.clock, options.body_timeout)
+        explorer_asgi = with_body_timeout(explorer_app(emulator), clock, seconds)
+        app = with_explorer(app, explorer_asgi, allowed_hosts=allowed_hosts)
     return log_requests(app)
 
 

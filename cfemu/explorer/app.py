@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from cfemu.api._http import (
     ApiError,
     ApiResponse,
+    ASGIApp,
     Receive,
     Router,
     Scope,
@@ -176,7 +177,7 @@ def explorer_app(emulator: Emulator) -> ExplorerApp:
 
 
 def with_explorer(
-    worker_app: Any, explorer: ExplorerApp, *, allowed_hosts: Iterable[str] = ()
+    worker_app: Any, explorer: ExplorerApp | ASGIApp, *, allowed_hosts: Iterable[str] = ()
 ) -> Any:
     """An ASGI application sending the explorer's paths to ``explorer``, the rest to
     ``worker_app`` (how ``cfemu dev`` serves both on one port). A request for the explorer

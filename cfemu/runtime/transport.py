@@ -281,11 +281,7 @@ class WorkerASGIApp:
         """Handle one ASGI connection."""
         kind = scope["type"]
         if kind == "http":
-            if self.body_timeout is None:
-                await self._http(scope, receive, send)
-            else:
-                timed = with_body_timeout(self._http, self.worker.clock, self.body_timeout)
-                await timed(scope, receive, send)
+            await self._http(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
         elif kind == "websocket":
@@ -313,23 +309,43 @@ class WorkerASGIApp:
         if length is not None and _too_large(length, limit):
             await _respond(send, method, payload_too_large(limit))
             return
-        body: bytes | None
         if (
             not chunked
             and (length is None or length == "0")
             and scope.get("http_version") in _HTTP1
         ):
             # HTTP/1.x: without Content-Length or Transfer-Encoding a request has no body
-            # (RFC 9112 §6.3), so there is nothing to wait for.
-            body = b""
-        else:
+            # (RFC 9112 §6.3), so there is nothing to wait for, and nothing to time out.
+            await self._answer(send, method, url, pairs, headers, b"")
+            return
+
+        async def read_and_answer(scope: Scope, receive: Receive, send: Send) -> None:
             try:
                 body = await _read_limited(_asgi_body(receive), limit)
             except _DisconnectedError:
                 return  # the client left mid-body: a truncated request never reaches fetch
+            await self._answer(send, method, url, pairs, headers, body)
+
+        if self.body_timeout is None:
+            await read_and_answer(scope, receive, send)
+        else:  # the body's chunks are awaited under the deadline (408 past it)
+            timed = with_body_timeout(read_and_answer, self.worker.clock, self.body_timeout)
+            await timed(scope, receive, send)
+
+    async def _answer(
+        self,
+        send: Send,
+        method: str,
+        url: str,
+        pairs: list[tuple[str, str]] | None,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+    ) -> None:
+        """Run the Worker for the request (its valid ``pairs``, else its decoded ``headers``)
+        with ``body``, or answer 413 for a body over the limit (``None``)."""
         response: FetchResponse
         if body is None:
-            response = payload_too_large(limit)
+            response = payload_too_large(self.worker.max_request_body_bytes)
         else:
             incoming = (
                 Request._received(method, url, Headers._valid(pairs), body)
