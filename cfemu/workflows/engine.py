@@ -163,7 +163,11 @@ class WorkflowRuntime:
                 event = to_js_dict(
                     {
                         "payload": row.params,
-                        "timestamp": datetime.fromtimestamp(row.created_ms / 1000, UTC),
+                        # A JavaScript Date as the SDK's python_from_rpc gives it: a
+                        # naive datetime in the Worker's zone, UTC on Cloudflare.
+                        "timestamp": datetime.fromtimestamp(row.created_ms / 1000, UTC).replace(
+                            tzinfo=None
+                        ),
                         "instanceId": live.id,
                         "workflowName": self.name,
                     }

@@ -323,7 +323,8 @@ class WorkflowStep:
             event = await live.next_event(event_type, key, float(deadline))
             if event is None:
                 raise WorkflowTimeoutError(f"Execution timed out after {int(ms)}ms")
-        when = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+        # A Date as python_from_rpc gives it: naive, in the Worker's zone (UTC on Cloudflare).
+        when = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).replace(tzinfo=None)
         received: dict[str, Any] = to_js_dict({**event, "timestamp": when})
         return received
 

@@ -142,7 +142,7 @@ class Flow(WorkflowEntrypoint):
         @step.do("first")
         async def first():
             LOG.append("first")
-            return event["timestamp"].timestamp()
+            return event["timestamp"].replace(tzinfo=timezone.utc).timestamp()
 
         started = await first()
         await step.sleep("nap", event["payload"]["sleep"])
@@ -188,6 +188,8 @@ async def test_sleep_takes_milliseconds(tmp_path: Path) -> None:
 
 
 WAITER = """
+from datetime import timezone
+
 from workers import WorkflowEntrypoint
 
 class Flow(WorkflowEntrypoint):
@@ -197,7 +199,7 @@ class Flow(WorkflowEntrypoint):
         except Exception as exc:
             return {"timeout": type(exc).__name__ + ": " + str(exc)}
         return {"payload": got["payload"], "type": got["type"],
-                "at": got["timestamp"].timestamp()}
+                "at": got["timestamp"].replace(tzinfo=timezone.utc).timestamp()}
 """
 
 
