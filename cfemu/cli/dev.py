@@ -173,6 +173,11 @@ def run(args: argparse.Namespace) -> int:
     extra_vars = parse_vars(args.var)
     ai = ai_settings(args)
     restore_logging = setup_logging(args.log_level)
+    from cfemu.runtime._scope import import_scope
+
+    # This process is cfemu's own: the sole Worker may stay installed between requests
+    # (docs/internals.md, "Module isolation"); a second Worker falls back to swapping.
+    import_scope.allow_resident = True
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: serve() already shut down cleanly
             asyncio.run(
@@ -194,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     finally:
+        import_scope.allow_resident = False
+        import_scope.release()
         restore_logging()
     return 0
 

@@ -11,7 +11,9 @@ Two pieces of state make ``from workers import ...`` behave inside cfemu as on C
   there before (nothing, or Cloudflare's own SDK) once none is. A Worker module that did
   ``from workers import Response`` at import time keeps those references for its lifetime;
   a handler that runs ``import workers`` lazily runs inside the scope too. Importing
-  ``cfemu`` itself never touches ``sys.modules["workers"]``.
+  ``cfemu`` itself never touches ``sys.modules["workers"]``. With
+  :attr:`ImportScope.allow_resident` (``cfemu dev``), a sole Worker stays installed between
+  its invocations until another Worker enters or the host claims one of the names.
 * :class:`ModuleSpace` keeps each Worker's own modules (``utils.py`` beside ``entry.py``)
   apart from other Workers' modules of the same name. On Cloudflare every Worker has its
   own interpreter; in one CPython process, ``sys.modules["utils"]`` would be shared. So a
@@ -24,6 +26,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import operator
 import os
 import sys
 import threading
@@ -156,11 +159,59 @@ class ImportScope:
         self._modules: dict[str, ModuleType] | None = None
         self._names: tuple[str, ...] = ()
         self._nones: tuple[None, ...] = ()  # a None per name: pop's default
+        self._values: tuple[ModuleType, ...] = ()  # the stand-ins, in the order of _names
+        self._lookup: Callable[[dict[str, ModuleType]], object] = operator.itemgetter("workers")
+        #: Whether the last exit may leave the sole tenant installed (see :attr:`resident`).
+        #: ``cfemu dev`` turns it on; a library user (a test process) keeps it off, so that
+        #: ``sys.modules`` is exactly as before whenever no Worker code runs.
+        self.allow_resident = False
+        self._resident: tuple[str, ...] | None = None
 
     @property
     def depth(self) -> int:
         """How many entries into :meth:`active` are open right now."""
         return self._depth
+
+    @property
+    def resident(self) -> tuple[str, ...] | None:
+        """The folders of the sole tenant left installed while no entry is open, or ``None``.
+
+        With :attr:`allow_resident`, the last exit leaves the stand-ins and its ``paths`` in
+        place when nothing of the host's was under the stand-ins' names and every open entry
+        used the same ``paths`` (one Worker: the sole tenant). The next entry with the same
+        ``paths`` then costs a check instead of an installation; an entry with other
+        ``paths`` (a second Worker), or after the host changed one of the names, first puts
+        ``sys.modules`` and ``sys.path`` back as they were (:meth:`release`).
+        """
+        return self._resident
+
+    def release(self) -> None:
+        """Put back what the resident tenant left installed (nothing if there is none)."""
+        with self._lock:
+            if self._depth == 0 and self._resident is not None:
+                self._evict()
+
+    def _evict(self) -> None:
+        # Called with the lock held and no entry open: undo the lingering first entry.
+        resident, self._resident = self._resident or (), None
+        installed = sys.modules
+        for name, module in zip(self._names, self._values, strict=True):
+            if installed.get(name) is module:  # the host may have put its own there since
+                del installed[name]
+        self._drop_paths(resident)
+
+    def _drop_paths(self, paths: tuple[str, ...]) -> None:
+        counts = self._paths
+        for path in paths:
+            count = counts.get(path, 0) - 1
+            if count > 0:
+                counts[path] = count
+                continue
+            counts.pop(path, None)
+            if path in self._inserted:
+                self._inserted.discard(path)
+                if path in sys.path:
+                    sys.path.remove(path)
 
     def _stand_ins(self) -> dict[str, ModuleType]:
         if self._modules is None:
@@ -169,6 +220,8 @@ class ImportScope:
             }
             self._names = tuple(self._modules)
             self._nones = (None,) * len(self._names)
+            self._values = tuple(self._modules.values())
+            self._lookup = operator.itemgetter(*self._names)
         return self._modules
 
     def enter(self, paths: tuple[str, ...] = ()) -> None:
@@ -176,6 +229,16 @@ class ImportScope:
         :meth:`enter` must be followed by an :meth:`exit` with the same ``paths``."""
         modules = self._modules if self._modules is not None else self._stand_ins()
         with self._lock:
+            if self._depth == 0 and self._resident is not None:
+                try:  # one C-level look-up of the 13 names (KeyError: one was removed)
+                    intact = self._lookup(sys.modules) == self._values
+                except KeyError:
+                    intact = False
+                if intact and self._resident == paths and all(map(sys.path.__contains__, paths)):
+                    self._depth = 1  # the sole tenant again: everything is still in place
+                    self._resident = None
+                    return
+                self._evict()
             if self._depth == 0:
                 installed = sys.modules
                 # Usually none of the names is there: one C-level check, nothing to save.
@@ -196,17 +259,17 @@ class ImportScope:
     def exit(self, paths: tuple[str, ...] = ()) -> None:
         """The second half of :meth:`active`: the last exit restores ``sys.modules``."""
         with self._lock:
-            counts = self._paths
-            for path in paths:
-                count = counts.get(path, 0) - 1
-                if count > 0:
-                    counts[path] = count
-                    continue
-                counts.pop(path, None)
-                if path in self._inserted:
-                    self._inserted.discard(path)
-                    if path in sys.path:
-                        sys.path.remove(path)
+            if (
+                self._depth == 1
+                and self.allow_resident
+                and not self._saved  # the host had nothing under the stand-ins' names
+                and len(self._paths) == len(paths)
+                and (not paths or {*map(self._paths.get, paths)} == {1})
+            ):
+                self._depth = 0  # the sole tenant stays installed until another enters
+                self._resident = paths
+                return
+            self._drop_paths(paths)
             self._depth -= 1
             if self._depth == 0:
                 installed = sys.modules
