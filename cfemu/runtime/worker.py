@@ -9,13 +9,9 @@ entrypoint class, or (before 2025-08-14) module-level ``on_fetch``/``on_queue``/
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import inspect
-import itertools
 import logging
 import re
-import sys
 import traceback
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,6 +27,7 @@ from cfemu.clock import Clock, RealClock
 from cfemu.compat import Compat, resolve
 from cfemu.errors import WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
+from cfemu.runtime._importing import import_file, import_name, module_prefix
 from cfemu.runtime._scope import (
     DispatchState,
     ModuleSpace,
@@ -51,7 +48,6 @@ __all__ = ["HANDLER_NAMES", "Worker", "payload_too_large"]
 #: The events cfemu dispatches, by Cloudflare's handler name.
 HANDLER_NAMES = EVENTS
 _MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-_module_ids = itertools.count(1)
 
 #: Body of the 500 answered for an unhandled exception outside dev mode.
 WORKER_THREW = "Worker threw exception"
@@ -171,7 +167,7 @@ class Worker:
             with import_scope.active(import_paths), modules.installed():
                 if modules:
                     ensure_finder()
-                module = _import_file(path, name) if is_file else _import_name(main_str, name)
+                module = import_file(path, name) if is_file else import_name(main_str, name)
         finally:
             current.reset(token)
         if is_file and path.stem in modules.names:
@@ -232,7 +228,7 @@ class Worker:
         Its ``fetch`` answers 500 and its ``queue``/``scheduled`` raise ``Handler does not
         export a ...() function.``, as Cloudflare does for a Worker missing the handler.
         """
-        module = ModuleType(f"{_module_prefix(name)}_empty")
+        module = ModuleType(f"{module_prefix(name)}_empty")
         entrypoint = type("Default", (WorkerEntrypoint,), {"__module__": module.__name__})
         module.Default = entrypoint  # type: ignore[attr-defined]
         return cls(
@@ -439,64 +435,3 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"Worker(name={self.name!r}, main={self.main!r}, handlers={sorted(self._handlers)})"
-
-
-def _module_prefix(worker: str) -> str:
-    return "_cfemu_worker_" + re.sub(r"\W", "_", worker)
-
-
-def _import_file(path: Path, worker: str) -> ModuleType:
-    module_name = f"{_module_prefix(worker)}_{next(_module_ids)}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise WorkerError(f"Worker {worker!r}: cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        sys.modules.pop(module_name, None)
-        if not isinstance(exc, Exception):
-            raise contained(exc, worker, f"importing {path}") from None
-        message = f"Worker {worker!r}: importing {path} failed: {_import_failure(exc, path)}"
-    else:
-        return module
-    # Raised outside the except block: one message, no chain through importlib and cfemu.
-    raise WorkerError(message)
-
-
-def _import_name(name: str, worker: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:
-        message = (
-            f"Worker {worker!r}: importing module {name!r} failed: {_import_failure(exc, None)}"
-        )
-    raise WorkerError(message)
-
-
-def _import_failure(exc: BaseException, main: Path | None) -> str:
-    """``ValueError: bad`` plus the user's own line where it happened: ``at file:3: code``."""
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        source = (exc.text or "").strip()
-        where = f"{exc.filename}:{exc.lineno}"
-        return f"{type(exc).__name__}: {exc.msg}\n    at {where}" + (
-            f": {source}" if source else ""
-        )
-    cfemu_root = str(Path(__file__).resolve().parents[1])
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith(("<", cfemu_root))
-    ]
-    if main is not None:
-        # Prefer frames of the Worker's own folder over a library it imported.
-        own = [f for f in frames if Path(f.filename).resolve().is_relative_to(main.parent)]
-        frames = own or frames
-    if frames:
-        frame = frames[-1]
-        text += f"\n    at {frame.filename}:{frame.lineno}" + (
-            f": {frame.line.strip()}" if frame.line else ""
-        )
-    return text
