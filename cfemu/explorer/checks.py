@@ -68,6 +68,18 @@ class Issues(list[str]):
         if high is not None and value > high:
             self.add(path, f"Too big: expected {kind} to {verb} <={_num(high)}{what}")
 
+    def array_field(self, body: Any, field: str) -> list[Any] | None:
+        """The array under ``field`` of an object body; ``None``, with the issue noted, when
+        the body is not an object or ``field`` not an array."""
+        if not isinstance(body, dict):
+            self.type("", "object", body)
+            return None
+        found = body.get(field, MISSING)
+        if not isinstance(found, list):
+            self.type(field, "array", found)
+            return None
+        return found
+
 
 def received(value: Any) -> str:
     """The type zod names for a parsed JSON value (``MISSING``: undefined)."""

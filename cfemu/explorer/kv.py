@@ -26,7 +26,7 @@ import orjson
 
 from cfemu.api._http import ApiError, ApiRequest, ApiResponse, Router, ok
 from cfemu.errors import KvError
-from cfemu.explorer.checks import MISSING, Issues, json_body, query_enum, query_number, raise_issues
+from cfemu.explorer.checks import Issues, json_body, query_enum, query_number, raise_issues
 
 if TYPE_CHECKING:
     from cfemu.kv.namespace import KvNamespace
@@ -79,12 +79,8 @@ def _bulk_get_issues(body: Any) -> Issues:
     """What is wrong with a bulk get body (``{keys: [...]}``: at most 100 names of at most
     512 characters), worded as Cloudflare's explorer words it."""
     issues = Issues()
-    if not isinstance(body, dict):
-        issues.type("", "object", body)
-        return issues
-    keys = body.get("keys", MISSING)
-    if not isinstance(keys, list):
-        issues.type("keys", "array", keys)
+    keys = issues.array_field(body, "keys")
+    if keys is None:
         return issues
     for index, key in enumerate(keys):
         if not isinstance(key, str):

@@ -64,12 +64,8 @@ def batch_delete_issues(body: Any) -> Issues:
     """What is wrong with a batch-delete body (``{instances: [id, ...]}``, 1 to 100 ids of
     at most 271 characters), worded as Cloudflare's explorer words it; empty when valid."""
     issues = Issues()
-    if not isinstance(body, dict):
-        issues.type("", "object", body)
-        return issues
-    instances = body.get("instances", MISSING)
-    if not isinstance(instances, list):
-        issues.type("instances", "array", instances)
+    instances = issues.array_field(body, "instances")
+    if instances is None:
         return issues
     for index, item in enumerate(instances):
         where = f"instances.{index}"
