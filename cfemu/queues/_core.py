@@ -240,9 +240,10 @@ class _QueueCore:
     def settle(self, batch: MessageBatch, failed: bool, started: float) -> None:
         """Resolve an invocation's outcome (spec: queues.md §4.2-§4.4) and apply it."""
         now = self.clock.now()
-        ack_all = batch._ack_all
-        retry_all = batch._retry_all
-        all_delay = batch._retry_all_delay
+        decisions = batch._decisions
+        ack_all = decisions.ack_all
+        retry_all = decisions.retry_all
+        all_delay = decisions.retry_delay
         default_delay = all_delay if retry_all and all_delay is not None else self.retry_delay
         max_attempts = self.max_attempts
         finished: list[StoredMessage] = []
@@ -250,7 +251,7 @@ class _QueueCore:
         exhausted: list[StoredMessage] = []
         acked = 0
         messages = batch.messages
-        if not batch._retries and (ack_all or not (retry_all or failed)):
+        if not decisions.retries and (ack_all or not (retry_all or failed)):
             # The common outcome: every message acked (explicitly, by ackAll or implicitly).
             finished = [msg._record for msg in messages]
             acked = len(finished)

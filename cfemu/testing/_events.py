@@ -219,12 +219,13 @@ async def get_queue_result(batch: MessageBatch, ctx: ExecutionContext | None = N
             if msg._delay is not None:
                 entry["delaySeconds"] = msg._delay
             retries.append(entry)
-    retry_batch = JsDict(retry=batch._retry_all)
-    if batch._retry_all and batch._retry_all_delay is not None:
-        retry_batch["delaySeconds"] = batch._retry_all_delay
+    decisions = batch._decisions
+    retry_batch = JsDict(retry=decisions.retry_all)
+    if decisions.retry_all and decisions.retry_delay is not None:
+        retry_batch["delaySeconds"] = decisions.retry_delay
     return QueueResult(
         outcome="ok" if error is None else "exception",
-        ack_all=batch._ack_all,
+        ack_all=decisions.ack_all,
         retry_batch=retry_batch,
         explicit_acks=acks,
         retry_messages=retries,
