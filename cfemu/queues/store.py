@@ -189,10 +189,15 @@ class MemoryQueueStore(QueueStore):
             return
         if type(messages) is UniformBatch:
             # Sent together (sendBatch): what they share is read once, not off every message.
-            if messages.due <= now:
-                for msg in messages:
-                    msg.state = READY
-                    msg.due = now  # when it became ready
+            due = messages.due
+            if due <= now:
+                if due == now:  # sent ready: ``due`` already says when it became ready
+                    for msg in messages:
+                        msg.state = READY
+                else:
+                    for msg in messages:
+                        msg.state = READY
+                        msg.due = now  # when it became ready
                 self._ready.extend(messages)
             else:
                 for msg in messages:

@@ -120,14 +120,20 @@ class UniformBatch(list[StoredMessage]):
 
 
 def stored_messages(
-    ids: list[str], sent: float, content_type: str, payloads: list[bytes], due: float
+    ids: list[str],
+    sent: float,
+    content_type: str,
+    payloads: list[bytes],
+    due: float,
+    nbytes: int | None = None,
 ) -> UniformBatch:
     """One :class:`StoredMessage` per id and payload, all sent at ``sent``, due at ``due``,
-    of one content type: ``sendBatch``'s records, built without an ``__init__`` call each."""
+    of one content type: ``sendBatch``'s records, built without an ``__init__`` call each.
+    ``nbytes``: the payloads' total bytes, when the caller has counted them."""
     out = UniformBatch()
     out.sent = sent
     out.due = due
-    out.nbytes = sum(map(len, payloads))
+    out.nbytes = sum(map(len, payloads)) if nbytes is None else nbytes
     add = out.append
     for id_, payload in zip(ids, payloads, strict=True):
         msg = _new_message(StoredMessage)
