@@ -253,7 +253,7 @@ class _QueueCore:
         messages = batch.messages
         if not decisions.retries and (ack_all or not (retry_all or failed)):
             # The common outcome: every message acked (explicitly, by ackAll or implicitly).
-            finished = [msg._record for msg in messages]
+            finished = list(batch._records)
             acked = len(finished)
             messages = []
         for msg in messages:

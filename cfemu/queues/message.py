@@ -198,7 +198,7 @@ class MessageBatch:
     that has no decision of its own.
     """
 
-    __slots__ = ("_decisions", "_metadata", "messages", "queue")
+    __slots__ = ("_decisions", "_metadata", "_records", "messages", "queue")
 
     def __init__(
         self,
@@ -212,6 +212,7 @@ class MessageBatch:
     ) -> None:
         self.queue: str = queue
         self._metadata = metadata
+        self._records = records  # the delivery's records, in the order of ``messages``
         self._decisions = decisions = _Decisions(crash, log)
         if bodies is None:
             bodies = _decode_all(records)
@@ -226,7 +227,7 @@ class MessageBatch:
             msg._record = record
             msg._decisions = decisions
             msg._verdict = NONE
-            msg._delay = None
+            # ``_delay`` is set by retry(), and read only after it.
             add(msg)
         self.messages: list[Message] = messages
 

@@ -169,7 +169,7 @@ class SqliteQueueStore(MemoryQueueStore):
         self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
     ) -> None:
         flying = self._in_flight
-        back = [m for m in messages if flying.get(m.id) is m]
+        back = [m for m in messages if m in flying]
         if back:
             self._owner._log(UNLEASE, [m.key for m in back])
         super().unlease(back, now, front=front)
@@ -199,7 +199,7 @@ class SqliteQueueStore(MemoryQueueStore):
             in_flight = self._in_flight
             for msg in flying:
                 msg.state = IN_FLIGHT
-                in_flight[msg.id] = msg
+                in_flight[msg] = None
 
 
 class _Send:

@@ -30,6 +30,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from itertools import islice, repeat, takewhile
 from math import inf
 from operator import attrgetter
 
@@ -63,6 +64,8 @@ __all__ = [
 ]
 
 _id_of = attrgetter("id")
+_state_of = attrgetter("state")
+_is_done = DONE.__eq__
 
 
 class MemoryQueueStore(QueueStore):
@@ -96,7 +99,9 @@ class MemoryQueueStore(QueueStore):
         self._name = name
         self._ready: deque[StoredMessage] = deque()
         self._delayed: list[StoredMessage] = []  # a heap by (due, key)
-        self._in_flight: dict[str, StoredMessage] = {}
+        # In flight, in lease order; keyed by the message itself (an identity hash: no id
+        # hashed per lease).
+        self._in_flight: dict[StoredMessage, None] = {}
         self._keys = itertools.count()  # heap tie-breaker: equal due times keep send order
         self._bytes = 0
         self._live = 0
@@ -125,7 +130,7 @@ class MemoryQueueStore(QueueStore):
         if self._by_id is not None:
             return
         index: dict[str, StoredMessage] = {}
-        for found in (self._ready, self._delayed, self._in_flight.values()):
+        for found in (self._ready, self._delayed, self._in_flight):
             for msg in found:
                 if msg.state != DONE:
                     index[msg.id] = msg
@@ -271,7 +276,7 @@ class MemoryQueueStore(QueueStore):
         for msg in out:
             msg.state = IN_FLIGHT
             msg.attempts += 1
-        self._in_flight.update(zip(map(_id_of, out), out, strict=True))
+        self._in_flight.update(dict.fromkeys(out))
         return out
 
     def _lease_skipping(self, limit: int) -> list[StoredMessage]:
@@ -285,7 +290,7 @@ class MemoryQueueStore(QueueStore):
                 continue
             msg.state = IN_FLIGHT
             msg.attempts += 1
-            self._in_flight[msg.id] = msg
+            self._in_flight[msg] = None
             out.append(msg)
         return out
 
@@ -300,7 +305,7 @@ class MemoryQueueStore(QueueStore):
         removed = 0
         index = self._by_id
         for msg in finished:
-            del in_flight[msg.id]
+            del in_flight[msg]
             if index is not None:
                 index.pop(msg.id, None)
             msg.state = DONE
@@ -308,7 +313,7 @@ class MemoryQueueStore(QueueStore):
             removed_bytes += len(payload) if type(payload) is bytes else msg.size
             removed += 1
         for msg, due in retried:
-            del in_flight[msg.id]
+            del in_flight[msg]
             if due <= now:
                 msg.state = READY
                 msg.due = now
@@ -325,7 +330,10 @@ class MemoryQueueStore(QueueStore):
     def unlease(
         self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
     ) -> None:
-        back = [msg for msg in messages if self._in_flight.pop(msg.id, None) is not None]
+        in_flight = self._in_flight
+        back = [msg for msg in messages if msg in in_flight]
+        for msg in back:
+            del in_flight[msg]
         for msg in back:
             msg.attempts -= 1
             msg.state = READY
@@ -376,11 +384,17 @@ class MemoryQueueStore(QueueStore):
         best: int | None = None
         by_time = self._by_time
         if by_time and by_time[0].state == DONE:
-            popleft = by_time.popleft
-            gone = 0
-            while by_time and by_time[0].state == DONE:
-                popleft()
-                gone += 1
+            # The settled messages at the head, counted by C loops; then dropped at once
+            # (all of them, or a copy of the live rest when that is shorter) or one by one.
+            gone = len(list(takewhile(_is_done, map(_state_of, by_time))))
+            if gone == len(by_time):
+                by_time.clear()
+            elif 2 * gone >= len(by_time):
+                by_time = self._by_time = deque(islice(by_time, gone, None))
+            else:
+                popleft = by_time.popleft
+                for _ in repeat(None, gone):
+                    popleft()
             self._indexed -= gone
         if by_time:
             best = by_time[0].timestamp_ms
@@ -405,7 +419,7 @@ class MemoryQueueStore(QueueStore):
         return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
-        return iter(list(self._in_flight.values()))
+        return iter(list(self._in_flight))
 
     def page(self, state: int, start: int, limit: int) -> list[StoredMessage]:
         if state == DELAYED:
@@ -415,7 +429,7 @@ class MemoryQueueStore(QueueStore):
         if state == READY and self._ready_gone:
             live = (m for m in self._ready if m.state != DONE)
             return list(itertools.islice(live, start, start + limit))
-        found = self._ready if state == READY else self._in_flight.values()
+        found = self._ready if state == READY else self._in_flight
         return list(itertools.islice(found, start, start + limit))
 
 

@@ -1,6 +1,7 @@
 """Taking messages out of a queue by id (a selective redrive): a stateful property test of
-the in-memory store against a list model, and the broker's selective move costing what it
-moves (it never walks the dead-letter queue)."""
+the in-memory store against a list model (which also checks the backlog's bytes and oldest
+send time through every transition), and the broker's selective move costing what it moves
+(it never walks the dead-letter queue)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from cfemu._tasks import TaskTracker
 from cfemu.clock import VirtualClock
 from cfemu.queues import Broker, ConsumerSettings
 from cfemu.queues.pages import page_across
-from cfemu.queues.store import DELAYED, IN_FLIGHT, READY, MemoryQueueStore, StoredMessage
+from cfemu.queues.store import (
+    DELAYED,
+    IN_FLIGHT,
+    READY,
+    MemoryQueueStore,
+    StoredMessage,
+    stored_messages,
+)
 
 
 class TakeMachine(RuleBasedStateMachine):
@@ -33,7 +41,8 @@ class TakeMachine(RuleBasedStateMachine):
         self.ready: list[str] = []
         self.delayed: dict[str, tuple[float, int]] = {}
         self.flying: dict[str, StoredMessage] = {}
-        self.sizes: dict[str, int] = {}
+        self.sizes: dict[str, int] = {}  # of every message not done
+        self.stamps: dict[str, int] = {}  # their send times (timestamp_ms)
 
     @initialize(indexed_first=st.booleans())
     def start(self, indexed_first: bool) -> None:
@@ -48,10 +57,28 @@ class TakeMachine(RuleBasedStateMachine):
             body = "x" * (len(msg_id) + delay)
             batch.append(StoredMessage(msg_id, self.now, "text", body, self.now + delay))
             self.sizes[msg_id] = len(body)
+            self.stamps[msg_id] = batch[-1].timestamp_ms
             if delay == 0:
                 self.ready.append(msg_id)
             else:
                 self.delayed[msg_id] = (self.now + delay, next(self.sent))
+        self.store.enqueue(batch, self.now)
+
+    @rule(count=st.integers(1, 8), delay=st.sampled_from([0, 0, 2]))
+    def send_batch(self, count: int, delay: int) -> None:
+        """What ``sendBatch`` hands the store: messages sharing one send and due time (a
+        second after the previous send, so that send times differ)."""
+        self.now += 1
+        ids = [f"m{next(self.ids)}" for _ in range(count)]
+        payloads = [b'{"n":%d}' % i for i in range(count)]
+        batch = stored_messages(ids, self.now, "json", payloads, self.now + delay)
+        for msg in batch:
+            self.sizes[msg.id] = len(msg.payload)
+            self.stamps[msg.id] = msg.timestamp_ms
+            if delay == 0:
+                self.ready.append(msg.id)
+            else:
+                self.delayed[msg.id] = (self.now + delay, next(self.sent))
         self.store.enqueue(batch, self.now)
 
     @rule(seconds=st.sampled_from([0, 1, 3]))
@@ -85,6 +112,15 @@ class TakeMachine(RuleBasedStateMachine):
                 retried.append((msg, self.now))
                 self.ready.append(msg_id)
         self.store.settle(finished, retried, self.now)
+
+    @rule()
+    def ack_every_lease(self) -> None:
+        """The common outcome: everything in flight acked."""
+        finished = list(self.flying.values())
+        for msg in finished:
+            del self.sizes[msg.id]
+        self.flying.clear()
+        self.store.settle(finished, [], self.now)
 
     @rule(front=st.booleans())
     def unlease(self, front: bool) -> None:
@@ -123,6 +159,8 @@ class TakeMachine(RuleBasedStateMachine):
         assert [m.id for m in store.iter_ready()] == self.ready
         assert [m.id for m in store.iter_delayed()] == delayed
         assert store.backlog_bytes == sum(self.sizes.values())
+        live = [self.stamps[msg_id] for msg_id in self.sizes]
+        assert store.oldest_timestamp_ms() == (min(live) if live else None)
         assert store.next_due() == (self.delayed[delayed[0]][0] if delayed else None)
         assert (store.ready_since() is None) == (not self.ready)
         for start, limit in ((0, 3), (2, 4), (5, 50)):
