@@ -65,6 +65,7 @@ __all__ = [
 
 _id_of = attrgetter("id")
 _state_of = attrgetter("state")
+_payload_of = attrgetter("payload")
 _is_done = DONE.__eq__
 
 
@@ -192,6 +193,8 @@ class MemoryQueueStore(QueueStore):
     def enqueue(self, messages: Sequence[StoredMessage], now: float) -> None:
         if not messages:
             return
+        if not self._live and self._indexed:
+            self._reset_time_index()  # every message indexed so far is settled
         if type(messages) is UniformBatch:
             # Sent together (sendBatch): what they share is read once, not off every message.
             due = messages.due
@@ -301,17 +304,24 @@ class MemoryQueueStore(QueueStore):
         now: float,
     ) -> None:
         in_flight = self._in_flight
-        removed_bytes = 0
-        removed = 0
-        index = self._by_id
-        for msg in finished:
-            del in_flight[msg]
+        if type(finished) is not list:
+            finished = list(finished)
+        removed = len(finished)
+        if removed:
+            for msg in finished:
+                del in_flight[msg]
+                msg.state = DONE
+            index = self._by_id
             if index is not None:
-                index.pop(msg.id, None)
-            msg.state = DONE
-            payload = msg.payload
-            removed_bytes += len(payload) if type(payload) is bytes else msg.size
-            removed += 1
+                for msg in finished:
+                    index.pop(msg.id, None)
+            # Their bytes, by C loops when every payload is bytes (a text body counts its
+            # UTF-8 size: ``StoredMessage.size``).
+            payloads = list(map(_payload_of, finished))
+            if list(map(type, payloads)).count(bytes) == removed:
+                removed_bytes = sum(map(len, payloads))
+            else:
+                removed_bytes = sum(msg.size for msg in finished)
         for msg, due in retried:
             del in_flight[msg]
             if due <= now:
@@ -380,7 +390,20 @@ class MemoryQueueStore(QueueStore):
             self._drop_taken_heads()
         return self._delayed[0].due if self._delayed else None
 
+    def _reset_time_index(self) -> None:
+        """Empty the send-time index at once: it holds only settled messages. (A consumer
+        that keeps up settles every message before the next send: the index never needs
+        to drop its head one by one.)"""
+        self._by_time.clear()
+        self._odd = []
+        self._indexed = 0
+        self._last_sent = -inf
+
     def oldest_timestamp_ms(self) -> int | None:
+        if not self._live:
+            if self._indexed:
+                self._reset_time_index()
+            return None
         best: int | None = None
         by_time = self._by_time
         if by_time and by_time[0].state == DONE:
