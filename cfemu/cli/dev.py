@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cfemu.cli._http_server import HttpOptions, add_http_options, http_options, uvicorn_config
 from cfemu.cli.dev_migrations import surface_migrations
 from cfemu.cli.listen import ListenSettings, add_listen_options, bind, resolve_listen
-from cfemu.cli.logs import LOG_LEVELS, log_requests, setup_logging
+from cfemu.cli.logs import LOG_LEVELS, setup_logging
 from cfemu.errors import CfemuError, ConfigError
 from cfemu.limits import DEFAULT_DEV_IP, DEFAULT_DEV_PORT
 
@@ -422,6 +422,7 @@ def build_app(
     """The ASGI app ``cfemu dev`` serves: the primary Worker, the REST API, the Local
     Explorer (when ``explorer``), request logs. The API and the explorer answer only a
     local ``Host``, an IP address or one of ``allowed_hosts`` (see :mod:`cfemu.api.hosts`)."""
+    from cfemu.cli._dev_app import DevApp
     from cfemu.runtime.transport import with_body_timeout
 
     options = http or HttpOptions()
@@ -433,17 +434,18 @@ def build_app(
         trust_forwarded=options.trust_forwarded,
         body_timeout=seconds,
     )
-    if api:
-        from cfemu.api import api_app, with_api
-
-        api_asgi = with_body_timeout(api_app(emulator, token=api_token), clock, seconds)
-        app = with_api(app, api_asgi, allowed_hosts=allowed_hosts)
+    mounts: list[tuple[str, Any, str]] = []
     if explorer:
-        from cfemu.explorer import explorer_app, with_explorer
+        from cfemu.explorer import EXPLORER_PREFIXES, explorer_app
 
         explorer_asgi = with_body_timeout(explorer_app(emulator), clock, seconds)
-        app = with_explorer(app, explorer_asgi, allowed_hosts=allowed_hosts)
-    return log_requests(app)
+        mounts.extend((prefix, explorer_asgi, "the Local Explorer") for prefix in EXPLORER_PREFIXES)
+    if api:
+        from cfemu.api import API_PREFIX, api_app
+
+        api_asgi = with_body_timeout(api_app(emulator, token=api_token), clock, seconds)
+        mounts.append((API_PREFIX, api_asgi, "the Cloudflare API"))
+    return DevApp(app, mounts, allowed_hosts=allowed_hosts)
 
 
 def is_loopback(ip: str) -> bool:

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, TextIO
 
 from cfemu._log import REQUESTS
@@ -20,6 +21,7 @@ __all__ = [
     "LOG_LEVELS",
     "DevLogFormatter",
     "DevLogHandler",
+    "log_request",
     "log_requests",
     "setup_logging",
     "use_colour",
@@ -164,9 +166,6 @@ def _direct_handler() -> DevLogHandler | None:
 
 def log_requests(app: Any) -> Any:
     """Wrap an ASGI app: one ``GET /path 200 OK (12ms)`` line per HTTP request."""
-    from http import HTTPStatus
-
-    phrases = {status.value: status.phrase for status in HTTPStatus}
 
     async def logged(scope: Any, receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or not REQUESTS.isEnabledFor(logging.INFO):
@@ -186,30 +185,40 @@ def log_requests(app: Any) -> Any:
         try:
             await app(scope, receive, capture)
         finally:
-            phrase = phrases.get(status, "")
-            path = scope.get("path", "/")
-            query = scope.get("query_string", b"")
-            if query:
-                path += "?" + query.decode("latin-1")
-            ms = round((time.perf_counter() - started) * 1000)
-            method = scope.get("method", "GET")
-            direct = _direct_handler()
-            if direct is not None:
-                direct.write_request(f"{method} {path} {status} {phrase} ({ms}ms)", status)
-            else:
-                # REQUESTS.info(...) without its search of the stack for the caller (the
-                # line's format shows no source location): one record per request is hot.
-                REQUESTS.handle(
-                    REQUESTS.makeRecord(
-                        REQUESTS.name,
-                        logging.INFO,
-                        __file__,
-                        0,
-                        "%s %s %d %s (%dms)",
-                        (method, path, status, phrase, ms),
-                        None,
-                        extra={"status": status},
-                    )
-                )
+            log_request(scope, status, started)
 
     return logged
+
+
+def log_request(scope: Any, status: int, started: float) -> None:
+    """Log the line of the HTTP request ``scope`` answered ``status``, begun at ``started``
+    (a ``time.perf_counter()``): ``GET /path 200 OK (12ms)`` on ``cfemu.requests``."""
+    path = scope.get("path", "/")
+    query = scope.get("query_string", b"")
+    if query:
+        path += "?" + query.decode("latin-1")
+    ms = round((time.perf_counter() - started) * 1000)
+    method = scope.get("method", "GET")
+    phrase = _PHRASES.get(status, "")
+    direct = _direct_handler()
+    if direct is not None:
+        direct.write_request(f"{method} {path} {status} {phrase} ({ms}ms)", status)
+        return
+    # REQUESTS.info(...) without its search of the stack for the caller (the line's format
+    # shows no source location): one record per request is hot.
+    REQUESTS.handle(
+        REQUESTS.makeRecord(
+            REQUESTS.name,
+            logging.INFO,
+            __file__,
+            0,
+            "%s %s %d %s (%dms)",
+            (method, path, status, phrase, ms),
+            None,
+            extra={"status": status},
+        )
+    )
+
+
+#: Status code → reason phrase (``OK``, ``Not Found``...).
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}

@@ -29,20 +29,23 @@ class SwappableApp:
     def __init__(self) -> None:
         self.app: Any = None
         self._ready = asyncio.Event()
+        self._held = True  # mirrors `not self._ready.is_set()`, read without a call
 
     def set(self, app: Any) -> None:
         """Serve ``app`` from now on (and release requests held meanwhile)."""
         self.app = app
+        self._held = False
         self._ready.set()
 
     def hold(self) -> None:
         """Hold new requests until the next :meth:`set` (during a restart)."""
+        self._held = True
         self._ready.clear()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") == "lifespan":
+        if scope["type"] == "lifespan":
             return
-        if not self._ready.is_set():
+        while self._held:
             await self._ready.wait()
         await self.app(scope, receive, send)
 

@@ -138,6 +138,15 @@ _ALIASES = {
 _consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 
 
+def _on_sys_path(paths: tuple[str, ...]) -> bool:
+    """Whether every one of ``paths`` is on ``sys.path`` (a Worker's one folder is usually
+    still first, where :class:`ImportScope` put it: checked without a scan)."""
+    path = sys.path
+    if len(paths) == 1 and path and path[0] is paths[0]:
+        return True
+    return all(map(path.__contains__, paths))
+
+
 class ImportScope:
     """Reference-counted installation of the stand-in modules (``workers``, ``js``,
     ``pyodide``, ``asgi``...) and of Worker folders.
@@ -228,13 +237,15 @@ class ImportScope:
         """The first half of :meth:`active` (for hot paths: no generator per call); every
         :meth:`enter` must be followed by an :meth:`exit` with the same ``paths``."""
         modules = self._modules if self._modules is not None else self._stand_ins()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not `with`: half the cost, on every invocation
+        try:
             if self._depth == 0 and self._resident is not None:
                 try:  # one C-level look-up of the 13 names (KeyError: one was removed)
                     intact = self._lookup(sys.modules) == self._values
                 except KeyError:
                     intact = False
-                if intact and self._resident == paths and all(map(sys.path.__contains__, paths)):
+                if intact and self._resident == paths and _on_sys_path(paths):
                     self._depth = 1  # the sole tenant again: everything is still in place
                     self._resident = None
                     return
@@ -255,16 +266,21 @@ class ImportScope:
                     sys.path.insert(0, path)
                     self._inserted.add(path)
                 counts[path] = count + 1
+        finally:
+            lock.release()
 
     def exit(self, paths: tuple[str, ...] = ()) -> None:
         """The second half of :meth:`active`: the last exit restores ``sys.modules``."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if (
                 self._depth == 1
                 and self.allow_resident
                 and not self._saved  # the host had nothing under the stand-ins' names
+                # At depth 1 only this entry's paths are counted, each once unless ``paths``
+                # repeats one (then there are fewer keys than paths).
                 and len(self._paths) == len(paths)
-                and (not paths or {*map(self._paths.get, paths)} == {1})
             ):
                 self._depth = 0  # the sole tenant stays installed until another enters
                 self._resident = paths
@@ -283,6 +299,8 @@ class ImportScope:
                         else:
                             installed[name] = previous
                 self._saved = []
+        finally:
+            lock.release()
 
     @contextmanager
     def active(self, paths: tuple[str, ...] = ()) -> Iterator[None]:

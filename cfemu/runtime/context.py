@@ -41,10 +41,10 @@ class ExecutionContext:
         "_modules",
         "_paths",
         "_pending",
+        "_props",
         "_tracker",
         "_worker_name",
         "pass_through_on_exception",
-        "props",
     )
 
     def __init__(
@@ -62,12 +62,47 @@ class ExecutionContext:
         self._logger = logger or logging.getLogger("cfemu.runtime")
         self._paths = import_paths
         self._modules = modules
-        self._pending: set[asyncio.Task[Any]] = set()
-        self._errors: list[BaseException] = []
+        # Made on the first waitUntil (most events have none): see _started.
+        self._pending: set[asyncio.Task[Any]] | None = None
+        self._errors: list[BaseException] | None = None
         #: Set by :meth:`passThroughOnException`.
         self.pass_through_on_exception = False
-        #: ``ctx.props``: JSON from the service binding that called the Worker (none locally).
-        self.props = JsDict(props or {})
+        self._props: Any = props
+
+    @classmethod
+    def _of_event(
+        cls,
+        tracker: TaskTracker,
+        worker_name: str,
+        logger: logging.Logger,
+        import_paths: tuple[str, ...],
+        modules: ModuleSpace | None,
+    ) -> ExecutionContext:
+        """The context of one event of a Worker (its per-event hot path: no keywords)."""
+        ctx = cls.__new__(cls)
+        ctx._tracker = tracker
+        ctx._worker_name = worker_name
+        ctx._logger = logger
+        ctx._paths = import_paths
+        ctx._modules = modules
+        ctx._pending = None
+        ctx._errors = None
+        ctx.pass_through_on_exception = False
+        ctx._props = None
+        return ctx
+
+    @property
+    def props(self) -> JsDict:
+        """``ctx.props``: JSON from the service binding that called the Worker (none
+        locally: an empty dict)."""
+        props = self._props
+        if type(props) is not JsDict:
+            props = self._props = JsDict(props or {})
+        return props
+
+    @props.setter
+    def props(self, value: Any) -> None:
+        self._props = value
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         """Keep the invocation alive until ``awaitable`` settles; its result is ignored."""
@@ -80,8 +115,11 @@ class ExecutionContext:
                 f"waitUntil() expects a coroutine or awaitable, got {type(awaitable).__name__}"
             )
         task = self._tracker.spawn(self._run(coro), name=f"{self._worker_name}:waitUntil")
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = set()
+        pending.add(task)
+        task.add_done_callback(pending.discard)
         # Cancelled before it started (emulator shutdown): close the work, so Python does
         # not warn that it was never awaited. Closing finished work does nothing.
         task.add_done_callback(lambda _: coro.close())
@@ -105,6 +143,8 @@ class ExecutionContext:
             except BaseException as caught:
                 # SystemExit & co. fail the event's work, never the emulator (_contain).
                 exc = contained(caught, self._worker_name, "a waitUntil() task")
+                if self._errors is None:
+                    self._errors = []
                 self._errors.append(exc)
                 self._logger.error(
                     "Worker %r: a waitUntil() task failed", self._worker_name, exc_info=exc
@@ -112,18 +152,18 @@ class ExecutionContext:
 
     def cancel_pending(self) -> None:
         """End this event's ``waitUntil`` work (its invocation was ended)."""
-        for task in self._pending:
+        for task in self._pending or ():
             task.cancel()
 
     @property
     def pending(self) -> int:
         """Number of ``waitUntil`` tasks of this event still running."""
-        return len(self._pending)
+        return len(self._pending or ())
 
     @property
     def errors(self) -> list[BaseException]:
         """Exceptions raised by this event's ``waitUntil`` work so far."""
-        return list(self._errors)
+        return list(self._errors or ())
 
     async def settle(self) -> None:
         """Wait for every ``waitUntil`` task (including ones they start); raise the first

@@ -281,7 +281,7 @@ class WorkerASGIApp:
         """Handle one ASGI connection."""
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.serve_http(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(receive, send)
         elif kind == "websocket":
@@ -289,48 +289,72 @@ class WorkerASGIApp:
             await receive()
             await send({"type": "websocket.close", "code": 1003})
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def serve_http(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one HTTP request (an ASGI ``http`` scope); the status sent."""
         method = scope["method"]
-        limit = self.worker.max_request_body_bytes
         lean = None if self.trust_forwarded else received(scope["headers"])
+        if (
+            lean is not None  # every header valid, none to trust
+            and not lean[3]
+            and (lean[2] is None or lean[2] == "0")
+            and scope.get("http_version") in _HTTP1
+        ):
+            # The usual request: no body. HTTP/1.x without Content-Length or
+            # Transfer-Encoding has none (RFC 9112 §6.3): nothing to wait for or time out.
+            # One coroutine from the scope to the sent response.
+            try:
+                url = lean_url(scope, lean[1])
+            except BadRequestError as exc:
+                return await _respond(send, method, bad_request(str(exc)), close=True)
+            request = Request._received(method, url, Headers._valid(lean[0]), b"")
+            response = await self._dispatch(request)
+            headers, payload = _framed(method, response)
+            status = response._status
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return status
+        limit = self.worker.max_request_body_bytes
         pairs: list[tuple[str, str]] | None = None
-        headers: list[tuple[str, str]] = []
+        headers_: list[tuple[str, str]] = []
         try:
-            if lean is not None:  # every header valid, none to trust: the lean path
+            if lean is not None:
                 pairs, hosts, length, chunked = lean
                 url = lean_url(scope, hosts)
             else:
-                headers = [(k.decode("latin-1"), decode_header(v)) for k, v in scope["headers"]]
-                url = url_of(scope, headers, self.trust_forwarded)
-                length, chunked = _framing(headers)
+                headers_ = [(k.decode("latin-1"), decode_header(v)) for k, v in scope["headers"]]
+                url = url_of(scope, headers_, self.trust_forwarded)
+                length, chunked = _framing(headers_)
         except BadRequestError as exc:
-            await _respond(send, method, bad_request(str(exc)), close=True)
-            return
+            return await _respond(send, method, bad_request(str(exc)), close=True)
         if length is not None and _too_large(length, limit):
-            await _respond(send, method, payload_too_large(limit))
-            return
+            return await _respond(send, method, payload_too_large(limit))
         if (
             not chunked
             and (length is None or length == "0")
             and scope.get("http_version") in _HTTP1
         ):
-            # HTTP/1.x: without Content-Length or Transfer-Encoding a request has no body
-            # (RFC 9112 §6.3), so there is nothing to wait for, and nothing to time out.
-            await self._answer(send, method, url, pairs, headers, b"")
-            return
+            return await self._answer(send, method, url, pairs, headers_, b"")
+        status = 500  # what was sent, for the body's path (408 included)
+
+        def tracked(message: Message) -> Awaitable[None]:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
 
         async def read_and_answer(scope: Scope, receive: Receive, send: Send) -> None:
             try:
                 body = await _read_limited(_asgi_body(receive), limit)
             except _DisconnectedError:
                 return  # the client left mid-body: a truncated request never reaches fetch
-            await self._answer(send, method, url, pairs, headers, body)
+            await self._answer(send, method, url, pairs, headers_, body)
 
         if self.body_timeout is None:
-            await read_and_answer(scope, receive, send)
+            await read_and_answer(scope, receive, tracked)
         else:  # the body's chunks are awaited under the deadline (408 past it)
             timed = with_body_timeout(read_and_answer, self.worker.clock, self.body_timeout)
-            await timed(scope, receive, send)
+            await timed(scope, receive, tracked)
+        return status
 
     async def _answer(
         self,
@@ -340,9 +364,9 @@ class WorkerASGIApp:
         pairs: list[tuple[str, str]] | None,
         headers: list[tuple[str, str]],
         body: bytes | None,
-    ) -> None:
+    ) -> int:
         """Run the Worker for the request (its valid ``pairs``, else its decoded ``headers``)
-        with ``body``, or answer 413 for a body over the limit (``None``)."""
+        with ``body``, or answer 413 for a body over the limit (``None``); the status sent."""
         response: FetchResponse
         if body is None:
             response = payload_too_large(self.worker.max_request_body_bytes)
@@ -356,15 +380,17 @@ class WorkerASGIApp:
                 response = await self._dispatch(incoming)
             else:
                 response = incoming
-        await _respond(send, method, response)
+        return await _respond(send, method, response)
 
 
-async def _respond(send: Send, method: str, response: FetchResponse, close: bool = False) -> None:
+async def _respond(send: Send, method: str, response: FetchResponse, close: bool = False) -> int:
     headers, payload = _framed(method, response)
     if close:
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    status = response.status
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+    return status
 
 
 def asgi_app(

@@ -254,12 +254,8 @@ class Worker:
         return name in self._handlers
 
     def _context(self) -> ExecutionContext:
-        return ExecutionContext(
-            self.tracker,
-            worker_name=self.name,
-            logger=self.logger,
-            import_paths=self.import_paths,
-            modules=self.modules,
+        return ExecutionContext._of_event(
+            self.tracker, self.name, self.logger, self.import_paths, self.modules
         )
 
     def _handler(self, name: str) -> Handler:
@@ -284,7 +280,7 @@ class Worker:
             # import_scope.active(paths) and space.installed(), without a generator per call.
             import_scope.enter(paths)
             try:
-                if space:
+                if space.names:  # bool(space), without a Python-level __bool__ call
                     installed = space.install()
                     try:
                         result = self._start(handler, ctx, event)
@@ -293,7 +289,7 @@ class Worker:
                 else:
                     result = self._start(handler, ctx, event)
                 if type(result) is CoroutineType:  # the usual `async def` handler
-                    return await (run_in(space, result) if space else result)
+                    return await (run_in(space, result) if space.names else result)
                 if not inspect.isawaitable(result):
                     return result  # a plain `def` handler: workerd accepts sync handlers too
                 return await result
