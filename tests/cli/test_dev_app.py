@@ -64,7 +64,7 @@ def lines() -> Iterator[io.StringIO]:
             cfemu.addHandler(handler)
 
 
-def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]] = []) -> dict[str, Any]:
+def _scope(method: str, path: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
     return {
         "type": "http",
         "http_version": "1.1",
@@ -122,7 +122,7 @@ async def test_a_request_with_a_body_is_read_and_logged(
     emulator: Emulator, lines: io.StringIO
 ) -> None:
     app = build_app(emulator)
-    sent = await _call(app, _scope("POST", "/", [(b"content-length", b"5")]), b"hello")
+    sent = await _call(app, _scope("POST", "/", ((b"content-length", b"5"),)), b"hello")
     assert (sent[0]["status"], sent[1]["body"]) == (200, b"ok POST 5")
     assert "POST / 200 OK (" in lines.getvalue()
 
@@ -143,7 +143,7 @@ async def test_a_stalled_body_is_logged_as_the_408_it_got(
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = _scope("POST", path, [(b"content-length", b"10")])
+    scope = _scope("POST", path, ((b"content-length", b"10"),))
     serving = asyncio.create_task(app(scope, receive, send))
     for _ in range(1000):  # until the request waits for its body under the deadline
         if clock.pending_timers:
