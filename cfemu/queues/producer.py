@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sized
-from functools import partial
 from itertools import compress, islice, repeat
-from operator import contains, is_, itemgetter
+from operator import contains, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from cfemu import limits
@@ -296,7 +295,7 @@ def _body_only(items: list[Any]) -> bool:
 
 
 _get_body = itemgetter("body")
-_is_none = partial(is_, None)
+_NULL = b"null"
 
 
 _BRACKET = b"["
@@ -342,13 +341,13 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
         bodies = list(map(_get_body, items))
     except KeyError:  # a message's one key is not "body"
         return None
-    if any(map(_is_none, bodies)):
-        return None
     try:
         # orjson called by ``map`` with positional options (no Python frame, no keyword
         # dict per call), each result copied to its exact size.
         payloads = list(map(_fit, map(_dumps, bodies, repeat(None, n), repeat(_JSON_OPTIONS, n))))
     except TypeError:
+        return None
+    if _NULL in payloads:  # a None body (or NaN: it serializes alike): the general path
         return None
     check_encoded(bodies, payloads)
     sizes = list(map(len, payloads))

@@ -30,7 +30,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from itertools import islice, repeat, takewhile
+from itertools import islice, repeat
 from math import inf
 from operator import attrgetter
 
@@ -64,9 +64,7 @@ __all__ = [
 ]
 
 _id_of = attrgetter("id")
-_state_of = attrgetter("state")
-_payload_of = attrgetter("payload")
-_is_done = DONE.__eq__
+_NO_TRANSACTION = nullcontext()  # reusable: memory has nothing to commit
 
 
 class MemoryQueueStore(QueueStore):
@@ -308,20 +306,17 @@ class MemoryQueueStore(QueueStore):
             finished = list(finished)
         removed = len(finished)
         if removed:
+            removed_bytes = 0
             for msg in finished:
                 del in_flight[msg]
                 msg.state = DONE
+                payload = msg.payload
+                # (a text body counts its UTF-8 size: ``StoredMessage.size``)
+                removed_bytes += len(payload) if type(payload) is bytes else msg.size
             index = self._by_id
             if index is not None:
                 for msg in finished:
                     index.pop(msg.id, None)
-            # Their bytes, by C loops when every payload is bytes (a text body counts its
-            # UTF-8 size: ``StoredMessage.size``).
-            payloads = list(map(_payload_of, finished))
-            if list(map(type, payloads)).count(bytes) == removed:
-                removed_bytes = sum(map(len, payloads))
-            else:
-                removed_bytes = sum(msg.size for msg in finished)
         for msg, due in retried:
             del in_flight[msg]
             if due <= now:
@@ -407,9 +402,13 @@ class MemoryQueueStore(QueueStore):
         best: int | None = None
         by_time = self._by_time
         if by_time and by_time[0].state == DONE:
-            # The settled messages at the head, counted by C loops; then dropped at once
-            # (all of them, or a copy of the live rest when that is shorter) or one by one.
-            gone = len(list(takewhile(_is_done, map(_state_of, by_time))))
+            # The settled messages at the head, counted; then dropped at once (all of
+            # them, or a copy of the live rest when that is shorter) or one by one.
+            gone = 0
+            for msg in by_time:
+                if msg.state != DONE:
+                    break
+                gone += 1
             if gone == len(by_time):
                 by_time.clear()
             elif 2 * gone >= len(by_time):
@@ -472,7 +471,7 @@ class MemoryStore(MessageStore):
         return store
 
     def transaction(self) -> AbstractContextManager[None]:
-        return nullcontext()
+        return _NO_TRANSACTION
 
     async def flush(self) -> None:
         return None
