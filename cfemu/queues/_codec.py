@@ -47,6 +47,12 @@ _fit = b"%b".__mod__
 _loads = orjson.loads
 
 
+def fit(payload: Payload) -> Payload:
+    """``payload`` in a buffer of its own size (a ``bytes`` copied by :data:`_fit`; a text
+    payload as it is). For a payload that is going to wait in a queue."""
+    return _fit(payload) if type(payload) is bytes else payload
+
+
 def resolve_type(content_type: object, default: str = DEFAULT_CONTENT_TYPE) -> str:
     """Validate a ``contentType`` option the way workerd does (case-insensitively);
     ``None`` gives ``default`` (``"v8"`` before compatibility date 2024-03-18)."""

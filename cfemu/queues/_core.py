@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
@@ -20,10 +20,17 @@ from cfemu._js import JsDict
 from cfemu._log import invocation
 from cfemu.clock import TimerHandle
 from cfemu.errors import QueueSendError
+from cfemu.queues._codec import fit
 from cfemu.queues._delivery import _Delivery, deliver
 from cfemu.queues.message import ACK, NONE, RETRY, MessageBatch
 from cfemu.queues.settings import ConsumerSettings, QueueHandler
-from cfemu.queues.store import IN_FLIGHT, QueueStore, StoredMessage, StoreWriteError
+from cfemu.queues.store import (
+    IN_FLIGHT,
+    QueueStore,
+    StoredMessage,
+    StoreWriteError,
+    UniformBatch,
+)
 from cfemu.queues.views import QueueView, utc
 
 if TYPE_CHECKING:
@@ -130,9 +137,7 @@ class _QueueCore:
         once they are durable. If the store cannot write them, nothing is queued and the
         producer gets Cloudflare's error for a failed send (``failure``: its prefix)."""
         try:
-            await self.broker.store.add(
-                self.store, records, now, partial(self._sent, len(records), now)
-            )
+            await self.broker.store.add(self.store, records, now, partial(self._sent, records, now))
         except StoreWriteError as exc:
             self.broker.logger.error(
                 "Queue %r: %d message(s) not queued, the state could not be written: %s",
@@ -148,13 +153,15 @@ class _QueueCore:
                 code=15000,
             ) from exc
 
-    def _sent(self, count: int, now: float) -> None:
-        """The store queued ``count`` new messages (they are durable)."""
-        self.sent += count
+    def _sent(self, records: Sequence[StoredMessage], now: float) -> None:
+        """The store queued ``records``, new messages (they are durable)."""
+        self.sent += len(records)
         if self.first_at is None:
             self.first_at = now
         if self.handler is not None:
             self.pump()
+        if type(records) is UniformBatch:
+            records.fit_waiting()  # what the consumer did not take at once waits: fit it
 
     def receive_dead_letters(self, records: list[StoredMessage], now: float) -> None:
         """Messages moved here as the dead-letter queue of another queue."""
@@ -308,7 +315,7 @@ class _QueueCore:
             if dlq is not None:
                 dlq.receive_dead_letters(
                     [
-                        StoredMessage(r.id, r.sent, r.content_type, r.payload, now)
+                        StoredMessage(r.id, r.sent, r.content_type, fit(r.payload), now)
                         for r in exhausted
                     ],
                     now,

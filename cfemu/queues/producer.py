@@ -30,7 +30,6 @@ from cfemu.queues._codec import (
     V8,
     Payload,
     _dumps,
-    _fit,
     encode,
     resolve_type,
 )
@@ -343,8 +342,10 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
         return None
     try:
         # orjson called by ``map`` with positional options (no Python frame, no keyword
-        # dict per call), each result copied to its exact size.
-        payloads = list(map(_fit, map(_dumps, bodies, repeat(None, n), repeat(_JSON_OPTIONS, n))))
+        # dict per call). Its output buffers are copied to their exact size only for the
+        # messages that wait in the queue (``UniformBatch.fit_waiting``), not for those
+        # a consumer takes at once.
+        payloads = list(map(_dumps, bodies, repeat(None, n), repeat(_JSON_OPTIONS, n)))
     except TypeError:
         return None
     if _NULL in payloads:  # a None body (or NaN: it serializes alike): the general path
@@ -354,7 +355,7 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
     total = sum(sizes)
     # One system call for the batch's ids, cut into 32 hex characters each by C code.
     ids = _urandom(16 * n).hex(" ", 16).split(" ")
-    records = stored_messages(ids, now, JSON, payloads, due, total)
+    records = stored_messages(ids, now, JSON, payloads, due, total, fitted=False)
     return records, total, max(sizes)
 
 

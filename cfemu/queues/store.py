@@ -34,6 +34,7 @@ from itertools import islice, repeat
 from math import inf
 from operator import attrgetter
 
+from cfemu.queues._codec import fit
 from cfemu.queues.store_protocol import MessageStore, QueueStore
 from cfemu.queues.stored_message import (
     DELAYED,
@@ -319,6 +320,8 @@ class MemoryQueueStore(QueueStore):
                     index.pop(msg.id, None)
         for msg, due in retried:
             del in_flight[msg]
+            msg.payload = fit(msg.payload)  # it waits again (its first lease may have been
+            # before ``UniformBatch.fit_waiting``)
             if due <= now:
                 msg.state = READY
                 msg.due = now
@@ -340,6 +343,7 @@ class MemoryQueueStore(QueueStore):
         for msg in back:
             del in_flight[msg]
         for msg in back:
+            msg.payload = fit(msg.payload)  # it waits again (see ``settle``)
             msg.attempts -= 1
             msg.state = READY
             if not front:

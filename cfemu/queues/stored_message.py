@@ -8,7 +8,7 @@ from math import floor
 from typing import Final
 
 from cfemu.errors import StateError
-from cfemu.queues._codec import Payload
+from cfemu.queues._codec import Payload, fit
 
 __all__ = [
     "DELAYED",
@@ -110,13 +110,31 @@ _new_message = object.__new__
 class UniformBatch(list[StoredMessage]):
     """Messages sent together (one ``sendBatch``): the same ``sent`` and ``due`` for all,
     ``nbytes`` their payloads' bytes. The in-memory store's ``enqueue`` reads these once
-    instead of off every message."""
+    instead of off every message.
 
-    __slots__ = ("due", "nbytes", "sent")
+    ``fitted`` is false while the payloads may still be orjson's output buffers (4 KiB
+    each, whatever the JSON's size): the broker calls :meth:`fit_waiting` once the batch
+    is queued and the consumer has leased what it takes at once, so that only the messages
+    left waiting pay for a right-sized copy.
+    """
+
+    __slots__ = ("due", "fitted", "nbytes", "sent")
 
     sent: float
     due: float
     nbytes: int
+    fitted: bool
+
+    def fit_waiting(self) -> None:
+        """Give every message of the batch not in flight a right-sized payload (once)."""
+        if self.fitted:
+            return
+        self.fitted = True
+        if self[-1].state == IN_FLIGHT:
+            return  # leases take the oldest first: the whole batch is in flight
+        for msg in self:
+            if msg.state != IN_FLIGHT:
+                msg.payload = fit(msg.payload)
 
 
 def stored_messages(
@@ -126,13 +144,17 @@ def stored_messages(
     payloads: list[bytes],
     due: float,
     nbytes: int | None = None,
+    *,
+    fitted: bool = True,
 ) -> UniformBatch:
     """One :class:`StoredMessage` per id and payload, all sent at ``sent``, due at ``due``,
     of one content type: ``sendBatch``'s records, built without an ``__init__`` call each.
-    ``nbytes``: the payloads' total bytes, when the caller has counted them."""
+    ``nbytes``: the payloads' total bytes, when the caller has counted them; ``fitted``:
+    false for payloads that may be orjson's oversized buffers (see :class:`UniformBatch`)."""
     out = UniformBatch()
     out.sent = sent
     out.due = due
+    out.fitted = fitted
     out.nbytes = sum(map(len, payloads)) if nbytes is None else nbytes
     add = out.append
     for id_, payload in zip(ids, payloads, strict=True):
