@@ -7,10 +7,15 @@ status for the request line, so no ``send`` is wrapped to watch for it. A reques
 mount's prefix (``/cdn-cgi/explorer``, ``/client/v4``...) goes to that mount when its
 ``Host`` is allowed (:mod:`cfemu.api.hosts`: DNS rebinding) and is refused with a 403
 otherwise, as :func:`~cfemu.api.with_api` and :func:`~cfemu.explorer.with_explorer` do.
+
+The object uvicorn serves stays the same for the whole run: on a reload or a restart,
+``cfemu dev`` gives it what the new emulator serves (:meth:`DevApp.set`), and holds requests
+meanwhile (:meth:`DevApp.hold`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -32,25 +37,51 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class DevApp:
     """``cfemu dev``'s ASGI app: ``worker`` at the root, each of ``mounts`` (prefix, app,
     what it is, for the 403's wording) under its prefix, one request line per HTTP request
-    on ``cfemu.requests`` (``GET /path 200 OK (3ms)``)."""
+    on ``cfemu.requests`` (``GET /path 200 OK (3ms)``).
 
-    __slots__ = ("_also", "_mounts", "worker")
+    Made without a ``worker``, it holds requests until :meth:`set` gives it one.
+    """
+
+    __slots__ = ("_also", "_held", "_mounts", "_ready", "worker")
 
     def __init__(
         self,
-        worker: WorkerASGIApp,
+        worker: WorkerASGIApp | None = None,
         mounts: Iterable[tuple[str, ASGIApp, str]] = (),
         *,
         allowed_hosts: Iterable[str] = (),
     ) -> None:
-        self.worker = worker
+        self.worker: Any = worker
         self._mounts = tuple(
             (prefix.encode(), prefix.encode() + b"/", app, what) for prefix, app, what in mounts
         )
         self._also = tuple(allowed_hosts)
+        self._held = worker is None
+        self._ready: asyncio.Event | None = None  # made when a request first waits
+
+    def set(self, app: DevApp) -> None:
+        """Serve what ``app`` serves from now on, releasing the requests held meanwhile."""
+        self.worker, self._mounts, self._also = app.worker, app._mounts, app._also
+        self._held = False
+        if self._ready is not None:
+            self._ready.set()
+
+    def hold(self) -> None:
+        """Hold new requests until the next :meth:`set` (during a restart)."""
+        self._held = True
+        if self._ready is not None:
+            self._ready.clear()
+
+    async def _released(self) -> None:
+        while self._held:
+            if self._ready is None:
+                self._ready = asyncio.Event()
+            await self._ready.wait()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
+        if self._held:
+            await self._released()
         if scope["type"] != "http":
             await self.worker(scope, receive, send)
             return

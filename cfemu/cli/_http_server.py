@@ -100,6 +100,9 @@ def uvicorn_config(app: Any, *, host: str, port: int, options: HttpOptions) -> A
         port=port,
         lifespan="off",
         log_level="warning",
+        # cfemu writes its own request line (cfemu.cli.logs); uvicorn's access log would
+        # only format arguments for a record its level drops, on every response.
+        access_log=False,
         proxy_headers=False,
         http=_protocol(options.header_timeout),
     )
@@ -130,7 +133,7 @@ def _protocol(header_timeout: float) -> type[Any]:
             self._arm()  # the first request's headers are due from accept
 
         def on_message_begin(self) -> None:
-            super().on_message_begin()
+            HttpToolsProtocol.on_message_begin(self)  # not super(): called per request
             self._in_headers = True
             if self._header_deadline is None:
                 self._arm()  # the next request's headers start now
@@ -138,10 +141,10 @@ def _protocol(header_timeout: float) -> type[Any]:
         def on_headers_complete(self) -> None:
             self._in_headers = False
             self._header_deadline = None  # the timer, if armed, finds nothing due
-            super().on_headers_complete()
+            HttpToolsProtocol.on_headers_complete(self)
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
+            HttpToolsProtocol.on_response_complete(self)
             if self._in_headers and self._header_deadline is None and not self._closing():
                 self._arm()  # a pipelined request's headers arrived in part
 

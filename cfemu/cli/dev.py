@@ -227,7 +227,8 @@ async def serve(
     saving a Worker module reloads the Workers and saving a config restarts the emulator."""
     import asyncio
 
-    from cfemu.cli.reload import SwappableApp, watch_and_reload
+    from cfemu.cli._dev_app import DevApp
+    from cfemu.cli.reload import watch_and_reload
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator
 
@@ -252,7 +253,7 @@ async def serve(
     if explorer is None:
         explorer = is_loopback(listen.ip)
     sock = bind(listen)  # before any Worker loads: a port in use is one line
-    swap = SwappableApp()
+    swap = DevApp()  # what uvicorn serves throughout; each emulator's app is set into it
     stop = asyncio.Event()
     serving: asyncio.Task[None] | None = None
     server: Any = None

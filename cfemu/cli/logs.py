@@ -76,30 +76,31 @@ class DevLogFormatter(logging.Formatter):
 
 
 class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """``cfemu dev``'s handler: a stream handler that also writes request lines directly.
+    """``cfemu dev``'s handler: a stream handler that also takes request lines directly.
 
     :meth:`write_request` is what a request line costs when this handler is the only place
-    ``cfemu.requests`` records go (see :func:`log_requests`): the same line
-    :class:`DevLogFormatter` makes, written to the stream without a ``LogRecord``, and
-    flushed on the event loop's next turn (once for all the lines written meanwhile) instead
-    of once per line. Every other record is written and flushed as by ``StreamHandler``, and
-    flushing the stream flushes the request lines written before it, so the order of the
-    output is the order of the writes.
+    ``cfemu.requests`` records go (see :func:`log_request`): the same line
+    :class:`DevLogFormatter` makes, without a ``LogRecord``, kept until the event loop's
+    next turn and then written and flushed together with every other line of that turn (one
+    write to the stream, which is one system call when the stream is a terminal or
+    unbuffered, instead of one per request). Every other record is written and flushed as by
+    ``StreamHandler``, after the request lines taken before it, so the order of the output
+    is the order of the calls.
     """
 
     def __init__(self, stream: TextIO, formatter: DevLogFormatter) -> None:
         super().__init__(stream)
         self.setFormatter(formatter)
         self.dev_formatter = formatter
-        self._flush_pending = False
+        self._lines: list[str] = []  # request lines not written yet
 
     def write_request(self, message: str, status: int) -> None:
-        """Write the request line ``message`` (``GET / 200 OK (3ms)``), flushed soon."""
-        text = self.dev_formatter.line("inf", message, status) + self.terminator
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            self.stream.write(text)
-        if self._flush_pending:
-            return
+        """Take the request line ``message`` (``GET / 200 OK (3ms)``): written and flushed
+        on the event loop's next turn (at once outside a running loop)."""
+        lines = self._lines
+        lines.append(self.dev_formatter.line("inf", message, status))
+        if len(lines) > 1:
+            return  # the turn's write is already due
         import asyncio  # here: `cfemu --help` loads no asyncio (tests/test_lazy_import.py)
 
         try:
@@ -107,11 +108,43 @@ class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except RuntimeError:
             self.flush()
             return
-        self._flush_pending = True
         loop.call_soon(self._deferred_flush)
 
+    def _write_lines(self) -> None:
+        # Called with the lock held.
+        lines = self._lines
+        if lines:
+            self._lines = []
+            self.stream.write(self.terminator.join(lines) + self.terminator)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` as ``StreamHandler`` does, after the request lines taken so far."""
+        if self._lines:
+            self.acquire()
+            try:
+                self._write_lines()
+            finally:
+                self.release()
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Write the request lines taken so far, then flush the stream."""
+        self.acquire()
+        try:
+            self._write_lines()
+            super().flush()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Write what is left, then close as ``StreamHandler`` does."""
+        try:
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": REQUESTS.name}))
+        super().close()
+
     def _deferred_flush(self) -> None:
-        self._flush_pending = False
         try:
             self.flush()
         except Exception:
@@ -139,6 +172,10 @@ def setup_logging(
     js_globals.console_threshold = LOG_LEVELS[level]
 
     def restore() -> None:
+        try:
+            handler.flush()  # the request lines of the last loop turn
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"name": REQUESTS.name}))
         root.removeHandler(handler)
         root.level, root.propagate, js_globals.console_threshold = saved
 

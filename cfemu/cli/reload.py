@@ -16,38 +16,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["SwappableApp", "changed_files", "reload_workers", "watched_roots"]
+if TYPE_CHECKING:
+    from cfemu.cli._dev_app import DevApp
+
+__all__ = ["changed_files", "reload_workers", "watched_roots"]
 
 _SKIP_DIRS = frozenset({".cfemu", "__pycache__", ".venv", "venv", ".git", "node_modules"})
-
-
-class SwappableApp:
-    """An ASGI app whose target can be replaced while serving; requests wait while held."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-        self._ready = asyncio.Event()
-        self._held = True  # mirrors `not self._ready.is_set()`, read without a call
-
-    def set(self, app: Any) -> None:
-        """Serve ``app`` from now on (and release requests held meanwhile)."""
-        self.app = app
-        self._held = False
-        self._ready.set()
-
-    def hold(self) -> None:
-        """Hold new requests until the next :meth:`set` (during a restart)."""
-        self._held = True
-        self._ready.clear()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            return
-        while self._held:
-            await self._ready.wait()
-        await self.app(scope, receive, send)
 
 
 def watched_roots(emulator: Any) -> tuple[set[Path], set[Path]]:
@@ -141,7 +117,7 @@ def _evict_durable_objects(emulator: Any) -> None:
 
 async def watch_and_reload(
     emulator: Any,
-    swap: SwappableApp,
+    swap: DevApp,
     build_app: Callable[[], Any],
     stop: asyncio.Event,
     say: Callable[[str], None],
@@ -163,7 +139,7 @@ async def _handle(
     configs: set[Path],
     modules: set[Path],
     emulator: Any,
-    swap: SwappableApp,
+    swap: DevApp,
     build_app: Callable[[], Any],
     say: Callable[[str], None],
     try_restart: Callable[[], Awaitable[bool]],

@@ -66,23 +66,38 @@ def received(
 def lean_url(scope: Scope, hosts: list[bytes]) -> str:
     """What :func:`url_of` answers without forwarding trust, given the raw ``Host``
     values: for one ``Host`` (or none) and a target in origin form (``/path?query``),
-    without its walk of the headers."""
+    without its walk of the headers. The URL of a (``Host``, target, scheme) seen before is
+    remembered (bounded as the pairs)."""
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
     query = scope.get("query_string", b"")
+    scheme = scope.get("scheme", "http")
+    key = None
+    if raw_path and len(hosts) == 1:
+        key = (hosts[0], raw_path, query, scheme)
+        url = _URLS.get(key)
+        if url is not None:
+            return url
+    path = raw_path.decode("latin-1") if raw_path else scope.get("root_path", "") + scope["path"]
     target = f"{path}?{query.decode('latin-1')}" if query else path
     if len(hosts) > 1 or not target.startswith("/"):
         return url_of(scope, [("host", decode_header(value)) for value in hosts], False)
-    scheme = scope.get("scheme", "http")
     if not hosts:
         return f"{scheme}://{parse_host(default_host(scope), scheme)}{target}"
-    key = (hosts[0], scheme)
-    authority = _AUTHORITIES.get(key)
+    authority_key = (hosts[0], scheme)
+    authority = _AUTHORITIES.get(authority_key)
     if authority is None:
         authority = parse_host(decode_header(hosts[0]).strip(" \t"), scheme)
         if len(_AUTHORITIES) < WIRE_PAIRS_MAX:
-            _AUTHORITIES[key] = authority
-    return f"{scheme}://{authority}{target}"
+            _AUTHORITIES[authority_key] = authority
+    url = f"{scheme}://{authority}{target}"
+    if key is not None and len(url) <= WIRE_PAIR_BYTES and len(_URLS) < WIRE_PAIRS_MAX:
+        _URLS[key] = url
+    return url
+
+
+#: (raw ``Host``, raw path, query, scheme) to the request's URL (only for a valid ``Host``
+#: and a target in origin form: what the general path would answer), bounded as ``_PAIRS``.
+_URLS: dict[tuple[bytes, bytes, bytes, str], str] = {}
 
 
 #: A raw ``Host`` value and scheme, to the URL authority :func:`parse_host` makes of them

@@ -114,6 +114,7 @@ async def test_each_route_answers_and_logs_the_status_it_sent(
 ) -> None:
     app = build_app(emulator, explorer=True)
     sent = await _call(app, _scope("GET", path))
+    await asyncio.sleep(0)  # request lines are written on the next loop turn
     assert sent[0]["status"] == status
     assert lines.getvalue().splitlines()[-1].startswith(f"[cfemu:inf] {line} (")
 
@@ -124,6 +125,7 @@ async def test_a_request_with_a_body_is_read_and_logged(
     app = build_app(emulator)
     sent = await _call(app, _scope("POST", "/", ((b"content-length", b"5"),)), b"hello")
     assert (sent[0]["status"], sent[1]["body"]) == (200, b"ok POST 5")
+    await asyncio.sleep(0)
     assert "POST / 200 OK (" in lines.getvalue()
 
 
@@ -152,6 +154,7 @@ async def test_a_stalled_body_is_logged_as_the_408_it_got(
     clock.advance(5)
     await asyncio.wait_for(serving, 5)
     assert sent[0]["status"] == 408
+    await asyncio.sleep(0)
     assert f"POST {path} 408 Request Timeout (" in lines.getvalue()
 
 
@@ -172,6 +175,7 @@ async def test_a_mount_refuses_a_foreign_host_with_a_logged_403(
     sent = await _call(app, scope)
     assert sent[0]["status"] == 403
     assert what.encode() in sent[1]["body"]
+    await asyncio.sleep(0)
     assert f"GET {path} 403 Forbidden (" in lines.getvalue()
 
 
@@ -198,3 +202,22 @@ async def test_no_request_line_below_info(emulator: Emulator) -> None:
             cfemu.addHandler(handler)
     assert sent[0]["status"] == 200
     assert out.getvalue() == ""
+
+
+async def test_requests_wait_while_held_and_go_to_what_set_gives(emulator: Emulator) -> None:
+    from cfemu.cli._dev_app import DevApp
+
+    served = DevApp()  # what uvicorn serves in cfemu dev: held until the emulator is up
+    first = asyncio.create_task(_call(served, _scope("GET", "/")))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not first.done()
+    served.set(build_app(emulator))
+    assert (await first)[0]["status"] == 200
+    served.hold()  # a restart: new requests wait for the next set
+    second = asyncio.create_task(_call(served, _scope("GET", "/missing")))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not second.done()
+    served.set(build_app(emulator))
+    assert (await second)[0]["status"] == 404
