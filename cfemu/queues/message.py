@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu import limits
@@ -216,11 +217,10 @@ class MessageBatch:
         self._decisions = decisions = _Decisions(crash, log)
         if bodies is None:
             bodies = _decode_all(records)
-        # One Message per record, built without an __init__ call each (a batch is hot).
-        messages: list[Message] = []
-        add = messages.append
-        for record, body in zip(records, bodies, strict=True):
-            msg = _new_message(Message)
+        # One Message per record, made by a C loop without an __init__ call each (a batch
+        # is hot), then filled in.
+        messages: list[Message] = list(map(_new_message, repeat(Message, len(records))))
+        for msg, record, body in zip(messages, records, bodies, strict=True):
             msg.id = record.id
             msg.attempts = record.attempts
             msg.body = body
@@ -228,7 +228,6 @@ class MessageBatch:
             msg._decisions = decisions
             msg._verdict = NONE
             # ``_delay`` is set by retry(), and read only after it.
-            add(msg)
         self.messages: list[Message] = messages
 
     @property

@@ -216,7 +216,7 @@ class QueueProducer:
         """Send up to 100 messages (``{"body": ..., "contentType": ..., "delaySeconds": ...}``)
         atomically: if any is rejected, none is enqueued. Resolves to
         ``{"metadata": {"metrics": {...}}}``."""
-        if isinstance(messages, tuple | bytearray):
+        if isinstance(messages, _REFUSED_ARGUMENTS):
             check_rpc(messages)  # the SDK refuses the argument itself (spec §2.2)
         try:
             # Look at no more than one message past the limit: a huge (or endless)
@@ -295,6 +295,7 @@ def _body_only(items: list[Any]) -> bool:
 
 _get_body = itemgetter("body")
 _NULL = b"null"
+_REFUSED_ARGUMENTS = (tuple, bytearray)  # what the SDK refuses as sendBatch's argument
 
 
 _BRACKET = b"["
