@@ -101,11 +101,10 @@ class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         lines.append(self.dev_formatter.line("inf", message, status))
         if len(lines) > 1:
             return  # the turn's write is already due
-        import asyncio  # here: `cfemu --help` loads no asyncio (tests/test_lazy_import.py)
-
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        # A running loop means asyncio is loaded (`cfemu --help` loads none: no import here).
+        asyncio = sys.modules.get("asyncio")
+        loop = asyncio._get_running_loop() if asyncio is not None else None
+        if loop is None:
             self.flush()
             return
         loop.call_soon(self._deferred_flush)

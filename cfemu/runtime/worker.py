@@ -312,6 +312,13 @@ class Worker:
         if handler.on_class:
             assert self.entrypoint is not None
             func = getattr(self.entrypoint(ctx, self.env), handler.name)
+            if handler.nargs == 1:  # the usual `async def fetch(self, request)`
+                try:
+                    return func(event)
+                except TypeError as exc:
+                    if handler.note:
+                        exc.add_note(f"cfemu: {handler.note}")
+                    raise
             args: tuple[object, ...] = (event, None, None)
         else:
             func = getattr(self.module, handler.name)
