@@ -42,7 +42,7 @@ class DevApp:
     Made without a ``worker``, it holds requests until :meth:`set` gives it one.
     """
 
-    __slots__ = ("_also", "_held", "_mounts", "_ready", "worker")
+    __slots__ = ("_also", "_held", "_mounts", "_ready", "_starts", "worker")
 
     def __init__(
         self,
@@ -55,6 +55,8 @@ class DevApp:
         self._mounts = tuple(
             (prefix.encode(), prefix.encode() + b"/", app, what) for prefix, app, what in mounts
         )
+        # Every mount's prefix: one C-level startswith tells a request for the Worker.
+        self._starts = tuple(prefix for prefix, _folder, _app, _what in self._mounts)
         self._also = tuple(allowed_hosts)
         self._held = worker is None
         self._ready: asyncio.Event | None = None  # made when a request first waits
@@ -62,6 +64,7 @@ class DevApp:
     def set(self, app: DevApp) -> None:
         """Serve what ``app`` serves from now on, releasing the requests held meanwhile."""
         self.worker, self._mounts, self._also = app.worker, app._mounts, app._also
+        self._starts = app._starts
         self._held = False
         if self._ready is not None:
             self._ready.set()
@@ -85,8 +88,8 @@ class DevApp:
         if scope["type"] != "http":
             await self.worker(scope, receive, send)
             return
-        if self._mounts:
-            raw = scope.get("raw_path") or scope["path"].encode()
+        raw = scope.get("raw_path") or scope["path"].encode()
+        if raw.startswith(self._starts):  # maybe a mount's (an empty tuple matches nothing)
             for prefix, folder, app, what in self._mounts:
                 if raw == prefix or raw.startswith(folder):
                     await self._mounted(app, what, scope, receive, send)

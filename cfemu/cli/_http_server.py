@@ -135,8 +135,11 @@ def _protocol(header_timeout: float) -> type[Any]:
         def on_message_begin(self) -> None:
             HttpToolsProtocol.on_message_begin(self)  # not super(): called per request
             self._in_headers = True
-            if self._header_deadline is None:
-                self._arm()  # the next request's headers start now
+            if self._header_deadline is None:  # the next request's headers start now
+                # _arm(), inline: once per request
+                deadline = self._header_deadline = self.loop.time() + header_timeout
+                if self._header_timer is None:
+                    self._header_timer = self.loop.call_at(deadline, self._expired)
 
         def on_headers_complete(self) -> None:
             self._in_headers = False
