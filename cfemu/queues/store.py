@@ -275,10 +275,11 @@ class MemoryQueueStore(QueueStore):
         else:
             popleft = ready.popleft
             out = [popleft() for _ in range(limit)]
+        in_flight = self._in_flight
         for msg in out:
             msg.state = IN_FLIGHT
             msg.attempts += 1
-        self._in_flight.update(dict.fromkeys(out))
+            in_flight[msg] = None
         return out
 
     def _lease_skipping(self, limit: int) -> list[StoredMessage]:
