@@ -32,59 +32,63 @@ async def deliver(core: _QueueCore, delivery: _Delivery) -> None:
     """Run one leased batch through ``core``'s consumer and settle the outcome."""
     records = delivery.records
     broker = core.broker
-    crash = broker.faults.take_consumer_crash(core.name) if broker.faults else None
-    if crash is not None:
-        core.faults += 1
-    started = core.clock.now()
     try:
-        batch = MessageBatch(
-            core.name, records, metadata=core._metadata, crash=crash, log=broker.logger
-        )
-    except Exception as exc:
-        # A body that cannot be deserialized (e.g. a persisted "v8" body whose class is
-        # gone) fails the invocation, as it would in the runtime: the batch is retried
-        # and, after its last attempt, dead-lettered, instead of wedging the queue.
-        broker.logger.error(
-            "Queue %r: cannot deserialize a message of the batch: %r", core.name, exc
-        )
-        batch = MessageBatch(core.name, records, bodies=[None] * len(records))
-        delivery.finished = True
-        broker._deliveries.discard(delivery)
-        core.settle(batch, True, started)
-        return
-    handler = core.handler
-    assert handler is not None
-    try:
-        if broker._flush_before_delivery and not await lease_durable(core, delivery):
+        crash = broker.faults.take_consumer_crash(core.name) if broker.faults else None
+        if crash is not None:
+            core.faults += 1
+        started = core.clock.now()
+        try:
+            batch = MessageBatch(
+                core.name, records, metadata=core._metadata, crash=crash, log=broker.logger
+            )
+        except Exception as exc:
+            # A body that cannot be deserialized (e.g. a persisted "v8" body whose class is
+            # gone) fails the invocation, as it would in the runtime: the batch is retried
+            # and, after its last attempt, dead-lettered, instead of wedging the queue.
+            broker.logger.error(
+                "Queue %r: cannot deserialize a message of the batch: %r", core.name, exc
+            )
+            batch = MessageBatch(core.name, records, bodies=[None] * len(records))
+            delivery.finished = True
+            broker._deliveries.discard(delivery)
+            core.settle(batch, True, started)
             return
-        # Whatever the handler raises (SystemExit included) or a run past the wall-clock
-        # limit is a failed invocation; only cfemu's own cancellation propagates.
-        failed, error = await run_consumer(
-            handler,
-            batch,
-            queue=core.name,
-            clock=core.clock,
-            started=started,
-            limit=broker.consumer_wall_clock_limit,
-            logger=broker.logger,
-        )
-    except asyncio.CancelledError:
+        handler = core.handler
+        assert handler is not None
+        try:
+            if broker._flush_before_delivery and not await lease_durable(core, delivery):
+                return
+            # Whatever the handler raises (SystemExit included) or a run past the wall-clock
+            # limit is a failed invocation; only cfemu's own cancellation propagates.
+            failed, error = await run_consumer(
+                handler,
+                batch,
+                queue=core.name,
+                watchdog=broker._watchdog,
+                started=started,
+                limit=broker.consumer_wall_clock_limit,
+                logger=broker.logger,
+            )
+        except asyncio.CancelledError:
+            delivery.finished = True
+            broker._deliveries.discard(delivery)
+            core.abort(records)
+            raise
+        except BaseException:
+            delivery.finished = True
+            broker._deliveries.discard(delivery)
+            core.settle(batch, True, started)
+            raise
+        if error is not None and crash is None:
+            broker.logger.error("Consumer of queue %r raised: %r", core.name, error, exc_info=error)
+        if crash is not None:
+            failed = True  # an injected crash fails the invocation even if the handler caught it
         delivery.finished = True
         broker._deliveries.discard(delivery)
-        core.abort(records)
-        raise
-    except BaseException:
-        delivery.finished = True
-        broker._deliveries.discard(delivery)
-        core.settle(batch, True, started)
-        raise
-    if error is not None and crash is None:
-        broker.logger.error("Consumer of queue %r raised: %r", core.name, error, exc_info=error)
-    if crash is not None:
-        failed = True  # an injected crash fails the invocation even if the handler caught it
-    delivery.finished = True
-    broker._deliveries.discard(delivery)
-    core.settle(batch, failed, started)
+        core.settle(batch, failed, started)
+    finally:
+        if not broker._deliveries:  # (settling may have started the next delivery)
+            broker._watchdog.idle()
 
 
 async def lease_durable(core: _QueueCore, delivery: _Delivery) -> bool:

@@ -26,6 +26,7 @@ from cfemu.compat import Compat
 from cfemu.errors import QueueError, StateError
 from cfemu.queues._core import _QueueCore
 from cfemu.queues._delivery import _Delivery
+from cfemu.queues._invoke import Watchdog
 from cfemu.queues.producer import QueueProducer
 from cfemu.queues.settings import ConsumerSettings, QueueHandler, check_range
 from cfemu.queues.store import MemoryStore, MessageStore, StoredMessage
@@ -89,6 +90,7 @@ class Broker:
         self._deliveries: set[_Delivery] = set()
         self.queues: Mapping[str, QueueView] = MappingProxyType(self._views)
         """Inspection views by queue name (read-only mapping)."""
+        self._watchdog = Watchdog(clock)
         self.consumer_wall_clock_limit: float | None = limits.CONSUMER_WALL_CLOCK_LIMIT_SECONDS
         """Seconds (on the clock) a consumer invocation may run before it is ended as a
         failed attempt; Cloudflare's 15 minutes unless a test sets less (``None``: no limit)."""
@@ -282,6 +284,7 @@ class Broker:
                 delivery.finished = True
                 self._deliveries.discard(delivery)
                 delivery.core.abort(delivery.records)
+        self._watchdog.idle()
         if self._owned_store is not None:
             try:
                 self._owned_store.close()

@@ -661,3 +661,32 @@ async def test_a_body_that_cannot_be_deserialized_fails_the_delivery_without_wed
     stats = h.broker.queues["q"].stats()
     assert (stats.in_flight, stats.backlog, stats.acked, stats.dead_lettered) == (0, 0, 1, 1)
     assert len(h.broker.queues["dlq"]) == 1
+
+
+async def test_the_wall_clock_limit_runs_from_each_invocations_own_start(h: Harness) -> None:
+    """Invocations that follow each other share one watchdog timer: the timer armed for an
+    earlier one firing ends no later one before its own limit, and none is left armed
+    once nothing runs (``drain()`` would jump the virtual clock to it)."""
+    h.broker.consumer_wall_clock_limit = 10
+    ran: list[tuple[str, float]] = []
+
+    async def handler(batch: MessageBatch) -> None:
+        started = h.clock.now()
+        body = batch.messages[0].body
+        try:
+            await h.clock.sleep(4 if body == "quick" else 60)
+        finally:
+            ran.append((body, h.clock.now() - started))
+
+    h.consume("jobs", handler, max_batch_size=1, max_batch_timeout=0, max_retries=0)
+    producer = h.broker.producer("jobs")
+    start = h.clock.now()
+    await producer.sendBatch([{"body": "quick"}, {"body": "stuck"}])
+    await h.drain()
+    # "stuck" started as "quick" ended (t=4); the timer armed for "quick" fired at t=10.
+    assert ran == [("quick", 4), ("stuck", 10)]
+    assert h.clock.now() - start == 14
+    await producer.send("quick")
+    await h.drain()
+    assert h.clock.now() - start == 18  # not 24: the timer for its limit did not linger
+    assert h.broker.queues["jobs"].stats().dropped == 1
