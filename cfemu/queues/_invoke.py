@@ -38,17 +38,20 @@ class Watchdog:
     """The wall-clock limit of every consumer invocation of a broker, with one timer.
 
     The timer is armed at the earliest deadline of the invocations running, and stays armed
-    from one invocation to the next while deliveries follow each other (firing early, it
-    re-arms for the invocations then running); :meth:`idle`, called when no delivery is left,
-    cancels it: under a :class:`~cfemu.clock.VirtualClock`, ``drain()`` jumps to the next
-    timer, so none may linger once nothing runs. (One timer created and cancelled per
-    invocation cost a sixth of a batch-size-1 invocation.)
+    from one invocation to the next (firing early, it re-arms for the invocations then
+    running, or not at all when none is). :meth:`idle`, called when no delivery is left,
+    cancels it under a :class:`~cfemu.clock.VirtualClock`, where ``drain()`` jumps to the
+    next timer, so none may linger once nothing runs; on the real clock nothing waits for
+    it, so it is left armed and deliveries that come and go do not make one timer each.
+    (One timer created and cancelled per invocation cost a sixth of a batch-size-1
+    invocation.) :meth:`close` cancels it in any case.
     """
 
-    __slots__ = ("_clock", "_running", "_timer")
+    __slots__ = ("_clock", "_linger", "_running", "_timer")
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
+        self._linger = not clock.is_virtual
         self._running: dict[_Watch, None] = {}
         self._timer: TimerHandle | None = None
 
@@ -68,7 +71,12 @@ class Watchdog:
         del self._running[watch]
 
     def idle(self) -> None:
-        """No delivery is left: cancel the timer."""
+        """No delivery is left: cancel the timer (on a virtual clock)."""
+        if self._timer is not None and not self._linger:
+            self.close()
+
+    def close(self) -> None:
+        """Cancel the timer (the broker is closing)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

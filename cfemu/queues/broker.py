@@ -284,7 +284,7 @@ class Broker:
                 delivery.finished = True
                 self._deliveries.discard(delivery)
                 delivery.core.abort(delivery.records)
-        self._watchdog.idle()
+        self._watchdog.close()
         if self._owned_store is not None:
             try:
                 self._owned_store.close()
