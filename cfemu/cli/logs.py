@@ -144,10 +144,21 @@ class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().close()
 
     def _deferred_flush(self) -> None:
+        # flush(), without its second lock (StreamHandler.flush's) and checks: once per turn.
+        lock = self.lock
+        assert lock is not None  # created by Handler.__init__
+        lock.acquire()
         try:
-            self.flush()
+            lines = self._lines
+            if lines:
+                self._lines = []
+                stream = self.stream
+                stream.write(self.terminator.join(lines) + self.terminator)
+                stream.flush()
         except Exception:
             self.handleError(logging.makeLogRecord({"name": REQUESTS.name}))
+        finally:
+            lock.release()
 
 
 def setup_logging(
