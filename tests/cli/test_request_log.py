@@ -9,6 +9,7 @@ import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -46,6 +47,13 @@ def dev_logging(level: str = "log", *, colour: bool = False) -> Iterator[Stream]
         restore()
         for handler in others:
             cfemu.addHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request takes 0 ms: the lines below are compared whole, and a loaded machine
+    could otherwise make one take a millisecond."""
+    monkeypatch.setattr("cfemu.cli.logs.time", SimpleNamespace(perf_counter=lambda: 0.0))
 
 
 @pytest.fixture
