@@ -10,19 +10,32 @@ the request down the general path, which words the ``400``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+import contextlib
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any
 
 from cfemu.runtime.frontend import parse_host, request_url
 from cfemu.runtime.headers import _header_name, _header_value, decode_header
 
-__all__ = ["WIRE_PAIRS_MAX", "WIRE_PAIR_BYTES", "default_host", "lean_url", "received", "url_of"]
+__all__ = [
+    "WIRE_LISTS_MAX",
+    "WIRE_LIST_BYTES",
+    "WIRE_PAIRS_MAX",
+    "WIRE_PAIR_BYTES",
+    "default_host",
+    "lean_url",
+    "received",
+    "url_of",
+]
 
 Scope = MutableMapping[str, Any]
 #: How many pairs (and Host values) each cache remembers at most.
 WIRE_PAIRS_MAX = 2048
 #: A pair longer than this (cookies, tokens) is not remembered.
 WIRE_PAIR_BYTES = 256
+#: How many whole header lists :func:`received` remembers, and the most bytes of one.
+WIRE_LISTS_MAX = 256
+WIRE_LIST_BYTES = 4096
 
 #: Header pairs from the wire, to the pair a Worker's ``Headers`` holds (decoded as
 #: :func:`decode_header` does, validated): the same few pairs (Host, User-Agent, Accept...)
@@ -32,7 +45,42 @@ _PAIRS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
 def received(
     raw: Iterable[tuple[bytes, bytes]],
-) -> tuple[list[tuple[str, str]], list[bytes], str | None, bool] | None:
+) -> tuple[list[tuple[str, str]], Sequence[bytes], str | None, bool] | None:
+    """The request's headers as valid ``Headers`` pairs (a list of its own), its raw
+    ``Host`` values, its first ``Content-Length`` (decoded, untrimmed, as the general path
+    reads it) and whether it has a ``Transfer-Encoding``; ``None`` if a header is not valid
+    (the general path answers). A list of headers seen before (a client sends the same ones
+    on every request) is answered from what was remembered (bounded)."""
+    key = tuple(raw)
+    try:
+        seen = _LISTS.get(key)
+    except TypeError:  # an item that is not a pair of bytes: answered one by one
+        seen = None
+    if seen is not None:
+        pairs, hosts, length, chunked = seen
+        return pairs.copy(), hosts, length, chunked
+    answer = _received(key)
+    if (
+        answer is not None
+        and len(_LISTS) < WIRE_LISTS_MAX
+        and sum(len(name) + len(value) for name, value in key) <= WIRE_LIST_BYTES
+    ):
+        with contextlib.suppress(TypeError):  # an item that is not a pair of bytes
+            _LISTS[key] = (answer[0].copy(), *answer[1:])
+    return answer
+
+
+#: Whole header lists seen before (as the server gives them) to what :func:`received`
+#: answered; at most :data:`WIRE_LISTS_MAX` lists of at most :data:`WIRE_LIST_BYTES`.
+_LISTS: dict[
+    tuple[tuple[bytes, bytes], ...],
+    tuple[list[tuple[str, str]], Sequence[bytes], str | None, bool],
+] = {}
+
+
+def _received(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[str, str]], Sequence[bytes], str | None, bool] | None:
     """The request's headers as valid ``Headers`` pairs, its raw ``Host`` values, its first
     ``Content-Length`` (decoded, untrimmed, as the general path reads it) and whether it has a
     ``Transfer-Encoding``; ``None`` if a header is not valid (the general path answers)."""
@@ -60,10 +108,10 @@ def received(
                 length = decode_header(item[1])
         elif key == "transfer-encoding":
             chunked = True
-    return pairs, hosts, length, chunked
+    return pairs, tuple(hosts), length, chunked
 
 
-def lean_url(scope: Scope, hosts: list[bytes]) -> str:
+def lean_url(scope: Scope, hosts: Sequence[bytes]) -> str:
     """What :func:`url_of` answers without forwarding trust, given the raw ``Host``
     values: for one ``Host`` (or none) and a target in origin form (``/path?query``),
     without its walk of the headers. The URL of a (``Host``, target, scheme) seen before is

@@ -136,3 +136,22 @@ def test_dispatch_state_compares_by_value_and_with_env_copies() -> None:
     assert a == DispatchState("w", env, None)  # type: ignore[arg-type]
     b = a.with_env(other)
     assert (b.env, a.env, b.worker_name) == (other, env, "w")
+
+
+def test_a_remembered_header_list_gives_each_request_pairs_of_its_own() -> None:
+    raw = [(b"host", b"example.com"), (b"x-remembered", b"1")]
+    first = _wire.received(raw)
+    second = _wire.received([(b"host", b"example.com"), (b"x-remembered", b"1")])
+    assert first is not None and second is not None
+    assert second[0] == first[0] == [("host", "example.com"), ("x-remembered", "1")]
+    first[0].append(("x-added", "by the first request's Headers"))
+    third = _wire.received(raw)
+    assert third is not None and third[0] == second[0] and third[0] is not second[0]
+    assert list(third[1]) == [b"example.com"]
+
+
+def test_header_lists_that_are_not_bytes_pairs_are_still_answered() -> None:
+    as_lists: Any = [[b"host", b"example.com"]]
+    answer = _wire.received(as_lists)
+    assert answer is not None and answer[0] == [("host", "example.com")]
+    assert _wire.received([(b"bad header", b"x")]) is None  # the general path words the 400
