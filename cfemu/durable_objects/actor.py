@@ -34,7 +34,8 @@ from cfemu.limits import (
     DO_BLOCK_CONCURRENCY_TIMEOUT_SECONDS,
     DO_IDLE_EVICTION_SECONDS,
 )
-from cfemu.runtime._scope import current, import_scope, run_in
+from cfemu.runtime._modules import run_in
+from cfemu.runtime._scope import current, import_scope
 from cfemu.state import opening_state
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from typing import Any
 from cfemu._contain import contained
 from cfemu._js import JsDict
 from cfemu._tasks import TaskTracker
-from cfemu.runtime._scope import ModuleSpace, import_scope, run_in
+from cfemu.runtime._modules import ModuleSpace, run_in
+from cfemu.runtime._scope import import_scope
 
 __all__ = ["ExecutionContext", "ScheduledController"]
 

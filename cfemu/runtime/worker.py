@@ -28,14 +28,8 @@ from cfemu.compat import Compat, resolve
 from cfemu.errors import WorkerError
 from cfemu.limits import DEFAULT_MAX_REQUEST_BODY_BYTES
 from cfemu.runtime._importing import import_file, import_name, module_prefix
-from cfemu.runtime._scope import (
-    DispatchState,
-    ModuleSpace,
-    current,
-    ensure_finder,
-    import_scope,
-    run_in,
-)
+from cfemu.runtime._modules import ModuleSpace, ensure_finder, run_in
+from cfemu.runtime._scope import DispatchState, current, import_scope
 from cfemu.runtime.context import ExecutionContext, ScheduledController
 from cfemu.runtime.entrypoints import WorkerEntrypoint
 from cfemu.runtime.env import Env

@@ -31,7 +31,8 @@ from cfemu.limits import (
     WORKFLOW_MAX_INSTANCE_ID_LENGTH,
     WORKFLOW_MAX_INSTANCE_STATE_BYTES,
 )
-from cfemu.runtime._scope import DispatchState, current, import_scope, run_in
+from cfemu.runtime._modules import run_in
+from cfemu.runtime._scope import DispatchState, current, import_scope
 from cfemu.runtime.context import ExecutionContext
 from cfemu.runtime.entrypoints import WorkflowEntrypoint
 from cfemu.workflows.errors import InstanceFatal, WorkflowError

@@ -9,6 +9,7 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +47,28 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
         yield emu
 
 
-@pytest.fixture
-def lines() -> Iterator[io.StringIO]:
-    """``cfemu dev``'s logging set-up writing to a buffer (pytest's capture handlers on the
-    non-propagating ``cfemu`` logger detached meanwhile)."""
+@contextmanager
+def dev_logging(level: str) -> Iterator[io.StringIO]:
+    """``cfemu dev``'s logging set-up at ``level``, writing to a buffer (pytest's capture
+    handlers on the non-propagating ``cfemu`` logger detached meanwhile)."""
     out = io.StringIO()
     cfemu = logging.getLogger("cfemu")
     others = list(cfemu.handlers)
     for handler in others:
         cfemu.removeHandler(handler)
-    restore = setup_logging("log", stream=out, colour=False)
+    restore = setup_logging(level, stream=out, colour=False)
     try:
         yield out
     finally:
         restore()
         for handler in others:
             cfemu.addHandler(handler)
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    with dev_logging("log") as out:
+        yield out
 
 
 def _scope(method: str, path: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
@@ -188,18 +195,8 @@ async def test_a_path_that_only_starts_like_a_mount_goes_to_the_worker(
 
 
 async def test_no_request_line_below_info(emulator: Emulator) -> None:
-    out = io.StringIO()
-    cfemu = logging.getLogger("cfemu")
-    others = list(cfemu.handlers)
-    for handler in others:
-        cfemu.removeHandler(handler)
-    restore = setup_logging("warn", stream=out, colour=False)
-    try:
+    with dev_logging("warn") as out:
         sent = await _call(build_app(emulator), _scope("GET", "/"))
-    finally:
-        restore()
-        for handler in others:
-            cfemu.addHandler(handler)
     assert sent[0]["status"] == 200
     assert out.getvalue() == ""
 
