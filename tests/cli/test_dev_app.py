@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,8 @@ import pytest
 from cfemu import Emulator
 from cfemu.cli._http_server import HttpOptions
 from cfemu.cli.dev import build_app
-from cfemu.cli.logs import setup_logging
 from cfemu.clock import VirtualClock
+from tests.cli.devlog import dev_logging, http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -47,42 +45,10 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
         yield emu
 
 
-@contextmanager
-def dev_logging(level: str) -> Iterator[io.StringIO]:
-    """``cfemu dev``'s logging set-up at ``level``, writing to a buffer (pytest's capture
-    handlers on the non-propagating ``cfemu`` logger detached meanwhile)."""
-    out = io.StringIO()
-    cfemu = logging.getLogger("cfemu")
-    others = list(cfemu.handlers)
-    for handler in others:
-        cfemu.removeHandler(handler)
-    restore = setup_logging(level, stream=out, colour=False)
-    try:
-        yield out
-    finally:
-        restore()
-        for handler in others:
-            cfemu.addHandler(handler)
-
-
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
     with dev_logging("log") as out:
         yield out
-
-
-def _scope(method: str, path: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"localhost:8787"), *headers],
-        "server": ("127.0.0.1", 8787),
-    }
 
 
 async def _call(app: Any, scope: dict[str, Any], body: bytes | None = None) -> list[Any]:
@@ -120,7 +86,7 @@ async def test_each_route_answers_and_logs_the_status_it_sent(
     emulator: Emulator, lines: io.StringIO, path: str, status: int, line: str
 ) -> None:
     app = build_app(emulator, explorer=True)
-    sent = await _call(app, _scope("GET", path))
+    sent = await _call(app, http_scope("GET", path))
     await asyncio.sleep(0)  # request lines are written on the next loop turn
     assert sent[0]["status"] == status
     assert lines.getvalue().splitlines()[-1].startswith(f"[cfemu:inf] {line} (")
@@ -130,7 +96,7 @@ async def test_a_request_with_a_body_is_read_and_logged(
     emulator: Emulator, lines: io.StringIO
 ) -> None:
     app = build_app(emulator)
-    sent = await _call(app, _scope("POST", "/", ((b"content-length", b"5"),)), b"hello")
+    sent = await _call(app, http_scope("POST", "/", ((b"content-length", b"5"),)), b"hello")
     assert (sent[0]["status"], sent[1]["body"]) == (200, b"ok POST 5")
     await asyncio.sleep(0)
     assert "POST / 200 OK (" in lines.getvalue()
@@ -152,7 +118,7 @@ async def test_a_stalled_body_is_logged_as_the_408_it_got(
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = _scope("POST", path, ((b"content-length", b"10"),))
+    scope = http_scope("POST", path, ((b"content-length", b"10"),))
     serving = asyncio.create_task(app(scope, receive, send))
     for _ in range(1000):  # until the request waits for its body under the deadline
         if clock.pending_timers:
@@ -177,7 +143,7 @@ async def test_a_mount_refuses_a_foreign_host_with_a_logged_403(
     emulator: Emulator, lines: io.StringIO, path: str, what: str
 ) -> None:
     app = build_app(emulator, explorer=True)
-    scope = _scope("GET", path)
+    scope = http_scope("GET", path)
     scope["headers"] = [(b"host", b"attacker.example")]
     sent = await _call(app, scope)
     assert sent[0]["status"] == 403
@@ -190,13 +156,13 @@ async def test_a_path_that_only_starts_like_a_mount_goes_to_the_worker(
     emulator: Emulator, lines: io.StringIO
 ) -> None:
     app = build_app(emulator, explorer=True)
-    sent = await _call(app, _scope("GET", "/client/v4x"))
+    sent = await _call(app, http_scope("GET", "/client/v4x"))
     assert (sent[0]["status"], sent[1]["body"]) == (200, b"ok GET 0")
 
 
 async def test_no_request_line_below_info(emulator: Emulator) -> None:
     with dev_logging("warn") as out:
-        sent = await _call(build_app(emulator), _scope("GET", "/"))
+        sent = await _call(build_app(emulator), http_scope("GET", "/"))
     assert sent[0]["status"] == 200
     assert out.getvalue() == ""
 
@@ -205,14 +171,14 @@ async def test_requests_wait_while_held_and_go_to_what_set_gives(emulator: Emula
     from cfemu.cli._dev_app import DevApp
 
     served = DevApp()  # what uvicorn serves in cfemu dev: held until the emulator is up
-    first = asyncio.create_task(_call(served, _scope("GET", "/")))
+    first = asyncio.create_task(_call(served, http_scope("GET", "/")))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not first.done()
     served.set(build_app(emulator))
     assert (await first)[0]["status"] == 200
     served.hold()  # a restart: new requests wait for the next set
-    second = asyncio.create_task(_call(served, _scope("GET", "/missing")))
+    second = asyncio.create_task(_call(served, http_scope("GET", "/missing")))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not second.done()

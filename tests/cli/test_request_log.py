@@ -5,48 +5,17 @@ turn, and gives way to a ``LogRecord`` whenever anything else listens to the req
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from cfemu.cli.logs import DevLogFormatter, log_requests, setup_logging
+from cfemu.cli.logs import DevLogFormatter, log_requests
+from tests.cli.devlog import Stream, dev_logging
 
 pytestmark = pytest.mark.anyio
-
-
-class Stream(io.StringIO):
-    """A stream remembering what had been written at each flush."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flushed: list[str] = []
-
-    def flush(self) -> None:
-        self.flushed.append(self.getvalue())
-
-
-@contextmanager
-def dev_logging(level: str = "log", *, colour: bool = False) -> Iterator[Stream]:
-    """``cfemu dev``'s logging set-up, writing to a :class:`Stream`. pytest attaches its
-    capture handlers to non-propagating loggers such as ``cfemu``; they are detached here,
-    so that the set-up is the one ``cfemu dev`` runs with."""
-    out = Stream()
-    cfemu = logging.getLogger("cfemu")
-    others = list(cfemu.handlers)
-    for handler in others:
-        cfemu.removeHandler(handler)
-    restore = setup_logging(level, stream=out, colour=colour)
-    try:
-        yield out
-    finally:
-        restore()
-        for handler in others:
-            cfemu.addHandler(handler)
 
 
 @pytest.fixture(autouse=True)

@@ -13,22 +13,9 @@ from cfemu import Emulator
 from cfemu.cli._http_server import HttpOptions
 from cfemu.cli.dev import build_app
 from cfemu.clock import VirtualClock
+from tests.cli.devlog import http_scope
 
 pytestmark = pytest.mark.anyio
-
-
-def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"localhost:8787"), *headers],
-        "server": ("127.0.0.1", 8787),
-    }
 
 
 @pytest.mark.parametrize(
@@ -47,7 +34,7 @@ async def test_a_stalled_body_gets_408_on_every_route(emulator: Emulator, path: 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = _scope("POST", path, [(b"content-length", b"10"), (b"authorization", b"Bearer x")])
+    scope = http_scope("POST", path, [(b"content-length", b"10"), (b"authorization", b"Bearer x")])
     serving = asyncio.create_task(app(scope, receive, send))
     for _ in range(1000):  # until the request waits for its body under the deadline
         if clock.pending_timers:
@@ -71,5 +58,5 @@ async def test_a_request_without_a_body_reaches_the_worker_unread(emulator: Emul
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(_scope("GET", "/?n=1", []), receive, send)
+    await app(http_scope("GET", "/?n=1", []), receive, send)
     assert sent[0]["status"] == 200 and sent[1]["body"] == b'{"sent": 1}'
