@@ -260,7 +260,9 @@ class _QueueCore:
         messages = batch.messages
         if not decisions.retries and (ack_all or not (retry_all or failed)):
             # The common outcome: every message acked (explicitly, by ackAll or implicitly).
-            finished = list(batch._records)
+            records = batch._records
+            # The lease itself (not a copy): the store drops a whole lease at once.
+            finished = records if isinstance(records, list) else list(records)
             acked = len(finished)
             messages = []
         for msg in messages:

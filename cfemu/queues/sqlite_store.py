@@ -168,6 +168,7 @@ class SqliteQueueStore(MemoryQueueStore):
     def unlease(
         self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
     ) -> None:
+        self._ungroup()
         flying = self._in_flight
         back = [m for m in messages if m in flying]
         if back:

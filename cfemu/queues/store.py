@@ -81,10 +81,12 @@ class MemoryQueueStore(QueueStore):
         "_bytes",
         "_delayed",
         "_delayed_gone",
+        "_grouped",
         "_in_flight",
         "_indexed",
         "_keys",
         "_last_sent",
+        "_leases",
         "_live",
         "_name",
         "_odd",
@@ -99,9 +101,16 @@ class MemoryQueueStore(QueueStore):
         self._name = name
         self._ready: deque[StoredMessage] = deque()
         self._delayed: list[StoredMessage] = []  # a heap by (due, key)
-        # In flight, in lease order; keyed by the message itself (an identity hash: no id
-        # hashed per lease).
+        # In flight, in lease order: whole leases (the lists ``lease`` returned, keyed by
+        # their identity, holding ``_grouped`` messages), leased after the messages indexed
+        # one by one (keyed by the message itself: an identity hash, no id hashed). A
+        # delivery that settles its whole lease at once (every message acked) drops it
+        # with one dict operation instead of two per message; anything that moves single
+        # messages out of flight first spreads the leases into the per-message index
+        # (``_ungroup``), once each.
         self._in_flight: dict[StoredMessage, None] = {}
+        self._leases: dict[int, list[StoredMessage]] = {}
+        self._grouped = 0
         self._keys = itertools.count()  # heap tie-breaker: equal due times keep send order
         self._bytes = 0
         self._live = 0
@@ -130,7 +139,7 @@ class MemoryQueueStore(QueueStore):
         if self._by_id is not None:
             return
         index: dict[str, StoredMessage] = {}
-        for found in (self._ready, self._delayed, self._in_flight):
+        for found in (self._ready, self._delayed, self._in_flight, *self._leases.values()):
             for msg in found:
                 if msg.state != DONE:
                     index[msg.id] = msg
@@ -275,15 +284,30 @@ class MemoryQueueStore(QueueStore):
         else:
             popleft = ready.popleft
             out = [popleft() for _ in range(limit)]
-        in_flight = self._in_flight
         for msg in out:
             msg.state = IN_FLIGHT
             msg.attempts += 1
-            in_flight[msg] = None
+        if out:
+            # In flight as one lease (see ``__init__``); the caller must not change the list.
+            self._leases[id(out)] = out
+            self._grouped += len(out)
         return out
+
+    def _ungroup(self) -> None:
+        """Index every message of the whole leases in flight one by one (lease order kept:
+        the per-message index holds only messages leased before them)."""
+        leases = self._leases
+        if leases:
+            update = self._in_flight.update
+            fromkeys = dict.fromkeys
+            for out in leases.values():
+                update(fromkeys(out))
+            leases.clear()
+            self._grouped = 0
 
     def _lease_skipping(self, limit: int) -> list[StoredMessage]:
         """:meth:`lease` while taken messages sit in the ready deque."""
+        self._ungroup()
         ready = self._ready
         out: list[StoredMessage] = []
         while ready and len(out) < limit:
@@ -308,9 +332,15 @@ class MemoryQueueStore(QueueStore):
             finished = list(finished)
         removed = len(finished)
         if removed:
+            leases = self._leases
+            if leases and leases.pop(id(finished), None) is not None:
+                self._grouped -= removed  # a whole lease, every message still in flight
+            else:
+                self._ungroup()
+                for msg in finished:
+                    del in_flight[msg]
             removed_bytes = 0
             for msg in finished:
-                del in_flight[msg]
                 msg.state = DONE
                 payload = msg.payload
                 # (a text body counts its UTF-8 size: ``StoredMessage.size``)
@@ -319,6 +349,10 @@ class MemoryQueueStore(QueueStore):
             if index is not None:
                 for msg in finished:
                     index.pop(msg.id, None)
+        if retried and self._leases:
+            if type(retried) is not list:
+                retried = list(retried)
+            self._ungroup()
         for msg, due in retried:
             del in_flight[msg]
             msg.payload = fit(msg.payload)  # it waits again (its first lease may have been
@@ -339,6 +373,7 @@ class MemoryQueueStore(QueueStore):
     def unlease(
         self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
     ) -> None:
+        self._ungroup()
         in_flight = self._in_flight
         back = [msg for msg in messages if msg in in_flight]
         for msg in back:
@@ -374,7 +409,7 @@ class MemoryQueueStore(QueueStore):
 
     @property
     def in_flight_count(self) -> int:
-        return len(self._in_flight)
+        return len(self._in_flight) + self._grouped
 
     @property
     def backlog_bytes(self) -> int:
@@ -446,7 +481,7 @@ class MemoryQueueStore(QueueStore):
         return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
-        return iter(list(self._in_flight))
+        return iter([*self._in_flight, *itertools.chain.from_iterable(self._leases.values())])
 
     def page(self, state: int, start: int, limit: int) -> list[StoredMessage]:
         if state == DELAYED:
@@ -456,8 +491,10 @@ class MemoryQueueStore(QueueStore):
         if state == READY and self._ready_gone:
             live = (m for m in self._ready if m.state != DONE)
             return list(itertools.islice(live, start, start + limit))
-        found = self._ready if state == READY else self._in_flight
-        return list(itertools.islice(found, start, start + limit))
+        if state == READY:
+            return list(itertools.islice(self._ready, start, start + limit))
+        flying = itertools.chain(self._in_flight, *self._leases.values())
+        return list(itertools.islice(flying, start, start + limit))
 
 
 class MemoryStore(MessageStore):

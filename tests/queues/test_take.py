@@ -40,7 +40,8 @@ class TakeMachine(RuleBasedStateMachine):
         self.sent = itertools.count()
         self.ready: list[str] = []
         self.delayed: dict[str, tuple[float, int]] = {}
-        self.flying: dict[str, StoredMessage] = {}
+        self.flying: dict[str, StoredMessage] = {}  # in lease order
+        self.leases: list[list[StoredMessage]] = []  # what lease returned, as returned
         self.sizes: dict[str, int] = {}  # of every message not done
         self.stamps: dict[str, int] = {}  # their send times (timestamp_ms)
 
@@ -96,6 +97,22 @@ class TakeMachine(RuleBasedStateMachine):
         assert [m.id for m in out] == self.ready[:limit]
         del self.ready[:limit]
         self.flying.update((m.id, m) for m in out)
+        if out:
+            self.leases.append(out)
+
+    @rule(data=st.data())
+    def settle_a_whole_lease(self, data: st.DataObject) -> None:
+        """What a delivery whose every message was acked does: the lease itself finished
+        (the store drops it at once, unless single messages moved since)."""
+        whole = [out for out in self.leases if all(self.flying.get(m.id) is m for m in out)]
+        if not whole:
+            return
+        out = data.draw(st.sampled_from(whole))
+        self.leases.remove(out)
+        for msg in out:
+            del self.flying[msg.id]
+            del self.sizes[msg.id]
+        self.store.settle(out, [], self.now)
 
     @rule(data=st.data())
     def settle(self, data: st.DataObject) -> None:
@@ -158,6 +175,7 @@ class TakeMachine(RuleBasedStateMachine):
         )
         assert [m.id for m in store.iter_ready()] == self.ready
         assert [m.id for m in store.iter_delayed()] == delayed
+        assert [m.id for m in store.iter_in_flight()] == list(self.flying)
         assert store.backlog_bytes == sum(self.sizes.values())
         live = [self.stamps[msg_id] for msg_id in self.sizes]
         assert store.oldest_timestamp_ms() == (min(live) if live else None)
@@ -168,6 +186,9 @@ class TakeMachine(RuleBasedStateMachine):
                 start : start + limit
             ]
             assert [m.id for m in store.page(DELAYED, start, limit)] == delayed[
+                start : start + limit
+            ]
+            assert [m.id for m in store.page(IN_FLIGHT, start, limit)] == list(self.flying)[
                 start : start + limit
             ]
         every = [m.id for m in page_across(store, [IN_FLIGHT, READY, DELAYED], 0, 10_000)]
