@@ -283,7 +283,9 @@ class QueueProducer:
         return f"<QueueProducer queue={self._core.name!r}>"
 
 
-_Batch = tuple[list[StoredMessage], int, int]  # records, total bytes, largest message
+# records, total bytes, largest message (or any size up to the single-message limit when
+# none is over it)
+_Batch = tuple[list[StoredMessage], int, int]
 
 
 def _body_only(items: list[Any]) -> bool:
@@ -322,9 +324,12 @@ def _encode_checked(body: Any, ctype: str) -> tuple[Payload, int]:
     return payload, size
 
 
-def check_encoded(bodies: list[Any], payloads: list[bytes]) -> None:
-    """The RPC check of a JSON batch: walk only the bodies whose JSON holds a ``[``."""
-    if _BRACKET not in b"".join(payloads):  # one C scan for the whole batch
+def check_encoded(bodies: list[Any], payloads: list[bytes], joined: bytes | None = None) -> None:
+    """The RPC check of a JSON batch: walk only the bodies whose JSON holds a ``[``.
+    ``joined``: the payloads joined, when the caller has them."""
+    if joined is None:
+        joined = b"".join(payloads)
+    if _BRACKET not in joined:  # one C scan for the whole batch
         return
     for body in compress(bodies, map(contains, payloads, repeat(_BRACKET))):
         check_rpc(body)
@@ -351,13 +356,16 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
         return None
     if _NULL in payloads:  # a None body (or NaN: it serializes alike): the general path
         return None
-    check_encoded(bodies, payloads)
-    sizes = list(map(len, payloads))
-    total = sum(sizes)
+    joined = b"".join(payloads)
+    check_encoded(bodies, payloads, joined)
+    total = len(joined)
+    # No message is over the single-message limit when all of them together are not: the
+    # largest size is looked for only then (it is reported as the largest otherwise).
+    largest = total if total <= _MAX_MESSAGE else max(map(len, payloads))
     # One system call for the batch's ids, cut into 32 hex characters each by C code.
     ids = _urandom(16 * n).hex(" ", 16).split(" ")
     records = stored_messages(ids, now, JSON, payloads, due, total, fitted=False)
-    return records, total, max(sizes)
+    return records, total, largest
 
 
 def _general_batch(
