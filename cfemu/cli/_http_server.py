@@ -1,24 +1,22 @@
 """The HTTP server options of ``cfemu dev``: forwarding trust and read timeouts.
 
-uvicorn on its own waits forever for a client that connects and never finishes its request
-headers (it only times out idle keep-alive connections), so a few hundred slow sockets could
-hold ``cfemu dev`` open indefinitely. ``cfemu dev`` serves with a subclass of uvicorn's
-httptools protocol that closes a connection whose request headers are not complete within
-``--header-timeout`` seconds (answering ``408 Request Timeout`` when part of a request had
-arrived), and gives the ASGI app a ``--body-timeout`` between two chunks of a request body.
-Cloudflare's own edge timeouts are not published; these defaults are cfemu's choice.
+uvicorn runs the server and hands each connection to cfemu's own HTTP/1.1 protocol
+(:mod:`cfemu.cli._http_protocol`, on httptools). Besides answering a request in one write,
+it closes a connection whose request headers are not complete within ``--header-timeout``
+seconds (answering ``408 Request Timeout`` when part of a request had arrived): uvicorn's
+own protocol waits forever for a client that connects and never finishes its headers, so a
+few hundred slow sockets could hold ``cfemu dev`` open. The ASGI app gets a
+``--body-timeout`` between two chunks of a request body. Cloudflare's own edge timeouts are
+not published; these defaults are cfemu's choice.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cfemu.errors import ConfigError
-
-if TYPE_CHECKING:
-    import asyncio
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
@@ -109,83 +107,12 @@ def uvicorn_config(app: Any, *, host: str, port: int, options: HttpOptions) -> A
 
 
 def _protocol(header_timeout: float) -> type[Any]:
-    """uvicorn's httptools protocol, closing connections whose request headers are too slow.
+    """cfemu's HTTP/1.1 protocol (:mod:`cfemu.cli._http_protocol`): httptools parsing, one
+    write per response, a request's headers due within ``header_timeout`` seconds.
 
-    httptools (a C parser) serves 1.3-2x the requests per second of uvicorn's pure-Python
-    h11 protocol; ``benchmarks/bench_http.py`` measures it.
+    ``benchmarks/bench_http.py`` measures it against a bare app on uvicorn's own httptools
+    protocol.
     """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from cfemu.cli._http_protocol import protocol_class
 
-    class HeaderTimeoutProtocol(HttpToolsProtocol):
-        """An httptools protocol with a deadline for each request's headers.
-
-        The deadline is a timestamp; one timer per connection checks it when it fires and
-        re-arms for a deadline that moved meanwhile, so a request whose headers arrive in
-        time costs a clock read, not a timer armed and cancelled.
-        """
-
-        _header_timer: asyncio.TimerHandle | None = None
-        _header_deadline: float | None = None  # when the awaited headers are due, if any
-        _in_headers = False  # a request's first bytes arrived, its headers are not complete
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._arm()  # the first request's headers are due from accept
-
-        def on_message_begin(self) -> None:
-            HttpToolsProtocol.on_message_begin(self)  # not super(): called per request
-            self._in_headers = True
-            if self._header_deadline is None:  # the next request's headers start now
-                # _arm(), inline: once per request
-                deadline = self._header_deadline = self.loop.time() + header_timeout
-                if self._header_timer is None:
-                    self._header_timer = self.loop.call_at(deadline, self._expired)
-
-        def on_headers_complete(self) -> None:
-            self._in_headers = False
-            self._header_deadline = None  # the timer, if armed, finds nothing due
-            HttpToolsProtocol.on_headers_complete(self)
-
-        def on_response_complete(self) -> None:
-            HttpToolsProtocol.on_response_complete(self)
-            if self._in_headers and self._header_deadline is None and not self._closing():
-                self._arm()  # a pipelined request's headers arrived in part
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._header_deadline = None
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-            super().connection_lost(exc)
-
-        def _closing(self) -> bool:
-            return bool(self.transport.is_closing())
-
-        def _responding(self) -> bool:
-            return self.cycle is not None and not self.cycle.response_complete
-
-        def _arm(self) -> None:
-            deadline = self._header_deadline = self.loop.time() + header_timeout
-            if self._header_timer is None:
-                self._header_timer = self.loop.call_at(deadline, self._expired)
-
-        def _expired(self) -> None:
-            self._header_timer = None
-            deadline = self._header_deadline
-            if deadline is None:
-                return  # the headers came in time
-            if self.loop.time() < deadline:  # a later request's headers are due later
-                self._header_timer = self.loop.call_at(deadline, self._expired)
-                return
-            self._header_deadline = None
-            if self._closing() or self._responding():
-                return  # re-armed when that response completes, if headers are still due
-            if self._in_headers:
-                self.transport.write(
-                    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-                    % (len(_TIMEOUT_408), _TIMEOUT_408)
-                )
-            self.transport.close()
-
-    return HeaderTimeoutProtocol
+    return protocol_class(header_timeout)

@@ -1,0 +1,621 @@
+"""``cfemu dev``'s HTTP/1.1 connections: httptools parsing, ASGI 3, one write per response.
+
+uvicorn still runs the server (sockets, start-up, signals, graceful shutdown) and hands each
+accepted connection to :class:`DevHttpProtocol`, which parses requests with httptools (the
+C parser uvicorn's fastest protocol uses too) and serves them to the ASGI app. Compared with
+uvicorn's own httptools protocol it:
+
+- writes a fixed-length response's head together with its first body chunk, so the usual
+  response is one ``send`` system call, not two;
+- keeps one timer per connection for both of its timeouts (a request's headers due within
+  ``header_timeout``: ``408`` when part of them came; an idle keep-alive connection closed
+  after ``config.timeout_keep_alive``), re-armed only when it fires: a request costs a clock
+  read, not a timer armed and cancelled;
+- checks a response head's header names once per distinct name and its values in one pass
+  over the whole head instead of two regular expressions per header.
+
+What it keeps from HTTP/1.1 and ASGI: keep-alive (HTTP/1.0 closes unless it asks),
+pipelined requests answered in order (reading pauses while one waits), request bodies
+streamed to ``receive()`` with reading paused above 64 KiB buffered, ``Expect:
+100-continue``, ``http.disconnect`` when the client leaves, chunked responses when the app
+gives no ``content-length``, HEAD without a body, ``connection: close`` honoured both ways,
+the server's ``date``/``server`` headers, write back-pressure (``send`` waits while the
+transport is over its high-water mark), ``400`` for a request httptools cannot parse,
+``500`` when the app fails before answering (an invalid response head included). A request
+asking for an ``Upgrade`` (a WebSocket handshake) reaches the app as an ordinary request, as
+it reaches a Worker's ``fetch`` on Cloudflare; cfemu does not emulate WebSockets, so the
+connection closes after its response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import re
+from collections import deque
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, MutableMapping
+
+    Message = MutableMapping[str, Any]
+
+__all__ = ["DevHttpProtocol"]
+
+_log = logging.getLogger("cfemu.http")
+
+#: Request body bytes buffered before reading from the client pauses.
+HIGH_WATER = 65536
+#: Bodies at least this long are written after their head, not copied into one buffer.
+_COPY_LIMIT = 16384
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_TIMEOUT_408 = b"408 Request Timeout: the request headers took too long"
+_INVALID_400 = b"Invalid HTTP request received."
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # a lowercased header name (RFC 9110 §5.6.2)
+# Any control character but TAB, or a CR or LF that is not part of a CRLF pair: a header
+# value holding one could split the head. CRLF pairs are counted separately.
+_BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+_valid_names: set[bytes] = set()  # response header names seen valid (lowercased)
+_status_lines: dict[int, bytes] = {}
+_methods: dict[bytes, str] = {}
+# Response heads by status, keep-alive, HEAD and header pairs: what _frame made of them.
+_heads: dict[tuple[Any, ...], tuple[bytes, int, bool, bool]] = {}
+_CACHED_HEADS = 256
+_targets: dict[bytes, tuple[str, bytes, bytes]] = {}  # request-target: path, raw path, query
+_CACHED_TARGETS = 256
+
+
+def _status_line(status: int) -> bytes:
+    line = _status_lines.get(status)
+    if line is None:
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+        try:
+            phrase = http.HTTPStatus(status).phrase.encode()
+        except ValueError:
+            phrase = b""
+        line = _status_lines[status] = b"HTTP/1.1 %d %s\r\n" % (status, phrase)
+    return line
+
+
+def _target(url: bytes) -> tuple[str, bytes, bytes]:
+    """The ASGI ``path``, ``raw_path`` and ``query_string`` of a request-target."""
+    found = _targets.get(url)
+    if found is None:
+        parsed = httptools.parse_url(url)
+        raw = parsed.path or b"/"
+        path = raw.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        found = (path, raw, parsed.query or b"")
+        if len(_targets) < _CACHED_TARGETS:
+            _targets[url] = found
+    return found
+
+
+def _check_names(headers: list[tuple[bytes, bytes]]) -> None:
+    for name, _value in headers:
+        if name not in _valid_names:
+            if _TOKEN.fullmatch(name) is None:
+                raise RuntimeError(f"Invalid HTTP header name {name!r} in response.")
+            if len(_valid_names) < 1024:
+                _valid_names.add(name)
+
+
+class _Exchange:
+    """One request on a connection and the response the app gives it (ASGI receive/send)."""
+
+    __slots__ = (
+        "body",
+        "chunked",
+        "complete",
+        "conn",
+        "delivered",
+        "disconnected",
+        "expect_100",
+        "head",
+        "head_only",
+        "keep_alive",
+        "more_body",
+        "remaining",
+        "scope",
+        "started",
+        "task",
+        "waiter",
+    )
+
+    def __init__(
+        self, conn: DevHttpProtocol, scope: dict[str, Any], keep_alive: bool, expect_100: bool
+    ) -> None:
+        self.conn = conn
+        self.scope = scope
+        self.keep_alive = keep_alive
+        self.expect_100 = expect_100
+        self.head_only = scope["method"] == "HEAD"
+        self.body = b""
+        self.more_body = True
+        self.delivered = False  # the last of the body was handed to receive()
+        self.disconnected = False
+        self.started = False
+        self.complete = False
+        self.chunked = False
+        self.remaining = 0  # content-length still owed
+        self.head: bytes | None = None  # a head waiting for the first body chunk
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self, app: Callable[..., Awaitable[None]]) -> None:
+        conn = self.conn
+        try:
+            await app(self.scope, self.receive, self.send)
+        except Exception:
+            _log.exception("Exception in ASGI application")
+            if not self.started:
+                if not self.disconnected:
+                    self.keep_alive = False
+                    self._write_500()
+                    self._finish()
+            elif not self.complete:
+                conn.transport.close()
+        except BaseException:
+            if not self.complete:
+                conn.transport.close()
+            raise
+        else:
+            if not self.started:
+                if not self.disconnected:
+                    _log.error("ASGI callable returned without starting response.")
+                    self.keep_alive = False
+                    self._write_500()
+                    self._finish()
+            elif not self.complete and not self.disconnected:
+                _log.error("ASGI callable returned without completing response.")
+                conn.transport.close()
+        finally:
+            conn.tasks.discard(self.task)
+
+    def _write_500(self) -> None:
+        transport = self.conn.transport
+        if not transport.is_closing():
+            transport.write(_status_line(500) + _error_headers(b"Internal Server Error"))
+
+    async def receive(self) -> Message:
+        """The next ASGI ``http.request`` message, or ``http.disconnect``."""
+        if self.expect_100:
+            self.expect_100 = False
+            if not self.conn.transport.is_closing():
+                self.conn.transport.write(_CONTINUE)
+        while not (self.disconnected or self.complete):
+            body = self.body
+            if body or not (self.more_body or self.delivered):
+                self.body = b""
+                more = self.more_body
+                if not more:
+                    self.delivered = True
+                else:
+                    self.conn.resume_reading()
+                return {"type": "http.request", "body": body, "more_body": more}
+            self.conn.resume_reading()
+            self.waiter = self.conn.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return _DISCONNECT
+
+    async def send(self, message: Message) -> None:
+        """Write an ASGI ``http.response.start`` or ``http.response.body`` message."""
+        conn = self.conn
+        if conn.write_paused and not self.disconnected:
+            await conn.drain()
+        if self.disconnected:
+            return
+        kind = message["type"]
+        if not self.started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
+            head = self._head(message["status"], message.get("headers", ()))
+            self.started = True
+            self.expect_100 = False
+            if self.chunked:  # a stream: its head goes now, its chunks as they come
+                conn.transport.write(head)
+            else:
+                self.head = head
+            return
+        if self.complete:
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed.")
+        if kind != "http.response.body":
+            raise RuntimeError(f"Expected ASGI message 'http.response.body', got {kind!r}.")
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if self.head_only:
+            data = b""
+        elif self.chunked:
+            data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            if not more:
+                data += _LAST_CHUNK
+        else:
+            size = len(body)
+            if size > self.remaining:
+                raise RuntimeError("Response content longer than Content-Length")
+            self.remaining -= size
+            data = body
+        pending = self.head
+        transport = conn.transport
+        if pending is not None:
+            self.head = None
+            if len(data) < _COPY_LIMIT:
+                transport.write(pending + data)
+            else:
+                transport.write(pending)
+                transport.write(data)
+        elif data:
+            transport.write(data)
+        if not more:
+            if self.remaining and not self.head_only:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self._finish()
+
+    def _finish(self) -> None:
+        self.complete = True
+        self.wake()
+        if not self.keep_alive:
+            self.conn.transport.close()
+        self.conn.response_complete(self)
+
+    def _head(self, status: int, headers: Any) -> bytes:
+        """The response head (status line, headers, blank line); sets the framing."""
+        keep_alive, head_only = self.keep_alive, self.head_only
+        key: tuple[Any, ...] | None = (status, keep_alive, head_only, *headers)
+        try:
+            framed = _heads.get(key)  # type: ignore[arg-type]
+        except TypeError:  # header pairs that are not tuples of bytes
+            key = framed = None
+        if framed is None:
+            framed = _frame(status, list(headers), keep_alive, head_only)
+            if key is not None and len(_heads) < _CACHED_HEADS:
+                _heads[key] = framed
+        head, self.remaining, self.chunked, self.keep_alive = framed
+        return head + self.conn.default_head()
+
+
+def _frame(
+    status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool, head_only: bool
+) -> tuple[bytes, int, bool, bool]:
+    """A response head but the server's default headers and the blank line after them, the
+    content-length owed, whether the body is chunked, whether the connection stays open."""
+    _check_names(headers)
+    parts = [_status_line(status)]
+    lines = 1 + len(headers)  # the CRLFs of the status line and each header
+    length: bytes | None = None
+    chunked = False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-length":
+            if length is None and not chunked:
+                length = value
+        elif name == b"transfer-encoding":
+            if value.lower() == b"chunked":
+                chunked = True
+                length = None
+        elif name == b"connection" and b"close" in [
+            token.strip() for token in value.lower().split(b",")
+        ]:
+            keep_alive = False
+        parts += (name, b": ", value, b"\r\n")
+    remaining = 0
+    if length is not None:
+        try:
+            remaining = int(length)
+        except ValueError:
+            remaining = -1
+        if remaining < 0:
+            raise RuntimeError(f"Invalid Content-Length {length!r} in response.")
+    elif not chunked and not head_only and status not in (204, 304) and status >= 200:
+        chunked = True
+        parts.append(b"transfer-encoding: chunked\r\n")
+        lines += 1
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+        lines += 1
+    head = b"".join(parts)
+    # Every CR and LF of the head must be one of the CRLFs written above.
+    if _BAD_HEAD.search(head) is not None or head.count(b"\r\n") != lines:
+        raise RuntimeError("Invalid HTTP header value in response.")
+    return head, remaining, chunked and not head_only, keep_alive
+
+
+def _error_headers(text: bytes) -> bytes:
+    return (
+        b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+        b"connection: close\r\n\r\n%s" % (len(text), text)
+    )
+
+
+class DevHttpProtocol(asyncio.Protocol):
+    """An HTTP/1.1 connection served to ``config``'s ASGI app (uvicorn's protocol interface).
+
+    ``header_timeout`` is set per server by :func:`protocol_class`.
+    """
+
+    header_timeout = 10.0
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.server_state = server_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.keep_alive_timeout = float(config.timeout_keep_alive)
+        self.parser = httptools.HttpRequestParser(self)
+        # Answer the first of pipelined requests followed by garbage (httptools >= 0.6.3).
+        with suppress(AttributeError):
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = "http"
+        self.pipeline: deque[_Exchange] = deque()
+        self.exchange: _Exchange | None = None  # the one being answered
+        self.parsing: _Exchange | None = None  # the one whose body is being read
+        self.read_paused = False
+        self.write_paused = False
+        self._drained: asyncio.Future[None] | None = None
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._expect_100 = False
+        # One timer for both timeouts: it checks the deadline when it fires.
+        self._deadline: float | None = None
+        self._in_headers = False  # a request's first bytes came, its headers are not complete
+        self._idle = False  # the deadline is the keep-alive one, not a request's headers'
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when the timer fires
+        self._default_list: Any = None
+        self._default_head = b"\r\n"
+
+    # -- the server's default headers (date, server), re-joined when uvicorn renews them
+    def default_head(self) -> bytes:
+        """The server's default response headers as head lines, and the blank line."""
+        current = self.server_state.default_headers
+        if current is not self._default_list:
+            self._default_list = current
+            lines = [b"%s: %s\r\n" % (name, value) for name, value in current]
+            self._default_head = b"".join(lines) + b"\r\n"
+        return self._default_head
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.connections.add(self)
+        self.transport = transport  # type: ignore[assignment]
+        server = transport.get_extra_info("sockname")
+        client = transport.get_extra_info("peername")
+        self.server = tuple(server[:2]) if isinstance(server, tuple) else None
+        self.client = tuple(client[:2]) if isinstance(client, tuple) else None
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        self._arm(self.header_timeout)  # the first request's headers are due from accept
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for exchange in (self.exchange, self.parsing, *self.pipeline):
+            if exchange is not None and not exchange.complete:
+                exchange.disconnected = True
+                exchange.wake()
+        self.resume_writing()
+        if exc is None:
+            self.transport.close()
+        self.parser = None  # type: ignore[assignment]
+
+    def eof_received(self) -> None:
+        return None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # answered as an ordinary request, then the connection closes
+        except httptools.HttpParserError:
+            _log.warning("Invalid HTTP request received.")
+            self._refuse(_status_line(400), _INVALID_400)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        drained = self._drained
+        if drained is not None:
+            self._drained = None
+            if not drained.done():
+                drained.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark."""
+        if self.write_paused:
+            if self._drained is None:
+                self._drained = self.loop.create_future()
+            await asyncio.shield(self._drained)
+
+    def pause_reading(self) -> None:
+        """Stop reading from the client (a body buffered, or a pipelined request waiting)."""
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the client again."""
+        if self.read_paused:
+            self.read_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._expect_100 = False
+        self._in_headers = True
+        if self._deadline is None or self._idle:  # this request's headers are due from now
+            self._arm(self.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        value = value.rstrip(b" \t")  # llhttp keeps trailing whitespace (RFC 9110 §5.5)
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect_100 = True
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._deadline = None  # the timer, if armed, finds nothing due
+        parser = self.parser
+        raw_method = parser.get_method()
+        method = _methods.get(raw_method)
+        if method is None:
+            method = _methods.setdefault(raw_method, raw_method.decode("ascii"))
+        version = parser.get_http_version()
+        headers = self._headers
+        path, raw_path, query = _target(self._url)
+        scope = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": method,
+            "root_path": "",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": headers,
+        }
+        # An Upgrade request (a WebSocket handshake, h2c) reaches the app as an ordinary
+        # request (cfemu does not emulate WebSockets); the connection closes after it,
+        # since what the client sends next would be in the protocol it asked for.
+        keep_alive = version != "1.0" and parser.should_keep_alive() and not parser.should_upgrade()
+        exchange = _Exchange(self, scope, keep_alive, self._expect_100)
+        self.parsing = exchange
+        current = self.exchange
+        if current is None or current.complete:
+            self._start(exchange)
+        else:  # pipelined: answered when the one before is
+            self.pipeline.append(exchange)
+            self.pause_reading()
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.parsing
+        if exchange is None or exchange.complete:
+            return
+        exchange.body += body
+        if len(exchange.body) > HIGH_WATER:
+            self.pause_reading()
+        exchange.wake()
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        if exchange is None or exchange.complete:
+            return
+        exchange.more_body = False
+        exchange.wake()
+
+    # -- requests and responses
+    def _start(self, exchange: _Exchange) -> None:
+        self.exchange = exchange
+        task = exchange.task = self.loop.create_task(exchange.run(self.app))
+        self.tasks.add(task)
+
+    def response_complete(self, exchange: _Exchange) -> None:
+        """``exchange``'s response is written: start the next pipelined request, if any."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.resume_reading()
+        if self.pipeline:
+            self._start(self.pipeline.popleft())
+        elif self._in_headers:  # the next request's headers arrived in part meanwhile
+            self._arm(self.header_timeout)
+        else:
+            self._arm(self.keep_alive_timeout)
+            self._idle = True
+
+    def shutdown(self) -> None:
+        """Close when the response in progress, if any, is written (graceful shutdown)."""
+        exchange = self.exchange
+        if exchange is None or exchange.complete:
+            self.transport.close()
+        else:
+            exchange.keep_alive = False
+            for waiting in self.pipeline:
+                waiting.keep_alive = False
+
+    # -- timeouts
+    def _arm(self, seconds: float) -> None:
+        """Make the deadline ``seconds`` from now; the timer fires by then."""
+        self._idle = False
+        deadline = self._deadline = self.loop.time() + seconds
+        timer = self._timer
+        if timer is None or deadline < self._timer_at:  # else it fires first and re-arms
+            if timer is not None:
+                timer.cancel()
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._expired)
+
+    def _expired(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return  # a request came in time; the timer is armed again when needed
+        if self.loop.time() < deadline:  # moved later meanwhile
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._expired)
+            return
+        self._deadline = None
+        exchange = self.exchange
+        if self.transport.is_closing() or (exchange is not None and not exchange.complete):
+            return  # re-armed when that response completes, if headers are still due
+        if self._in_headers:
+            self._refuse(_status_line(408), _TIMEOUT_408)
+        else:
+            self.transport.close()
+
+    def _refuse(self, status_line: bytes, text: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(status_line + _error_headers(text))
+            self.transport.close()
+
+
+def protocol_class(header_timeout: float) -> type[DevHttpProtocol]:
+    """:class:`DevHttpProtocol` with ``header_timeout`` seconds for a request's headers."""
+    return type("DevHttpProtocol", (DevHttpProtocol,), {"header_timeout": header_timeout})
