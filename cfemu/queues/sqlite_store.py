@@ -195,8 +195,9 @@ class SqliteQueueStore(MemoryQueueStore):
             # them from the back of the ready deque into flight.
             MemoryQueueStore.enqueue(self, flying, float("inf"))
             pop = self._ready.pop
-            for _ in flying:
+            for msg in flying:
                 pop()
+                self._ready_bytes -= msg.size
             in_flight = self._in_flight
             for msg in flying:
                 msg.state = IN_FLIGHT

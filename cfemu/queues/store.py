@@ -65,6 +65,14 @@ __all__ = [
 ]
 
 _id_of = attrgetter("id")
+
+
+def _size(msg: StoredMessage) -> int:
+    """``msg.size``, without the property's call for a ``bytes`` payload."""
+    payload = msg.payload
+    return len(payload) if type(payload) is bytes else msg.size
+
+
 _NO_TRANSACTION = nullcontext()  # reusable: memory has nothing to commit
 
 
@@ -91,6 +99,7 @@ class MemoryQueueStore(QueueStore):
         "_name",
         "_odd",
         "_ready",
+        "_ready_bytes",
         "_ready_gone",
     )
 
@@ -109,8 +118,11 @@ class MemoryQueueStore(QueueStore):
         # messages out of flight first spreads the leases into the per-message index
         # (``_ungroup``), once each.
         self._in_flight: dict[StoredMessage, None] = {}
-        self._leases: dict[int, list[StoredMessage]] = {}
+        self._leases: dict[int, tuple[list[StoredMessage], int]] = {}  # (lease, its bytes)
         self._grouped = 0
+        # The bytes of the messages in the ready deque (taken ones excluded): what a lease of
+        # the whole deque holds, so that settling that lease whole sizes no message.
+        self._ready_bytes = 0
         self._keys = itertools.count()  # heap tie-breaker: equal due times keep send order
         self._bytes = 0
         self._live = 0
@@ -139,7 +151,8 @@ class MemoryQueueStore(QueueStore):
         if self._by_id is not None:
             return
         index: dict[str, StoredMessage] = {}
-        for found in (self._ready, self._delayed, self._in_flight, *self._leases.values()):
+        leased = (out for out, _ in self._leases.values())
+        for found in (self._ready, self._delayed, self._in_flight, *leased):
             for msg in found:
                 if msg.state != DONE:
                     index[msg.id] = msg
@@ -158,13 +171,15 @@ class MemoryQueueStore(QueueStore):
             msg = index.get(msg_id)
             if msg is None or msg.state == IN_FLIGHT:
                 continue
+            size = msg.size
             if msg.state == READY:
                 self._ready_gone += 1
+                self._ready_bytes -= size
             else:
                 self._delayed_gone += 1
             msg.state = DONE
             del index[msg_id]
-            removed_bytes += msg.size
+            removed_bytes += size
             out.append(msg)
         if out:
             self._bytes -= removed_bytes
@@ -215,6 +230,7 @@ class MemoryQueueStore(QueueStore):
                         msg.state = READY
                         msg.due = now  # when it became ready
                 self._ready.extend(messages)
+                self._ready_bytes += messages.nbytes
             else:
                 for msg in messages:
                     self._delay(msg)
@@ -223,23 +239,26 @@ class MemoryQueueStore(QueueStore):
             in_order = last_sent >= self._last_sent
         else:
             ready_append = self._ready.append
-            added = 0
+            added = ready_added = 0
             last_sent = self._last_sent
             in_order = True
             for msg in messages:
+                payload = msg.payload
+                size = len(payload) if type(payload) is bytes else msg.size
+                added += size
                 if msg.due <= now:
                     msg.state = READY
                     msg.due = now
                     ready_append(msg)
+                    ready_added += size
                 else:
                     self._delay(msg)
-                payload = msg.payload
-                added += len(payload) if type(payload) is bytes else msg.size
                 sent = msg.sent
                 if sent < last_sent:
                     in_order = False
                 else:
                     last_sent = sent
+            self._ready_bytes += ready_added
         self._bytes += added
         self._live += len(messages)
         index = self._by_id
@@ -269,6 +288,7 @@ class MemoryQueueStore(QueueStore):
             msg.state = READY
             msg.due = now
             append(msg)
+            self._ready_bytes += _size(msg)
             moved += 1
         return moved
 
@@ -281,15 +301,24 @@ class MemoryQueueStore(QueueStore):
         if limit >= len(ready):  # the whole ready queue: one copy, no pop per message
             out = list(ready)
             ready.clear()
+            nbytes = self._ready_bytes
+            self._ready_bytes = 0
+            for msg in out:
+                msg.state = IN_FLIGHT
+                msg.attempts += 1
         else:
             popleft = ready.popleft
             out = [popleft() for _ in range(limit)]
-        for msg in out:
-            msg.state = IN_FLIGHT
-            msg.attempts += 1
+            nbytes = 0
+            for msg in out:
+                msg.state = IN_FLIGHT
+                msg.attempts += 1
+                payload = msg.payload
+                nbytes += len(payload) if type(payload) is bytes else msg.size
+            self._ready_bytes -= nbytes
         if out:
             # In flight as one lease (see ``__init__``); the caller must not change the list.
-            self._leases[id(out)] = out
+            self._leases[id(out)] = (out, nbytes)
             self._grouped += len(out)
         return out
 
@@ -300,7 +329,7 @@ class MemoryQueueStore(QueueStore):
         if leases:
             update = self._in_flight.update
             fromkeys = dict.fromkeys
-            for out in leases.values():
+            for out, _ in leases.values():
                 update(fromkeys(out))
             leases.clear()
             self._grouped = 0
@@ -318,6 +347,7 @@ class MemoryQueueStore(QueueStore):
             msg.state = IN_FLIGHT
             msg.attempts += 1
             self._in_flight[msg] = None
+            self._ready_bytes -= _size(msg)
             out.append(msg)
         return out
 
@@ -333,18 +363,22 @@ class MemoryQueueStore(QueueStore):
         removed = len(finished)
         if removed:
             leases = self._leases
-            if leases and leases.pop(id(finished), None) is not None:
-                self._grouped -= removed  # a whole lease, every message still in flight
+            lease = leases.pop(id(finished), None) if leases else None
+            if lease is not None:
+                # A whole lease, every message still in flight: its bytes are known.
+                self._grouped -= removed
+                removed_bytes = lease[1]
+                for msg in finished:
+                    msg.state = DONE
             else:
                 self._ungroup()
+                removed_bytes = 0
                 for msg in finished:
                     del in_flight[msg]
-            removed_bytes = 0
-            for msg in finished:
-                msg.state = DONE
-                payload = msg.payload
-                # (a text body counts its UTF-8 size: ``StoredMessage.size``)
-                removed_bytes += len(payload) if type(payload) is bytes else msg.size
+                    msg.state = DONE
+                    payload = msg.payload
+                    # (a text body counts its UTF-8 size: ``StoredMessage.size``)
+                    removed_bytes += len(payload) if type(payload) is bytes else msg.size
             index = self._by_id
             if index is not None:
                 for msg in finished:
@@ -361,6 +395,7 @@ class MemoryQueueStore(QueueStore):
                 msg.state = READY
                 msg.due = now
                 self._ready.append(msg)
+                self._ready_bytes += _size(msg)
             else:
                 msg.due = due
                 self._delay(msg)
@@ -378,6 +413,7 @@ class MemoryQueueStore(QueueStore):
         back = [msg for msg in messages if msg in in_flight]
         for msg in back:
             del in_flight[msg]
+        self._ready_bytes += sum(map(_size, back))
         for msg in back:
             msg.payload = fit(msg.payload)  # it waits again (see ``settle``)
             msg.attempts -= 1
@@ -481,7 +517,8 @@ class MemoryQueueStore(QueueStore):
         return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
-        return iter([*self._in_flight, *itertools.chain.from_iterable(self._leases.values())])
+        leased = (out for out, _ in self._leases.values())
+        return iter([*self._in_flight, *itertools.chain.from_iterable(leased)])
 
     def page(self, state: int, start: int, limit: int) -> list[StoredMessage]:
         if state == DELAYED:
@@ -493,7 +530,7 @@ class MemoryQueueStore(QueueStore):
             return list(itertools.islice(live, start, start + limit))
         if state == READY:
             return list(itertools.islice(self._ready, start, start + limit))
-        flying = itertools.chain(self._in_flight, *self._leases.values())
+        flying = itertools.chain(self._in_flight, *(out for out, _ in self._leases.values()))
         return list(itertools.islice(flying, start, start + limit))
 
 

@@ -162,6 +162,31 @@ def test_transitions_outside_an_event_loop_wait_for_commit(tmp_path: Path) -> No
     again.close()
 
 
+def test_a_reopened_queue_counts_the_bytes_of_its_ready_and_in_flight_messages_apart(
+    tmp_path: Path,
+) -> None:
+    """A message in flight when the store closed stays in flight on reopening; leasing and
+    acking the ready ones then leaves exactly its bytes in the backlog."""
+    path = tmp_path / "q.sqlite"
+    clock = VirtualClock()
+    store = SqliteStore(path, clock)
+    queue = store.open_queue("q")
+    now = clock.now()
+    queue.enqueue([StoredMessage("a" * 32, now, "text", "flying", now)], now)
+    queue.lease(1)
+    queue.enqueue([StoredMessage("b" * 32, now, "text", "ready!!", now)], now)
+    store.commit()
+    store.close()
+    again = SqliteStore(path, clock)
+    queue = again.open_queue("q")
+    assert (queue.in_flight_count, queue.ready_count, queue.backlog_bytes) == (1, 1, 13)
+    leased = queue.lease(10)
+    assert [m.id for m in leased] == ["b" * 32]
+    queue.settle(leased, [], clock.now())
+    assert (queue.in_flight_count, queue.ready_count, queue.backlog_bytes) == (1, 0, 6)
+    again.close()
+
+
 # --- the model property ---------------------------------------------------------------------
 
 # One step: ("send", count, delay), ("advance", seconds) or ("check",). Bodies say what the

@@ -100,6 +100,16 @@ class TakeMachine(RuleBasedStateMachine):
         if out:
             self.leases.append(out)
 
+    @rule(limit=st.integers(1, 12))
+    def deliver_and_ack(self, limit: int) -> None:
+        """A push delivery whose every message is acked: a lease settled whole at once."""
+        out = self.store.lease(limit)
+        assert [m.id for m in out] == self.ready[:limit]
+        del self.ready[:limit]
+        for msg in out:
+            del self.sizes[msg.id]
+        self.store.settle(out, [], self.now)
+
     @rule(data=st.data())
     def settle_a_whole_lease(self, data: st.DataObject) -> None:
         """What a delivery whose every message was acked does: the lease itself finished
