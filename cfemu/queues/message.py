@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import repeat, starmap
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu import limits
@@ -31,9 +31,6 @@ logger = logging.getLogger("cfemu.queues")
 NONE: Final = 0
 ACK: Final = 1
 RETRY: Final = 2
-
-
-_new_message = object.__new__
 
 
 def _decode_all(records: Sequence[StoredMessage]) -> list[Any]:
@@ -115,19 +112,22 @@ class Message:
     ``id`` (32 hex characters), ``timestamp`` (aware UTC ``datetime`` of the send), ``body``
     (a fresh deserialized value per delivery) and ``attempts`` (1 on first delivery) mirror
     Cloudflare's ``Message``. ``ack()`` and ``retry(delaySeconds=...)`` record a decision.
+
+    Made by :class:`MessageBatch` only (as on Cloudflare, a Worker never constructs one):
+    without an ``__init__``, so that a batch makes its messages by a C loop (``Message()``
+    runs no Python code) and fills them in.
     """
 
     __slots__ = ("_decisions", "_delay", "_record", "_verdict", "attempts", "body", "id")
 
-    def __init__(self, record: StoredMessage, batch: MessageBatch, body: Any) -> None:
-        self.id: str = record.id
-        self.attempts: int = record.attempts
-        self.body: Any = body
-        """The message body, deserialized for this delivery."""
-        self._record = record
-        self._decisions = batch._decisions
-        self._verdict = NONE
-        self._delay: int | None = None
+    id: str
+    attempts: int
+    body: Any
+    """The message body, deserialized for this delivery."""
+    _record: StoredMessage
+    _decisions: _Decisions
+    _verdict: int
+    _delay: int | None  # set by retry(), and read only after it
 
     @property
     def timestamp(self) -> datetime:
@@ -217,9 +217,9 @@ class MessageBatch:
         self._decisions = decisions = _Decisions(crash, log)
         if bodies is None:
             bodies = _decode_all(records)
-        # One Message per record, made by a C loop without an __init__ call each (a batch
-        # is hot), then filled in.
-        messages: list[Message] = list(map(_new_message, repeat(Message, len(records))))
+        # One Message per record, made by a C loop (``Message`` has no ``__init__``: no
+        # Python call each, no argument tuple), then filled in.
+        messages: list[Message] = list(starmap(Message, repeat((), len(records))))
         for msg, record, body in zip(messages, records, bodies, strict=True):
             msg.id = record.id
             msg.attempts = record.attempts
