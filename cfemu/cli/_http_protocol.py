@@ -33,6 +33,7 @@ import asyncio
 import http
 import logging
 import re
+import time
 from collections import deque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -165,7 +166,7 @@ class _Exchange:
             await app(self.scope, self.receive, self.send)
         except Exception:
             _log.exception("Exception in ASGI application")
-            if not self.started:
+            if not self.started or self.head is not None:  # nothing written yet
                 if not self.disconnected:
                     self.keep_alive = False
                     self._write_500()
@@ -177,9 +178,9 @@ class _Exchange:
                 conn.transport.close()
             raise
         else:
-            if not self.started:
+            if not self.started or self.head is not None:
                 if not self.disconnected:
-                    _log.error("ASGI callable returned without starting response.")
+                    _log.error("ASGI callable returned without sending a response.")
                     self.keep_alive = False
                     self._write_500()
                     self._finish()
@@ -366,7 +367,9 @@ class DevHttpProtocol(asyncio.Protocol):
             config.load()
         self.config = config
         self.app = config.loaded_app
-        self.loop = _loop or asyncio.get_event_loop()
+        self.loop = loop = _loop or asyncio.get_event_loop()
+        # The loop's clock; asyncio's own is time.monotonic, read without a method call.
+        self._time = time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
         self.server_state = server_state
         self.connections = server_state.connections
         self.tasks = server_state.tasks
@@ -388,6 +391,7 @@ class DevHttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect_100 = False
+        self._invalid = False  # unparsable bytes came after requests still to answer
         # One timer for both timeouts: it checks the deadline when it fires.
         self._deadline: float | None = None
         self._in_headers = False  # a request's first bytes came, its headers are not complete
@@ -444,7 +448,13 @@ class DevHttpProtocol(asyncio.Protocol):
             pass  # answered as an ordinary request, then the connection closes
         except httptools.HttpParserError:
             _log.warning("Invalid HTTP request received.")
-            self._refuse(_status_line(400), _INVALID_400)
+            exchange = self.exchange
+            if self.pipeline or (exchange is not None and not exchange.complete):
+                # The requests before it are answered first; then the 400, then close.
+                self._invalid = True
+                self.pause_reading()
+            else:
+                self._refuse(_status_line(400), _INVALID_400)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -484,7 +494,11 @@ class DevHttpProtocol(asyncio.Protocol):
         self._expect_100 = False
         self._in_headers = True
         if self._deadline is None or self._idle:  # this request's headers are due from now
-            self._arm(self.header_timeout)
+            # _arm(), inline: once per request
+            self._idle = False
+            deadline = self._deadline = self._time() + self.header_timeout
+            if self._timer is None or deadline < self._timer_at:
+                self._rearm(deadline)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -561,14 +575,19 @@ class DevHttpProtocol(asyncio.Protocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.resume_reading()
+        if self.read_paused:
+            self.resume_reading()
         if self.pipeline:
             self._start(self.pipeline.popleft())
+        elif self._invalid:  # what came after the requests answered could not be parsed
+            self._refuse(_status_line(400), _INVALID_400)
         elif self._in_headers:  # the next request's headers arrived in part meanwhile
             self._arm(self.header_timeout)
-        else:
-            self._arm(self.keep_alive_timeout)
+        else:  # idle until the next request: _arm(keep-alive), inline
+            deadline = self._deadline = self._time() + self.keep_alive_timeout
             self._idle = True
+            if self._timer is None or deadline < self._timer_at:
+                self._rearm(deadline)
 
     def shutdown(self) -> None:
         """Close when the response in progress, if any, is written (graceful shutdown)."""
@@ -584,20 +603,22 @@ class DevHttpProtocol(asyncio.Protocol):
     def _arm(self, seconds: float) -> None:
         """Make the deadline ``seconds`` from now; the timer fires by then."""
         self._idle = False
-        deadline = self._deadline = self.loop.time() + seconds
-        timer = self._timer
-        if timer is None or deadline < self._timer_at:  # else it fires first and re-arms
-            if timer is not None:
-                timer.cancel()
-            self._timer_at = deadline
-            self._timer = self.loop.call_at(deadline, self._expired)
+        deadline = self._deadline = self._time() + seconds
+        if self._timer is None or deadline < self._timer_at:  # else it fires first, re-arms
+            self._rearm(deadline)
+
+    def _rearm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._expired)
 
     def _expired(self) -> None:
         self._timer = None
         deadline = self._deadline
         if deadline is None:
             return  # a request came in time; the timer is armed again when needed
-        if self.loop.time() < deadline:  # moved later meanwhile
+        if self._time() < deadline:  # moved later meanwhile
             self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._expired)
             return

@@ -266,8 +266,13 @@ async def test_an_app_that_fails_or_never_answers_gives_a_500_and_a_close() -> N
         injected = [(b"content-length", b"2"), (b"x-a", b"1\r\nset-cookie: stolen=1")]
         await send({"type": "http.response.start", "status": 200, "headers": injected})
 
+    async def fails_after_start(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise ValueError("failed before the body")  # nothing was written yet: still a 500
+
     request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-    for app in (raises, silent, bad_header):
+    for app in (raises, silent, bad_header, fails_after_start):
         answer = await _answer(app, request)
         assert answer.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), app
         assert b"connection: close\r\n" in answer and b"stolen" not in answer
@@ -293,6 +298,24 @@ async def test_an_unparsable_request_is_a_400() -> None:
     answer = await _answer(text_app, b"NOT HTTP AT ALL\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert answer.endswith(b"\r\n\r\nInvalid HTTP request received.")
+
+
+async def test_garbage_after_a_request_in_flight_is_a_400_after_its_response() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await text_app(scope, receive, send)
+
+    async with serving(app) as (port, _), connection(port) as (reader, writer):
+        writer.write(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP\r\n\r\n")
+        await writer.drain()
+        release.set()
+        with anyio.fail_after(5):
+            first = await read_response(reader)
+            rest = await reader.read()
+    assert first[2] == b"GET /first? 0"
+    assert rest.startswith(b"HTTP/1.1 400 Bad Request\r\n")
 
 
 async def test_a_client_leaving_mid_body_is_a_disconnect_for_the_app() -> None:
