@@ -4,7 +4,7 @@ through, and the error a store raises when it cannot write (re-exported by
 
 from __future__ import annotations
 
-from itertools import repeat, starmap
+from itertools import repeat
 from math import floor
 from typing import Final
 
@@ -105,13 +105,7 @@ class StoredMessage:
         return f"<StoredMessage {self.id} {state} attempts={self.attempts}>"
 
 
-class _Sent(StoredMessage):
-    """A :class:`StoredMessage` made by :func:`stored_messages`: the same slots and
-    behaviour, without the ``__init__`` (``_Sent()`` runs no Python code, so a C loop makes
-    a batch of them with no argument tuple each; they are filled in after)."""
-
-    __slots__ = ()
-    __init__ = object.__init__
+_new_message = object.__new__
 
 
 class UniformBatch(list[StoredMessage]):
@@ -159,7 +153,7 @@ def stored_messages(
     ``nbytes``: the payloads' total bytes, when the caller has counted them; ``fitted``:
     false for payloads that may be orjson's oversized buffers (see :class:`UniformBatch`)."""
     # The objects made by a C loop (no Python call each), then filled in.
-    out = UniformBatch(starmap(_Sent, repeat((), len(ids))))
+    out = UniformBatch(map(_new_message, repeat(StoredMessage, len(ids))))
     out.sent = sent
     out.due = due
     out.fitted = fitted
