@@ -55,18 +55,17 @@ HIGH_WATER = 65536
 #: Bodies at least this long are written after their head, not copied into one buffer.
 _COPY_LIMIT = 16384
 
-_ASGI = {"version": "3.0", "spec_version": "2.3"}
-_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_ASGI = {"version": "3.0", "spec_version": "2.3"}  # every scope's (no app here changes it)
 _TIMEOUT_408 = b"408 Request Timeout: the request headers took too long"
 _INVALID_400 = b"Invalid HTTP request received."
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # a lowercased header name (RFC 9110 §5.6.2)
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 §5.6.2)
 # Any control character but TAB, or a CR or LF that is not part of a CRLF pair: a header
 # value holding one could split the head. CRLF pairs are counted separately.
 _BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
-_valid_names: set[bytes] = set()  # response header names seen valid (lowercased)
+_valid_names: set[bytes] = set()  # response header names seen valid
 _status_lines: dict[int, bytes] = {}
 _methods: dict[bytes, str] = {}
 # Response heads by status, keep-alive, HEAD and header pairs: what _frame made of them.
@@ -217,7 +216,7 @@ class _Exchange:
                 await self.waiter
             finally:
                 self.waiter = None
-        return _DISCONNECT
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         """Write an ASGI ``http.response.start`` or ``http.response.body`` message."""

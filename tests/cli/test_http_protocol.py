@@ -237,7 +237,7 @@ async def test_the_connection_closes_after_the_response_when(
 
 async def test_the_apps_connection_close_closes_the_connection() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-length", b"2"), (b"connection", b"keep-alive, Close")]
+        headers = [(b"Content-Length", b"2"), (b"Connection", b"keep-alive, Close")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ok"})
 
