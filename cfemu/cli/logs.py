@@ -93,12 +93,31 @@ class DevLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(formatter)
         self.dev_formatter = formatter
         self._lines: list[str] = []  # request lines not written yet
+        self._starts: dict[tuple[str, str, bytes, int], str] = {}  # see write_answered
 
     def write_request(self, message: str, status: int) -> None:
         """Take the request line ``message`` (``GET / 200 OK (3ms)``): written and flushed
         on the event loop's next turn (at once outside a running loop)."""
+        self._take(self.dev_formatter.line("inf", message, status))
+
+    def write_answered(self, method: str, path: str, query: bytes, status: int, ms: int) -> None:
+        """:meth:`write_request` for the line of a request to ``path`` (and ``query``)
+        answered ``status`` in ``ms`` milliseconds, its formatted start remembered for the
+        next request like it (bounded): the same line for less work."""
+        key = (method, path, query, status)
+        start = self._starts.get(key)
+        if start is None:
+            target = f"{path}?{query.decode('latin-1')}" if query else path
+            phrase = _PHRASES.get(status, "")
+            # The line up to its duration: the formatter colours the status, which is in it.
+            start = self.dev_formatter.line("inf", f"{method} {target} {status} {phrase} (", status)
+            if len(self._starts) < _REMEMBERED_STARTS:
+                self._starts[key] = start
+        self._take(f"{start}{ms}ms)")
+
+    def _take(self, line: str) -> None:
         lines = self._lines
-        lines.append(self.dev_formatter.line("inf", message, status))
+        lines.append(line)
         if len(lines) > 1:
             return  # the turn's write is already due
         # A running loop means asyncio is loaded (`cfemu --help` loads none: no import here).
@@ -240,17 +259,17 @@ def log_requests(app: Any) -> Any:
 def log_request(scope: Any, status: int, started: float) -> None:
     """Log the line of the HTTP request ``scope`` answered ``status``, begun at ``started``
     (a ``time.perf_counter()``): ``GET /path 200 OK (12ms)`` on ``cfemu.requests``."""
-    path = scope.get("path", "/")
-    query = scope.get("query_string", b"")
-    if query:
-        path += "?" + query.decode("latin-1")
     ms = round((time.perf_counter() - started) * 1000)
     method = scope.get("method", "GET")
-    phrase = _PHRASES.get(status, "")
+    path = scope.get("path", "/")
+    query = scope.get("query_string", b"")
     direct = _direct_handler()
     if direct is not None:
-        direct.write_request(f"{method} {path} {status} {phrase} ({ms}ms)", status)
+        direct.write_answered(method, path, query, status, ms)
         return
+    if query:
+        path += "?" + query.decode("latin-1")
+    phrase = _PHRASES.get(status, "")
     # REQUESTS.info(...) without its search of the stack for the caller (the line's format
     # shows no source location): one record per request is hot.
     REQUESTS.handle(
@@ -266,6 +285,9 @@ def log_request(scope: Any, status: int, started: float) -> None:
         )
     )
 
+
+#: Request-line starts a DevLogHandler remembers (distinct method, path, query, status).
+_REMEMBERED_STARTS = 256
 
 #: Status code → reason phrase (``OK``, ``Not Found``...).
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}

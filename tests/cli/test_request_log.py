@@ -91,6 +91,32 @@ async def test_coloured_direct_line_matches_the_formatter() -> None:
     assert "\x1b[31m503\x1b[0m" in out.getvalue()
 
 
+async def test_a_remembered_line_start_gives_the_formatters_line_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Durations of 0, 7 and 1234 ms for the same request: the start of its line is
+    # remembered, the duration is each request's own. The path holds " 200 ", which the
+    # formatter's colouring must skip in favour of the status... as it does for a whole line.
+    ticks = iter([0.0, 0.0, 1.0, 1.007, 2.0, 3.234, 4.0, 4.0])
+    monkeypatch.setattr("cfemu.cli.logs.time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    for colour in (False, True):
+        ticks = iter([0.0, 0.0, 1.0, 1.007, 2.0, 3.234, 4.0, 4.0])
+        with dev_logging(colour=colour) as out:
+            for _ in range(3):
+                await _request(_app(200), "/a 200 b", b"x=1")
+            await _request(_app(404), "/a 200 b", b"x=1")
+        expected = [
+            DevLogFormatter(colour=colour).format(_record(f"GET /a 200 b?x=1 {message}", status))
+            for message, status in [
+                ("200 OK (0ms)", 200),
+                ("200 OK (7ms)", 200),
+                ("200 OK (1234ms)", 200),
+                ("404 Not Found (0ms)", 404),
+            ]
+        ]
+        assert out.getvalue().splitlines() == expected
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
