@@ -30,62 +30,27 @@ connection closes after its response.
 from __future__ import annotations
 
 import asyncio
-import http
-import logging
-import re
 import time
 from collections import deque
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 import httptools
 
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping
-
-    Message = MutableMapping[str, Any]
+from cfemu.cli._http_exchange import Exchange, error_headers, log, status_line
 
 __all__ = ["DevHttpProtocol"]
 
-_log = logging.getLogger("cfemu.http")
-
 #: Request body bytes buffered before reading from the client pauses.
 HIGH_WATER = 65536
-#: Bodies at least this long are written after their head, not copied into one buffer.
-_COPY_LIMIT = 16384
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}  # every scope's (no app here changes it)
 _TIMEOUT_408 = b"408 Request Timeout: the request headers took too long"
 _INVALID_400 = b"Invalid HTTP request received."
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_LAST_CHUNK = b"0\r\n\r\n"
-
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 §5.6.2)
-# Any control character but TAB, or a CR or LF that is not part of a CRLF pair: a header
-# value holding one could split the head. CRLF pairs are counted separately.
-_BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
-_valid_names: set[bytes] = set()  # response header names seen valid
-_status_lines: dict[int, bytes] = {}
 _methods: dict[bytes, str] = {}
-# Response heads by status, keep-alive, HEAD and header pairs: what _frame made of them.
-_heads: dict[tuple[Any, ...], tuple[bytes, int, bool, bool]] = {}
-_CACHED_HEADS = 256
 _targets: dict[bytes, tuple[str, bytes, bytes]] = {}  # request-target: path, raw path, query
 _CACHED_TARGETS = 256
-
-
-def _status_line(status: int) -> bytes:
-    line = _status_lines.get(status)
-    if line is None:
-        if not isinstance(status, int) or not 100 <= status <= 999:
-            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
-        try:
-            phrase = http.HTTPStatus(status).phrase.encode()
-        except ValueError:
-            phrase = b""
-        line = _status_lines[status] = b"HTTP/1.1 %d %s\r\n" % (status, phrase)
-    return line
 
 
 def _target(url: bytes) -> tuple[str, bytes, bytes]:
@@ -101,250 +66,6 @@ def _target(url: bytes) -> tuple[str, bytes, bytes]:
         if len(_targets) < _CACHED_TARGETS:
             _targets[url] = found
     return found
-
-
-def _check_names(headers: list[tuple[bytes, bytes]]) -> None:
-    for name, _value in headers:
-        if name not in _valid_names:
-            if _TOKEN.fullmatch(name) is None:
-                raise RuntimeError(f"Invalid HTTP header name {name!r} in response.")
-            if len(_valid_names) < 1024:
-                _valid_names.add(name)
-
-
-class _Exchange:
-    """One request on a connection and the response the app gives it (ASGI receive/send)."""
-
-    __slots__ = (
-        "body",
-        "chunked",
-        "complete",
-        "conn",
-        "delivered",
-        "disconnected",
-        "expect_100",
-        "head",
-        "head_only",
-        "keep_alive",
-        "more_body",
-        "remaining",
-        "scope",
-        "started",
-        "task",
-        "waiter",
-    )
-
-    def __init__(
-        self, conn: DevHttpProtocol, scope: dict[str, Any], keep_alive: bool, expect_100: bool
-    ) -> None:
-        self.conn = conn
-        self.scope = scope
-        self.keep_alive = keep_alive
-        self.expect_100 = expect_100
-        self.head_only = scope["method"] == "HEAD"
-        self.body = b""
-        self.more_body = True
-        self.delivered = False  # the last of the body was handed to receive()
-        self.disconnected = False
-        self.started = False
-        self.complete = False
-        self.chunked = False
-        self.remaining = 0  # content-length still owed
-        self.head: bytes | None = None  # a head waiting for the first body chunk
-        self.waiter: asyncio.Future[None] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def run(self, app: Callable[..., Awaitable[None]]) -> None:
-        conn = self.conn
-        try:
-            await app(self.scope, self.receive, self.send)
-        except Exception:
-            _log.exception("Exception in ASGI application")
-            if not self.started or self.head is not None:  # nothing written yet
-                if not self.disconnected:
-                    self.keep_alive = False
-                    self._write_500()
-                    self._finish()
-            elif not self.complete:
-                conn.transport.close()
-        except BaseException:
-            if not self.complete:
-                conn.transport.close()
-            raise
-        else:
-            if not self.started or self.head is not None:
-                if not self.disconnected:
-                    _log.error("ASGI callable returned without sending a response.")
-                    self.keep_alive = False
-                    self._write_500()
-                    self._finish()
-            elif not self.complete and not self.disconnected:
-                _log.error("ASGI callable returned without completing response.")
-                conn.transport.close()
-        finally:
-            conn.tasks.discard(self.task)
-
-    def _write_500(self) -> None:
-        transport = self.conn.transport
-        if not transport.is_closing():
-            transport.write(_status_line(500) + _error_headers(b"Internal Server Error"))
-
-    async def receive(self) -> Message:
-        """The next ASGI ``http.request`` message, or ``http.disconnect``."""
-        if self.expect_100:
-            self.expect_100 = False
-            if not self.conn.transport.is_closing():
-                self.conn.transport.write(_CONTINUE)
-        while not (self.disconnected or self.complete):
-            body = self.body
-            if body or not (self.more_body or self.delivered):
-                self.body = b""
-                more = self.more_body
-                if not more:
-                    self.delivered = True
-                else:
-                    self.conn.resume_reading()
-                return {"type": "http.request", "body": body, "more_body": more}
-            self.conn.resume_reading()
-            self.waiter = self.conn.loop.create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        """Write an ASGI ``http.response.start`` or ``http.response.body`` message."""
-        conn = self.conn
-        if conn.write_paused and not self.disconnected:
-            await conn.drain()
-        if self.disconnected:
-            return
-        kind = message["type"]
-        if not self.started:
-            if kind != "http.response.start":
-                raise RuntimeError(f"Expected ASGI message 'http.response.start', got {kind!r}.")
-            head = self._head(message["status"], message.get("headers", ()))
-            self.started = True
-            self.expect_100 = False
-            if self.chunked:  # a stream: its head goes now, its chunks as they come
-                conn.transport.write(head)
-            else:
-                self.head = head
-            return
-        if self.complete:
-            raise RuntimeError(f"Unexpected ASGI message {kind!r} after the response completed.")
-        if kind != "http.response.body":
-            raise RuntimeError(f"Expected ASGI message 'http.response.body', got {kind!r}.")
-        body = message.get("body", b"")
-        more = message.get("more_body", False)
-        if self.head_only:
-            data = b""
-        elif self.chunked:
-            data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
-            if not more:
-                data += _LAST_CHUNK
-        else:
-            size = len(body)
-            if size > self.remaining:
-                raise RuntimeError("Response content longer than Content-Length")
-            self.remaining -= size
-            data = body
-        pending = self.head
-        transport = conn.transport
-        if pending is not None:
-            self.head = None
-            if len(data) < _COPY_LIMIT:
-                transport.write(pending + data)
-            else:
-                transport.write(pending)
-                transport.write(data)
-        elif data:
-            transport.write(data)
-        if not more:
-            if self.remaining and not self.head_only:
-                raise RuntimeError("Response content shorter than Content-Length")
-            self._finish()
-
-    def _finish(self) -> None:
-        self.complete = True
-        self.wake()
-        if not self.keep_alive:
-            self.conn.transport.close()
-        self.conn.response_complete(self)
-
-    def _head(self, status: int, headers: Any) -> bytes:
-        """The response head (status line, headers, blank line); sets the framing."""
-        keep_alive, head_only = self.keep_alive, self.head_only
-        key: tuple[Any, ...] | None = (status, keep_alive, head_only, *headers)
-        try:
-            framed = _heads.get(key)  # type: ignore[arg-type]
-        except TypeError:  # header pairs that are not tuples of bytes
-            key = framed = None
-        if framed is None:
-            framed = _frame(status, list(headers), keep_alive, head_only)
-            if key is not None and len(_heads) < _CACHED_HEADS:
-                _heads[key] = framed
-        head, self.remaining, self.chunked, self.keep_alive = framed
-        return head + self.conn.default_head()
-
-
-def _frame(
-    status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool, head_only: bool
-) -> tuple[bytes, int, bool, bool]:
-    """A response head but the server's default headers and the blank line after them, the
-    content-length owed, whether the body is chunked, whether the connection stays open."""
-    _check_names(headers)
-    parts = [_status_line(status)]
-    lines = 1 + len(headers)  # the CRLFs of the status line and each header
-    length: bytes | None = None
-    chunked = False
-    for name, value in headers:
-        name = name.lower()
-        if name == b"content-length":
-            if length is None and not chunked:
-                length = value
-        elif name == b"transfer-encoding":
-            if value.lower() == b"chunked":
-                chunked = True
-                length = None
-        elif name == b"connection" and b"close" in [
-            token.strip() for token in value.lower().split(b",")
-        ]:
-            keep_alive = False
-        parts += (name, b": ", value, b"\r\n")
-    remaining = 0
-    if length is not None:
-        try:
-            remaining = int(length)
-        except ValueError:
-            remaining = -1
-        if remaining < 0:
-            raise RuntimeError(f"Invalid Content-Length {length!r} in response.")
-    elif not chunked and not head_only and status not in (204, 304) and status >= 200:
-        chunked = True
-        parts.append(b"transfer-encoding: chunked\r\n")
-        lines += 1
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-        lines += 1
-    head = b"".join(parts)
-    # Every CR and LF of the head must be one of the CRLFs written above.
-    if _BAD_HEAD.search(head) is not None or head.count(b"\r\n") != lines:
-        raise RuntimeError("Invalid HTTP header value in response.")
-    return head, remaining, chunked and not head_only, keep_alive
-
-
-def _error_headers(text: bytes) -> bytes:
-    return (
-        b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-        b"connection: close\r\n\r\n%s" % (len(text), text)
-    )
 
 
 class DevHttpProtocol(asyncio.Protocol):
@@ -381,9 +102,9 @@ class DevHttpProtocol(asyncio.Protocol):
         self.server: tuple[str, int] | None = None
         self.client: tuple[str, int] | None = None
         self.scheme = "http"
-        self.pipeline: deque[_Exchange] = deque()
-        self.exchange: _Exchange | None = None  # the one being answered
-        self.parsing: _Exchange | None = None  # the one whose body is being read
+        self.pipeline: deque[Exchange] = deque()
+        self.exchange: Exchange | None = None  # the one being answered
+        self.parsing: Exchange | None = None  # the one whose body is being read
         self.read_paused = False
         self.write_paused = False
         self._drained: asyncio.Future[None] | None = None
@@ -446,14 +167,14 @@ class DevHttpProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             pass  # answered as an ordinary request, then the connection closes
         except httptools.HttpParserError:
-            _log.warning("Invalid HTTP request received.")
+            log.warning("Invalid HTTP request received.")
             exchange = self.exchange
             if self.pipeline or (exchange is not None and not exchange.complete):
                 # The requests before it are answered first; then the 400, then close.
                 self._invalid = True
                 self.pause_reading()
             else:
-                self._refuse(_status_line(400), _INVALID_400)
+                self._refuse(status_line(400), _INVALID_400)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -538,7 +259,7 @@ class DevHttpProtocol(asyncio.Protocol):
         # request (cfemu does not emulate WebSockets); the connection closes after it,
         # since what the client sends next would be in the protocol it asked for.
         keep_alive = version != "1.0" and parser.should_keep_alive() and not parser.should_upgrade()
-        exchange = _Exchange(self, scope, keep_alive, self._expect_100)
+        exchange = Exchange(self, scope, keep_alive, self._expect_100)
         self.parsing = exchange
         current = self.exchange
         if current is None or current.complete:
@@ -564,12 +285,12 @@ class DevHttpProtocol(asyncio.Protocol):
         exchange.wake()
 
     # -- requests and responses
-    def _start(self, exchange: _Exchange) -> None:
+    def _start(self, exchange: Exchange) -> None:
         self.exchange = exchange
         task = exchange.task = self.loop.create_task(exchange.run(self.app))
         self.tasks.add(task)
 
-    def response_complete(self, exchange: _Exchange) -> None:
+    def response_complete(self, exchange: Exchange) -> None:
         """``exchange``'s response is written: start the next pipelined request, if any."""
         self.server_state.total_requests += 1
         if self.transport.is_closing():
@@ -579,7 +300,7 @@ class DevHttpProtocol(asyncio.Protocol):
         if self.pipeline:
             self._start(self.pipeline.popleft())
         elif self._invalid:  # what came after the requests answered could not be parsed
-            self._refuse(_status_line(400), _INVALID_400)
+            self._refuse(status_line(400), _INVALID_400)
         elif self._in_headers:  # the next request's headers arrived in part meanwhile
             self._arm(self.header_timeout)
         else:  # idle until the next request: _arm(keep-alive), inline
@@ -626,13 +347,13 @@ class DevHttpProtocol(asyncio.Protocol):
         if self.transport.is_closing() or (exchange is not None and not exchange.complete):
             return  # re-armed when that response completes, if headers are still due
         if self._in_headers:
-            self._refuse(_status_line(408), _TIMEOUT_408)
+            self._refuse(status_line(408), _TIMEOUT_408)
         else:
             self.transport.close()
 
     def _refuse(self, status_line: bytes, text: bytes) -> None:
         if not self.transport.is_closing():
-            self.transport.write(status_line + _error_headers(text))
+            self.transport.write(status_line + error_headers(text))
             self.transport.close()
 
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from cfemu.cli._http_protocol import DevHttpProtocol, protocol_class
 from cfemu.cli._http_server import HttpOptions, uvicorn_config
+from tests.listening_server import ListeningServer
 
 pytestmark = pytest.mark.anyio
 
@@ -24,29 +25,16 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    def install_signal_handlers(self) -> None:  # the test's loop keeps its own
-        pass
-
-
 @asynccontextmanager
 async def serving(
     app: Any, *, header_timeout: float = 10.0, keep_alive: float = 5.0
-) -> AsyncIterator[tuple[int, _Server]]:
+) -> AsyncIterator[tuple[int, ListeningServer]]:
     """``app`` served by uvicorn with cfemu's protocol on a free loopback port."""
     config = uvicorn_config(
         app, host="127.0.0.1", port=0, options=HttpOptions(header_timeout=header_timeout)
     )
     config.timeout_keep_alive = keep_alive  # type: ignore[assignment]
-    server = _Server(config)
+    server = ListeningServer(config)
     task = asyncio.create_task(server.serve())
     try:
         with anyio.fail_after(10):

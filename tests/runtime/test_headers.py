@@ -20,6 +20,7 @@ from cfemu._tasks import TaskTracker
 from cfemu.clock import VirtualClock
 from cfemu.runtime import Headers, Request, Response, Worker, WorkerTransport, asgi_app
 from cfemu.runtime.js_module.proxy import JsException
+from tests.listening_server import ListeningServer
 
 # An oracle written from RFC 9110 §5.6.2 (tchar), independent of cfemu's regex.
 TCHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -162,23 +163,13 @@ async def test_a_worker_setting_a_line_break_gets_a_type_error_through_the_clien
     _check(replies, caplog.text)
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
 @pytest.mark.anyio
 async def test_a_worker_setting_a_line_break_gets_a_500_on_the_wire_not_an_empty_reply(
     worker: Worker, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR)
     config = uvicorn.Config(asgi_app(worker), host="127.0.0.1", port=0, log_level="warning")
-    server = _Server(config)
+    server = ListeningServer(config)
     serving = asyncio.create_task(server.serve())
     try:
         with anyio.fail_after(10):

@@ -23,6 +23,7 @@ from cfemu.runtime import (
     WorkerTransport,
     asgi_app,
 )
+from tests.listening_server import ListeningServer
 
 pytestmark = pytest.mark.anyio
 
@@ -189,22 +190,10 @@ async def test_asgi_lifespan_is_acknowledged() -> None:
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, telling when it is listening."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
 async def test_asgi_app_under_a_real_uvicorn_on_loopback() -> None:
     app = asgi_app(sample(limit=1000), test_scheduled=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = _Server(config)
+    server = ListeningServer(config)
     serving = asyncio.create_task(server.serve())
     try:
         with anyio.fail_after(10):
