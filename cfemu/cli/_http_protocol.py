@@ -85,7 +85,6 @@ class DevHttpProtocol(asyncio.Protocol):
     ) -> None:
         if not config.loaded:
             config.load()
-        self.config = config
         self.app = config.loaded_app
         self.loop = loop = _loop or asyncio.get_event_loop()
         # The loop's clock; asyncio's own is time.monotonic, read without a method call.
