@@ -136,6 +136,10 @@ class _QueueCore:
         """New messages from a producer (already validated, serialized and sized); returns
         once they are durable. If the store cannot write them, nothing is queued and the
         producer gets Cloudflare's error for a failed send (``failure``: its prefix)."""
+        if type(records) is UniformBatch and records.ids is not None:
+            if self._take_at_once(records, now):
+                return
+            records.fill()
         try:
             await self.broker.store.add(self.store, records, now, partial(self._sent, records, now))
         except StoreWriteError as exc:
@@ -152,6 +156,40 @@ class _QueueCore:
                 cause="Internal Server Error",
                 code=15000,
             ) from exc
+
+    def _take_at_once(self, batch: UniformBatch, now: float) -> bool:
+        """Deliver a pending ``sendBatch`` as it is queued, when the consumer would lease
+        exactly it at once (what :meth:`pump` would do: nothing ready or due before it, room
+        for a delivery, the whole batch in one lease without waiting for the batch
+        timeout), so that no :class:`StoredMessage` is made for a message that never waits
+        (the store makes them only if something needs them one by one). False: nothing
+        done, the batch is queued as usual."""
+        n = len(batch.ids or ())
+        if (
+            self.handler is None
+            or self.paused
+            or self.check_spent
+            or self.active >= self.max_concurrency
+            or n > self.max_batch
+            or (n < self.max_batch and self.timeout > 0)
+            or batch.due > now
+        ):
+            return False
+        broker = self.broker
+        store = self.store
+        if broker.closed or broker._flush_before_delivery or store.ready_count:
+            return False
+        next_due = store.next_due()
+        if (next_due is not None and next_due <= now) or not store.lease_sent(batch):
+            return False
+        self.sent += n
+        if self.first_at is None:
+            self.first_at = now
+        self._start(batch, n)
+        # The timers as ``pump`` leaves them: nothing ready, the next delayed message's due.
+        self._batch_timer = self._sync_timer(self._batch_timer, None, self._on_batch)
+        self._delay_timer = self._sync_timer(self._delay_timer, next_due, self._on_delay)
+        return True
 
     def _sent(self, records: Sequence[StoredMessage], now: float) -> None:
         """The store queued ``records``, new messages (they are durable)."""
@@ -222,9 +260,13 @@ class _QueueCore:
             records = self._retire_spent(records)
             if not records:
                 return
+        self._start(records, len(records))
+
+    def _start(self, records: list[StoredMessage], count: int) -> None:
+        """Run a delivery of ``count`` leased messages, as a tracked task."""
         self.active += 1
         self.batches += 1
-        self.delivered += len(records)
+        self.delivered += count
         delivery = _Delivery(self, records)
         self.broker._deliveries.add(delivery)
         delivery.task = self.broker.tracker.spawn(deliver(self, delivery))
@@ -257,26 +299,28 @@ class _QueueCore:
         retried: list[tuple[StoredMessage, float]] = []
         exhausted: list[StoredMessage] = []
         acked = 0
-        messages = batch.messages
+        records = batch._records
         if not decisions.retries and (ack_all or not (retry_all or failed)):
             # The common outcome: every message acked (explicitly, by ackAll or implicitly).
-            records = batch._records
             # The lease itself (not a copy): the store drops a whole lease at once.
             finished = records if isinstance(records, list) else list(records)
-            acked = len(finished)
-            messages = []
-        for msg in messages:
-            verdict = msg._verdict
-            rec = msg._record
-            if verdict == ACK or (verdict == NONE and (ack_all or not (retry_all or failed))):
-                finished.append(rec)
-                acked += 1
-            elif rec.attempts >= max_attempts:
-                finished.append(rec)
-                exhausted.append(rec)
-            else:
-                delay = msg._delay if verdict == RETRY and msg._delay is not None else default_delay
-                retried.append((rec, now + delay))
+            acked = len(batch.messages)
+        else:
+            if type(records) is UniformBatch:
+                records.fill_in_flight()  # leased as sent: its messages are needed one by one
+            for msg, rec in zip(batch.messages, records, strict=True):
+                verdict = msg._verdict
+                if verdict == ACK or (verdict == NONE and (ack_all or not (retry_all or failed))):
+                    finished.append(rec)
+                    acked += 1
+                elif rec.attempts >= max_attempts:
+                    finished.append(rec)
+                    exhausted.append(rec)
+                else:
+                    delay = (
+                        msg._delay if verdict == RETRY and msg._delay is not None else default_delay
+                    )
+                    retried.append((rec, now + delay))
         dlq = self._apply(finished, retried, exhausted, now)
         self.acked += acked
         if failed:
@@ -351,6 +395,8 @@ class _QueueCore:
         """A delivery was cancelled (shutdown): like a crash, it counts as a failed attempt."""
         self.active -= 1
         self.failed_batches += 1
+        if type(records) is UniformBatch:
+            records.fill_in_flight()
         self._interrupted([rec for rec in records if rec.state == IN_FLIGHT])
         self.pump()
 

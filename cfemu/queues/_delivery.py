@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfemu.queues._invoke import run_consumer
 from cfemu.queues.message import MessageBatch
-from cfemu.queues.store import StoredMessage, StoreWriteError
+from cfemu.queues.store import StoredMessage, StoreWriteError, UniformBatch
 
 if TYPE_CHECKING:
     from cfemu.queues._core import _QueueCore
@@ -48,6 +48,8 @@ async def deliver(core: _QueueCore, delivery: _Delivery) -> None:
             broker.logger.error(
                 "Queue %r: cannot deserialize a message of the batch: %r", core.name, exc
             )
+            if type(records) is UniformBatch:
+                records.fill_in_flight()  # (a batch leased as it was sent)
             batch = MessageBatch(core.name, records, bodies=[None] * len(records))
             delivery.finished = True
             broker._deliveries.discard(delivery)

@@ -13,12 +13,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat, starmap
+from math import floor
 from typing import TYPE_CHECKING, Any, Final
 
 from cfemu import limits
 from cfemu._js import JsDict
 from cfemu.errors import QueueError, QueueTypeError
 from cfemu.queues._codec import JSON, _loads, decode
+from cfemu.queues.stored_message import UniformBatch
 
 if TYPE_CHECKING:
     from cfemu.queues.store import StoredMessage
@@ -40,6 +42,34 @@ def _decode_all(records: Sequence[StoredMessage]) -> list[Any]:
         bodies: list[Any] = _loads(b"[" + b",".join(payloads) + b"]")  # type: ignore[arg-type]
         return bodies
     return [decode(rec.content_type, rec.payload) for rec in records]
+
+
+def _first_messages(
+    batch: UniformBatch, decisions: _Decisions, bodies: Sequence[Any] | None
+) -> list[Message]:
+    """The messages of a pending batch leased as it was sent (no ``StoredMessage`` made for
+    them: see :class:`~cfemu.queues.stored_message.UniformBatch`), on their first attempt."""
+    ids = batch.ids
+    payloads = batch.payloads
+    assert ids is not None and payloads is not None
+    if bodies is None:
+        ctype = batch.content_type
+        if ctype == JSON:
+            bodies = _loads(b"[" + b",".join(payloads) + b"]")
+        else:
+            bodies = [decode(ctype, payload) for payload in payloads]
+    sent = batch.sent
+    messages: list[Message] = list(starmap(Message, repeat((), len(ids))))
+    # (no ``strict=True``: the lengths match by construction, and on Python 3.11 a keyword
+    # to ``zip`` costs a parse of its arguments, ~300 ns a call)
+    for msg, id_, body in zip(messages, ids, bodies):  # noqa: B905
+        msg.id = id_
+        msg.attempts = 1
+        msg.body = body
+        msg._sent = sent
+        msg._decisions = decisions
+        msg._verdict = NONE
+    return messages
 
 
 def retry_delay_option(value: object) -> int | None:
@@ -118,13 +148,13 @@ class Message:
     runs no Python code) and fills them in.
     """
 
-    __slots__ = ("_decisions", "_delay", "_record", "_verdict", "attempts", "body", "id")
+    __slots__ = ("_decisions", "_delay", "_sent", "_verdict", "attempts", "body", "id")
 
     id: str
     attempts: int
     body: Any
     """The message body, deserialized for this delivery."""
-    _record: StoredMessage
+    _sent: float  # the send time (clock seconds), as the store keeps it
     _decisions: _Decisions
     _verdict: int
     _delay: int | None  # set by retry(), and read only after it
@@ -132,7 +162,7 @@ class Message:
     @property
     def timestamp(self) -> datetime:
         """When the message was sent (UTC, millisecond precision, from the broker's clock)."""
-        return datetime.fromtimestamp(self._record.timestamp_ms / 1000, UTC)
+        return datetime.fromtimestamp(floor(self._sent * 1000) / 1000, UTC)
 
     def ack(self) -> None:
         """Mark this message delivered: it is not redelivered, even if the handler then raises."""
@@ -215,20 +245,23 @@ class MessageBatch:
         self._metadata = metadata
         self._records = records  # the delivery's records, in the order of ``messages``
         self._decisions = decisions = _Decisions(crash, log)
+        if type(records) is UniformBatch and records.ids is not None:
+            self.messages: list[Message] = _first_messages(records, decisions, bodies)
+            return
         if bodies is None:
             bodies = _decode_all(records)
         # One Message per record, made by a C loop (``Message`` has no ``__init__``: no
         # Python call each, no argument tuple), then filled in.
         messages: list[Message] = list(starmap(Message, repeat((), len(records))))
-        for msg, record, body in zip(messages, records, bodies, strict=True):
+        for msg, record, body in zip(messages, records, bodies):  # noqa: B905 (as above)
             msg.id = record.id
             msg.attempts = record.attempts
             msg.body = body
-            msg._record = record
+            msg._sent = record.sent
             msg._decisions = decisions
             msg._verdict = NONE
             # ``_delay`` is set by retry(), and read only after it.
-        self.messages: list[Message] = messages
+        self.messages = messages
 
     @property
     def metadata(self) -> JsDict:

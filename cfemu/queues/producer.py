@@ -33,7 +33,7 @@ from cfemu.queues._codec import (
     encode,
     resolve_type,
 )
-from cfemu.queues.store import StoredMessage, stored_messages
+from cfemu.queues.store import StoredMessage, sent_batch
 
 if TYPE_CHECKING:
     from cfemu.queues._core import _QueueCore
@@ -350,7 +350,8 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
         # orjson called by ``map`` with positional options (no Python frame, no keyword
         # dict per call). Its output buffers are copied to their exact size only for the
         # messages that wait in the queue (``UniformBatch.fit_waiting``), not for those
-        # a consumer takes at once.
+        # a consumer takes at once (for which, leased whole as they are sent, no
+        # ``StoredMessage`` is even made: ``_QueueCore._take_at_once``).
         payloads = list(map(_dumps, bodies, repeat(None, n), repeat(_JSON_OPTIONS, n)))
     except TypeError:
         return None
@@ -364,7 +365,7 @@ def _fast_json_batch(items: list[Any], now: float, due: float) -> _Batch | None:
     largest = total if total <= _MAX_MESSAGE else max(map(len, payloads))
     # One system call for the batch's ids, cut into 32 hex characters each by C code.
     ids = _urandom(16 * n).hex(" ", 16).split(" ")
-    records = stored_messages(ids, now, JSON, payloads, due, total, fitted=False)
+    records = sent_batch(ids, now, JSON, payloads, due, total)
     return records, total, largest
 
 

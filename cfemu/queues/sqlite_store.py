@@ -73,6 +73,7 @@ from cfemu.queues.store import (
     QueueStore,
     StoredMessage,
     StoreWriteError,
+    UniformBatch,
     sent_at_ms,
 )
 
@@ -135,6 +136,9 @@ class SqliteQueueStore(MemoryQueueStore):
                 )
             )
         return rows
+
+    def lease_sent(self, batch: UniformBatch) -> bool:
+        return False  # new messages are written (``SqliteStore.add``) before any lease
 
     def lease(self, limit: int) -> list[StoredMessage]:
         out = super().lease(limit)

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from itertools import islice, repeat
-from math import inf
+from math import floor, inf
 from operator import attrgetter
 
 from cfemu.queues._codec import fit
@@ -45,6 +45,7 @@ from cfemu.queues.stored_message import (
     StoreWriteError,
     UniformBatch,
     sent_at_ms,
+    sent_batch,
     stored_messages,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "StoredMessage",
     "UniformBatch",
     "sent_at_ms",
+    "sent_batch",
     "stored_messages",
 ]
 
@@ -101,6 +103,7 @@ class MemoryQueueStore(QueueStore):
         "_ready",
         "_ready_bytes",
         "_ready_gone",
+        "_unindexed",
     )
 
     #: Whether the store numbers messages itself (a persistent store gives row keys).
@@ -120,6 +123,10 @@ class MemoryQueueStore(QueueStore):
         self._in_flight: dict[StoredMessage, None] = {}
         self._leases: dict[int, tuple[list[StoredMessage], int]] = {}  # (lease, its bytes)
         self._grouped = 0
+        # The leases of batches taken whole as they were sent (``lease_sent``), keyed like
+        # ``_leases``: not in the send-time index, and pending (no ``StoredMessage`` made)
+        # until something needs their messages one by one (``_expand``).
+        self._unindexed: dict[int, UniformBatch] = {}
         # The bytes of the messages in the ready deque (taken ones excluded): what a lease of
         # the whole deque holds, so that settling that lease whole sizes no message.
         self._ready_bytes = 0
@@ -150,6 +157,8 @@ class MemoryQueueStore(QueueStore):
         costs what it takes (built once from the messages already here; idempotent)."""
         if self._by_id is not None:
             return
+        if self._unindexed:
+            self._expand()
         index: dict[str, StoredMessage] = {}
         leased = (out for out, _ in self._leases.values())
         for found in (self._ready, self._delayed, self._in_flight, *leased):
@@ -322,9 +331,65 @@ class MemoryQueueStore(QueueStore):
             self._grouped += len(out)
         return out
 
+    def lease_sent(self, batch: UniformBatch) -> bool:
+        """New messages (a pending ``sendBatch``, :func:`~cfemu.queues.stored_message.sent_batch`)
+        leased whole as they are queued, ready now and past nothing (the caller checked
+        that its consumer would lease exactly them): in flight as one lease, on their
+        first attempt, and no :class:`StoredMessage` made for them until something needs
+        them one by one. False (nothing done) when this store cannot: the caller then
+        fills the batch and queues it."""
+        ids = batch.ids
+        if ids is None or self._by_id is not None:
+            return False
+        if not self._live and self._indexed:
+            self._reset_time_index()  # every message indexed so far is settled
+        n = len(ids)
+        key = id(batch)
+        nbytes = batch.nbytes
+        self._leases[key] = (batch, nbytes)
+        self._unindexed[key] = batch
+        self._grouped += n
+        self._bytes += nbytes
+        self._live += n
+        return True
+
+    def _expand(self) -> None:
+        """Make the messages of the batches leased as they were sent (``lease_sent``), in
+        flight, and index them by send time like any other message."""
+        for batch in self._unindexed.values():
+            batch.fill_in_flight()
+            sent = batch.sent
+            if sent >= self._last_sent:
+                self._by_time.extend(batch)
+                self._last_sent = sent
+            else:
+                push = heapq.heappush
+                odd = self._odd
+                keys = self._keys
+                for msg in batch:
+                    push(odd, (sent, next(keys), msg))
+            self._indexed += len(batch)
+        self._unindexed.clear()
+
+    def _settle_sent(self, batch: UniformBatch) -> bool:
+        """Settle a batch leased as it was sent, whole: True if it was still pending (its
+        messages never made: nothing to do per message), else False."""
+        key = id(batch)
+        ids = batch.ids
+        if ids is None or self._unindexed.pop(key, None) is None:
+            return False
+        nbytes = self._leases.pop(key)[1]
+        n = len(ids)
+        self._grouped -= n
+        self._bytes -= nbytes
+        self._live -= n
+        return True
+
     def _ungroup(self) -> None:
         """Index every message of the whole leases in flight one by one (lease order kept:
         the per-message index holds only messages leased before them)."""
+        if self._unindexed:
+            self._expand()
         leases = self._leases
         if leases:
             update = self._in_flight.update
@@ -358,13 +423,18 @@ class MemoryQueueStore(QueueStore):
         now: float,
     ) -> None:
         in_flight = self._in_flight
-        if type(finished) is not list:
+        if type(finished) is UniformBatch:
+            if self._settle_sent(finished):
+                finished = []  # settled whole, as it was leased
+        elif type(finished) is not list:
             finished = list(finished)
         removed = len(finished)
         if removed:
             leases = self._leases
             lease = leases.pop(id(finished), None) if leases else None
             if lease is not None:
+                if self._unindexed:
+                    self._unindexed.pop(id(finished), None)
                 # A whole lease, every message still in flight: its bytes are known.
                 self._grouped -= removed
                 removed_bytes = lease[1]
@@ -504,6 +574,10 @@ class MemoryQueueStore(QueueStore):
             oldest = odd[0][2].timestamp_ms
             if best is None or oldest < best:
                 best = oldest
+        for batch in self._unindexed.values():  # wholly in flight: all not done
+            oldest = floor(batch.sent * 1000)
+            if best is None or oldest < best:
+                best = oldest
         return best
 
     def iter_ready(self) -> Iterator[StoredMessage]:
@@ -517,6 +591,8 @@ class MemoryQueueStore(QueueStore):
         return iter(sorted(self._delayed))
 
     def iter_in_flight(self) -> Iterator[StoredMessage]:
+        if self._unindexed:
+            self._expand()
         leased = (out for out, _ in self._leases.values())
         return iter([*self._in_flight, *itertools.chain.from_iterable(leased)])
 
@@ -530,6 +606,8 @@ class MemoryQueueStore(QueueStore):
             return list(itertools.islice(live, start, start + limit))
         if state == READY:
             return list(itertools.islice(self._ready, start, start + limit))
+        if self._unindexed:
+            self._expand()
         flying = itertools.chain(self._in_flight, *(out for out, _ in self._leases.values()))
         return list(itertools.islice(flying, start, start + limit))
 

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from cfemu.queues.store import StoredMessage
+    from cfemu.queues.store import StoredMessage, UniformBatch
 
 __all__ = ["MessageStore", "QueueStore"]
 
@@ -42,6 +42,14 @@ class QueueStore(Protocol):
     def lease(self, limit: int) -> list[StoredMessage]:
         """READY → IN_FLIGHT for up to ``limit`` oldest-ready messages; ``attempts += 1``."""
         ...
+
+    def lease_sent(self, batch: UniformBatch) -> bool:
+        """NEW → IN_FLIGHT for a whole pending ``sendBatch``
+        (:func:`~cfemu.queues.stored_message.sent_batch`) that the consumer leases as it is
+        queued: ready now, nothing ready or due before it, ``attempts`` 1. Returns False
+        (the default: nothing done) when the store does not do this; the caller then fills
+        the batch and queues it with :meth:`MessageStore.add`."""
+        return False
 
     def settle(
         self,

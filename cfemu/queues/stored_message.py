@@ -20,6 +20,7 @@ __all__ = [
     "StoredMessage",
     "UniformBatch",
     "sent_at_ms",
+    "sent_batch",
     "stored_messages",
 ]
 
@@ -117,25 +118,91 @@ class UniformBatch(list[StoredMessage]):
     each, whatever the JSON's size): the broker calls :meth:`fit_waiting` once the batch
     is queued and the consumer has leased what it takes at once, so that only the messages
     left waiting pay for a right-sized copy.
+
+    A batch made by :func:`sent_batch` is *pending*: the list is empty, its messages are
+    ``ids`` and ``payloads`` (of one ``content_type``) and no :class:`StoredMessage` exists
+    yet. A consumer that leases the whole batch as it is queued
+    (:meth:`~cfemu.queues.store.MemoryQueueStore.lease_sent`) gets it that way, and the
+    messages are only made (:meth:`fill_in_flight`) if something needs them one by one (a
+    retry, a view of the messages in flight, a shutdown); otherwise :meth:`fill` makes
+    them before the batch is queued.
     """
 
-    __slots__ = ("due", "fitted", "nbytes", "sent")
+    __slots__ = ("content_type", "due", "fitted", "ids", "nbytes", "payloads", "sent")
 
     sent: float
     due: float
     nbytes: int
     fitted: bool
+    content_type: str
+    ids: list[str] | None
+    """The messages' ids while the batch is pending (``None`` once it is filled)."""
+    payloads: list[bytes] | None
+
+    def fill(self, attempts: int = 0) -> None:
+        """Make the pending batch's messages (no-op once filled); their ``state`` is left
+        for the store to set."""
+        ids = self.ids
+        payloads = self.payloads
+        if ids is None or payloads is None:
+            return
+        self.ids = self.payloads = None
+        # The objects made by a C loop (no Python call each), then filled in.
+        self.extend(map(_new_message, repeat(StoredMessage, len(ids))))
+        sent = self.sent
+        due = self.due
+        content_type = self.content_type
+        # (no ``strict=True``: the lengths match by construction, and on Python 3.11 a
+        # keyword to ``zip`` costs a parse of its arguments, ~300 ns a call)
+        for msg, id_, payload in zip(self, ids, payloads):  # noqa: B905
+            msg.id = id_
+            msg.sent = sent
+            msg.content_type = content_type
+            msg.payload = payload
+            msg.due = due
+            msg.attempts = attempts
+
+    def fill_in_flight(self) -> UniformBatch:
+        """:meth:`fill` a pending batch leased whole as it was queued: each message in
+        flight on its first attempt (ready since it was sent). Returns the batch."""
+        if self.ids is not None:
+            self.fill(1)
+            for msg in self:
+                msg.state = IN_FLIGHT
+        return self
 
     def fit_waiting(self) -> None:
         """Give every message of the batch not in flight a right-sized payload (once)."""
         if self.fitted:
             return
         self.fitted = True
-        if self[-1].state == IN_FLIGHT:
+        if not self or self[-1].state == IN_FLIGHT:
             return  # leases take the oldest first: the whole batch is in flight
         for msg in self:
             if msg.state != IN_FLIGHT:
                 msg.payload = fit(msg.payload)
+
+
+def sent_batch(
+    ids: list[str],
+    sent: float,
+    content_type: str,
+    payloads: list[bytes],
+    due: float,
+    nbytes: int,
+) -> UniformBatch:
+    """A pending :class:`UniformBatch` (its messages not made yet): ``sendBatch``'s
+    records, all sent at ``sent``, due at ``due``, of one content type, ``nbytes`` bytes in
+    all, their payloads possibly orjson's oversized buffers (not ``fitted``)."""
+    out = UniformBatch()
+    out.ids = ids
+    out.payloads = payloads
+    out.sent = sent
+    out.due = due
+    out.content_type = content_type
+    out.nbytes = nbytes
+    out.fitted = False
+    return out
 
 
 def stored_messages(
@@ -152,17 +219,8 @@ def stored_messages(
     of one content type: ``sendBatch``'s records, built without an ``__init__`` call each.
     ``nbytes``: the payloads' total bytes, when the caller has counted them; ``fitted``:
     false for payloads that may be orjson's oversized buffers (see :class:`UniformBatch`)."""
-    # The objects made by a C loop (no Python call each), then filled in.
-    out = UniformBatch(map(_new_message, repeat(StoredMessage, len(ids))))
-    out.sent = sent
-    out.due = due
+    total = sum(map(len, payloads)) if nbytes is None else nbytes
+    out = sent_batch(ids, sent, content_type, payloads, due, total)
     out.fitted = fitted
-    out.nbytes = sum(map(len, payloads)) if nbytes is None else nbytes
-    for msg, id_, payload in zip(out, ids, payloads, strict=True):
-        msg.id = id_
-        msg.sent = sent
-        msg.content_type = content_type
-        msg.payload = payload
-        msg.due = due
-        msg.attempts = 0
+    out.fill()
     return out
