@@ -172,8 +172,8 @@ class SqliteQueueStore(MemoryQueueStore):
     def unlease(
         self, messages: Iterable[StoredMessage], now: float, *, front: bool = False
     ) -> None:
-        self._ungroup()
-        flying = self._in_flight
+        self._flying.spread()
+        flying = self._flying.single
         back = [m for m in messages if m in flying]
         if back:
             self._owner._log(UNLEASE, [m.key for m in back])
@@ -202,7 +202,7 @@ class SqliteQueueStore(MemoryQueueStore):
             for msg in flying:
                 pop()
                 self._ready_bytes -= msg.size
-            in_flight = self._in_flight
+            in_flight = self._flying.single
             for msg in flying:
                 msg.state = IN_FLIGHT
                 in_flight[msg] = None
