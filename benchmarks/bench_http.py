@@ -12,6 +12,13 @@ minimal keep-alive HTTP/1.1 client, rounds interleaved so both see the same mach
    its own protocol, on httptools too, which writes a response in one system call where
    uvicorn's takes two): how much the Worker path itself costs.
 
+The load comes from ``wrk`` when it is installed (``apt-get install wrk``: a C load
+generator, so the servers, not the client, set the rate), else from a minimal keep-alive
+Python client in this process (``--client python``), which on a 2-core machine competes
+with the server it measures and caps the faster ones. Each round also reads each server's
+CPU time (user + system, from ``/proc``) and prints it per request: what serving a request
+costs the server, which moves far less with the machine's load than requests per second.
+
 Prints requests per second of each and the ratios at each concurrency; the target is
 cfemu >= 80% of the bare app on uvicorn's protocol. Every request loop is bounded and talks
 to loopback only.
@@ -22,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,9 +92,55 @@ async def hammer(port: int, total: int, concurrency: int) -> float:
     return total / (time.perf_counter() - start)
 
 
+def server_cpu(pid: int) -> float | None:
+    """The process's CPU time so far (user + system seconds), or ``None`` off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, seconds: int, concurrency: int) -> tuple[float, int]:
+    """Requests per second and requests made: ``wrk`` for ``seconds`` over ``concurrency``
+    keep-alive connections (one thread); every answer must be a 2xx."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", f"http://127.0.0.1:{port}/about"],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+    made = re.search(r"(\d+) requests in", out)
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if made is None or rate is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return float(rate.group(1)), int(made.group(1))
+
+
+def measure(
+    server: subprocess.Popen[bytes], port: int, args: argparse.Namespace, concurrency: int
+) -> tuple[float, float | None]:
+    """One round against one server: requests per second, its CPU seconds per request."""
+    before = server_cpu(server.pid)
+    if args.client == "wrk":
+        rate, made = run_wrk(port, args.duration, concurrency)
+    else:
+        rate, made = asyncio.run(hammer(port, args.requests, concurrency)), args.requests
+    after = server_cpu(server.pid)
+    cpu = None if before is None or after is None else (after - before) / made
+    return rate, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="the load generator (default: wrk when installed)",
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="per round (python client)")
+    parser.add_argument("--duration", type=int, default=2, help="seconds per round (wrk)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bare-http", default="httptools", choices=["h11", "httptools"])
@@ -122,17 +177,20 @@ def main() -> None:
             asyncio.run(wait_up(same_port))
             results = []
             for concurrency in args.concurrency:
-                ours, bare, same = [], [], []
+                rounds: list[list[tuple[float, float | None]]] = [[], [], []]
                 for _ in range(args.rounds):
-                    ours.append(asyncio.run(hammer(cfemu_port, args.requests, concurrency)))
-                    bare.append(asyncio.run(hammer(bare_port, args.requests, concurrency)))
-                    same.append(asyncio.run(hammer(same_port, args.requests, concurrency)))
-                results.append((concurrency, max(ours), max(bare), max(same)))
+                    for runs, server, port in zip(
+                        rounds, servers, (cfemu_port, bare_port, same_port), strict=True
+                    ):
+                        runs.append(measure(server, port, args, concurrency))
+                results.append((concurrency, rounds))
         finally:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)
-    for concurrency, best_ours, best_bare, best_same in results:
+    print(f"load generator: {args.client}")
+    for concurrency, rounds in results:
+        best_ours, best_bare, best_same = (max(rate for rate, _cpu in runs) for runs in rounds)
         ratio = best_ours / best_bare
         verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
         c = f"c={concurrency:<3}"
@@ -142,6 +200,14 @@ def main() -> None:
         target = f"{verdict} the {TARGET_RATIO:.0%} target"
         print(f"{c} ratio to the bare app:        {ratio:10.0%}  ({target})")
         print(f"{c} ratio on the same protocol:   {best_ours / best_same:10.0%}  (the Worker path)")
+        cpus = [[cpu for _rate, cpu in runs if cpu is not None] for runs in rounds]
+        if all(cpus):
+            ours_cpu, bare_cpu, same_cpu = (min(runs) * 1e6 for runs in cpus)
+            print(
+                f"{c} server CPU per request (us, least of the rounds): cfemu dev "
+                f"{ours_cpu:.1f}, bare app {bare_cpu:.1f}, bare app on cfemu's protocol "
+                f"{same_cpu:.1f}; bare app / cfemu dev = {bare_cpu / ours_cpu:.2f}"
+            )
 
 
 if __name__ == "__main__":
