@@ -92,7 +92,7 @@ class Exchange:
         self, conn: DevHttpProtocol, scope: dict[str, Any], keep_alive: bool, expect_100: bool
     ) -> None:
         self.conn = conn
-        self.scope = scope
+        self.scope: dict[str, Any] | None = scope  # handed to the app (then dropped: see run)
         self.keep_alive = keep_alive
         self.expect_100 = expect_100
         self.head_only = scope["method"] == "HEAD"
@@ -115,8 +115,11 @@ class Exchange:
 
     async def run(self, app: Callable[..., Awaitable[None]]) -> None:
         conn = self.conn
+        # The scope offers self.respond: not kept here too, or each request would be a
+        # reference cycle left for the garbage collector.
+        scope, self.scope = self.scope, None
         try:
-            await app(self.scope, self.receive, self.send)
+            await app(scope, self.receive, self.send)
         except Exception:
             log.exception("Exception in ASGI application")
             if not self.started or self.head is not None:  # nothing written yet
@@ -224,6 +227,31 @@ class Exchange:
             if self.remaining and not self.head_only:
                 raise RuntimeError("Response content shorter than Content-Length")
             self._finish()
+
+    def respond(self, status: int, headers: Any, body: bytes) -> bool:
+        """Write a whole response (``headers`` giving its ``content-length``) in one go, as
+        ``http.response.start`` and a last ``http.response.body`` would; ``False`` (nothing
+        done) when it cannot be written at once (the transport is paused, the client left,
+        the response started): the caller sends it as ASGI messages instead."""
+        conn = self.conn
+        if self.started or conn.write_paused or self.disconnected:
+            return False
+        head = self._head(status, headers)
+        if self.chunked or (len(body) != self.remaining and not self.head_only):
+            return False  # not a fixed-length response of this body: send() says what is wrong
+        self.started = True
+        self.expect_100 = False
+        transport = conn.transport
+        if self.head_only:
+            transport.write(head)
+        elif len(body) < _COPY_LIMIT:
+            transport.write(head + body)
+        else:
+            transport.write(head)
+            transport.write(body)
+        self.remaining = 0
+        self._finish()
+        return True
 
     def _finish(self) -> None:
         self.complete = True

@@ -39,6 +39,7 @@ from urllib.parse import unquote
 import httptools
 
 from cfemu.cli._http_exchange import Exchange, error_headers, log, status_line
+from cfemu.runtime._wire import RESPOND
 
 __all__ = ["DevHttpProtocol"]
 
@@ -240,7 +241,7 @@ class DevHttpProtocol(asyncio.Protocol):
         version = parser.get_http_version()
         headers = self._headers
         path, raw_path, query = _target(self._url)
-        scope = {
+        scope: dict[str, Any] = {
             "type": "http",
             "asgi": _ASGI,
             "http_version": version,
@@ -259,6 +260,9 @@ class DevHttpProtocol(asyncio.Protocol):
         # since what the client sends next would be in the protocol it asked for.
         keep_alive = version != "1.0" and parser.should_keep_alive() and not parser.should_upgrade()
         exchange = Exchange(self, scope, keep_alive, self._expect_100)
+        # An app of cfemu's may write a whole fixed-length response without ASGI messages
+        # (cfemu.runtime.transport's RESPOND); any other app just sees one more scope key.
+        scope[RESPOND] = exchange.respond
         self.parsing = exchange
         current = self.exchange
         if current is None or current.complete:

@@ -29,6 +29,11 @@ __all__ = [
 ]
 
 Scope = MutableMapping[str, Any]
+#: The ASGI scope key under which ``cfemu dev``'s HTTP server offers the request's
+#: ``respond(status, headers, body) -> bool``: the whole fixed-length response written at
+#: once, as an ``http.response.start`` and a last ``http.response.body`` would write it,
+#: without the two messages; ``False`` (nothing written) tells the app to send them.
+RESPOND = "cfemu.respond"
 #: How many pairs (and Host values) each cache remembers at most.
 WIRE_PAIRS_MAX = 2048
 #: A pair longer than this (cookies, tokens) is not remembered.

@@ -30,7 +30,14 @@ import httpx
 
 from cfemu._log import CRONS, invocation
 from cfemu.clock import Clock
-from cfemu.runtime._wire import WIRE_PAIR_BYTES, WIRE_PAIRS_MAX, lean_url, received, url_of
+from cfemu.runtime._wire import (
+    RESPOND,
+    WIRE_PAIR_BYTES,
+    WIRE_PAIRS_MAX,
+    lean_url,
+    received,
+    url_of,
+)
 from cfemu.runtime.frontend import BadRequestError, request_url
 from cfemu.runtime.headers import Headers, decode_header
 from cfemu.runtime.http import FetchResponse, Request, Response
@@ -310,8 +317,10 @@ class WorkerASGIApp:
             response = await self._dispatch(request)
             headers, payload = _framed(method, response)
             status = response._status
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
+            respond = scope.get(RESPOND)
+            if respond is None or not respond(status, headers, payload):
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": payload})
             return status
         limit = self.worker.max_request_body_bytes
         pairs: list[tuple[str, str]] | None = None

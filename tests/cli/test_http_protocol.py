@@ -16,6 +16,7 @@ import uvicorn
 
 from cfemu.cli._http_protocol import DevHttpProtocol, protocol_class
 from cfemu.cli._http_server import HttpOptions, uvicorn_config
+from cfemu.runtime._wire import RESPOND
 from tests.listening_server import ListeningServer
 
 pytestmark = pytest.mark.anyio
@@ -441,3 +442,71 @@ async def test_send_waits_while_the_transport_is_over_its_high_water_mark() -> N
     with anyio.fail_after(5):
         await sent.wait()
     assert b"".join(transport.writes).endswith(b"1\r\nx\r\n1\r\ny\r\n0\r\n\r\n")
+
+
+def _respond_app(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Any:
+    """An app that answers through the scope's ``respond`` when it can, else as ASGI
+    messages; what ``respond`` said is recorded in ``app.said``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        done = scope[RESPOND](status, headers, body)
+        app.said.append(done)  # type: ignore[attr-defined]
+        if not done:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    app.said = []  # type: ignore[attr-defined]
+    return app
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_respond_writes_a_whole_response_at_once_and_keeps_the_connection() -> None:
+    app = _respond_app(201, [(b"x-kind", b"whole"), (b"content-length", b"5")], b"hello")
+    protocol, transport = _protocol(app)
+    protocol.data_received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    assert app.said == [True, True] and not transport.closed
+    get, head = transport.writes  # one write each
+    assert re.match(rb"HTTP/1\.1 201 Created\r\nx-kind: whole\r\ncontent-length: 5\r\n", get)
+    assert get.endswith(b"\r\n\r\nhello") and b"connection" not in get
+    assert head.endswith(b"\r\n\r\n") and b"content-length: 5\r\n" in head  # no body
+    # a response that closes the connection is still written whole, then closes
+    app = _respond_app(200, [(b"content-length", b"2"), (b"connection", b"close")], b"ok")
+    protocol, transport = _protocol(app)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    assert app.said == [True] and transport.closed
+    assert transport.writes[0].endswith(b"connection: close\r\n\r\nok")
+
+
+async def test_respond_declines_what_it_cannot_write_at_once_and_send_takes_over() -> None:
+    # over the high-water mark: nothing is written until the transport drains
+    app = _respond_app(200, [(b"content-length", b"2")], b"ok")
+    protocol, transport = _protocol(app)
+    protocol.pause_writing()
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    assert app.said == [False] and transport.writes == []
+    protocol.resume_writing()
+    await _settle()
+    assert len(transport.writes) == 1 and transport.writes[0].endswith(b"\r\n\r\nok")
+    # a body shorter than its content-length: declined, and send() writes what there is
+    # and closes the connection, as it does for any response cut short
+    app = _respond_app(200, [(b"content-length", b"5")], b"ok")
+    protocol, transport = _protocol(app)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    assert app.said == [False] and transport.closed
+    # no content-length (a chunked response): declined, and send() streams it
+    app = _respond_app(200, [(b"content-type", b"text/plain")], b"ok")
+    protocol, transport = _protocol(app)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    assert app.said == [False]
+    written = b"".join(transport.writes)
+    assert b"transfer-encoding: chunked\r\n" in written
+    assert written.endswith(b"\r\n\r\n2\r\nok\r\n0\r\n\r\n") and not transport.closed
