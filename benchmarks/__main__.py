@@ -42,7 +42,7 @@ QUICK = {
     "d1_counters": ["--n", "3000", "--repeat", "2"],
     "durable_objects": ["--rows", "2000", "--ops", "2000"],
     "explorer": ["--messages", "10000", "--repeat", "3"],
-    "http": ["--requests", "500", "--rounds", "1"],
+    "http": ["--requests", "500", "--duration", "1", "--rounds", "1"],
     "kv": ["--keys", "2000", "--reads", "5000", "--rounds", "1"],
     "memory": ["--counts", "100000", "--modes", "memory"],
     "model_test": ["--examples", "50"],
