@@ -39,7 +39,10 @@ _BAD_HEAD = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
 _valid_names: set[bytes] = set()  # response header names seen valid
 _status_lines: dict[int, bytes] = {}
 # Response heads by status, keep-alive, HEAD and header pairs: what _frame made of them.
-_heads: dict[tuple[Any, ...], tuple[bytes, int, bool, bool]] = {}
+_heads: dict[tuple[Any, ...], tuple[bytes, int, bool, bool, frozenset[bytes]]] = {}
+#: The server's default headers a response may set itself (then sent once, its own).
+_DEFAULTS = frozenset((b"date", b"server"))
+_NONE: frozenset[bytes] = frozenset()
 _CACHED_HEADS = 256
 
 
@@ -272,23 +275,27 @@ class Exchange:
             framed = _frame(status, list(headers), keep_alive, head_only)
             if key is not None and len(_heads) < _CACHED_HEADS:
                 _heads[key] = framed
-        head, self.remaining, self.chunked, self.keep_alive = framed
-        return head + self.conn.default_head()
+        head, self.remaining, self.chunked, self.keep_alive, own = framed
+        return head + self.conn.default_head(own)
 
 
 def _frame(
     status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool, head_only: bool
-) -> tuple[bytes, int, bool, bool]:
+) -> tuple[bytes, int, bool, bool, frozenset[bytes]]:
     """A response head but the server's default headers and the blank line after them, the
-    content-length owed, whether the body is chunked, whether the connection stays open."""
+    content-length owed, whether the body is chunked, whether the connection stays open, and
+    which of the server's default headers (``date``, ``server``) the response sets itself."""
     _check_names(headers)
     parts = [status_line(status)]
     lines = 1 + len(headers)  # the CRLFs of the status line and each header
     length: bytes | None = None
     chunked = False
+    own = _NONE
     for name, value in headers:
         name = name.lower()
-        if name == b"content-length":
+        if name in _DEFAULTS:
+            own = own | {name}
+        elif name == b"content-length":
             if length is None and not chunked:
                 length = value
         elif name == b"transfer-encoding":
@@ -319,7 +326,7 @@ def _frame(
     # Every CR and LF of the head must be one of the CRLFs written above.
     if _BAD_HEAD.search(head) is not None or head.count(b"\r\n") != lines:
         raise RuntimeError("Invalid HTTP header value in response.")
-    return head, remaining, chunked and not head_only, keep_alive
+    return head, remaining, chunked and not head_only, keep_alive, own
 
 
 def error_headers(text: bytes) -> bytes:

@@ -122,14 +122,19 @@ class DevHttpProtocol(asyncio.Protocol):
         self._default_head = b"\r\n"
 
     # -- the server's default headers (date, server), re-joined when uvicorn renews them
-    def default_head(self) -> bytes:
-        """The server's default response headers as head lines, and the blank line."""
+    def default_head(self, own: frozenset[bytes] = frozenset()) -> bytes:
+        """The server's default response headers as head lines, and the blank line; those
+        named in ``own`` (the response's own ``date`` or ``server``) are left out: a field
+        like ``Date`` is sent once (RFC 9110 §6.6.1), the Worker's, as workerd sends it."""
         current = self.server_state.default_headers
         if current is not self._default_list:
             self._default_list = current
             lines = [b"%s: %s\r\n" % (name, value) for name, value in current]
             self._default_head = b"".join(lines) + b"\r\n"
-        return self._default_head
+        if not own:
+            return self._default_head
+        lines = [b"%s: %s\r\n" % (name, value) for name, value in current if name not in own]
+        return b"".join(lines) + b"\r\n"
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -510,3 +510,24 @@ async def test_respond_declines_what_it_cannot_write_at_once_and_send_takes_over
     written = b"".join(transport.writes)
     assert b"transfer-encoding: chunked\r\n" in written
     assert written.endswith(b"\r\n\r\n2\r\nok\r\n0\r\n\r\n") and not transport.closed
+
+
+async def test_a_date_or_server_header_of_the_response_replaces_the_servers_own() -> None:
+    own = [(b"Date", b"Tue, 01 Dec 2026 00:00:00 GMT"), (b"content-length", b"0")]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = own if scope["path"] == "/own" else [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = _protocol(app)
+    server_date = b"Thu, 03 Dec 2026 12:00:00 GMT"
+    protocol.server_state.default_headers = [(b"date", server_date), (b"server", b"uvicorn")]
+    protocol.data_received(b"GET /own HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await _settle()
+    mine, servers = (write.lower() for write in transport.writes)
+    # the response's own Date, once; the server's other default header still there
+    assert mine.count(b"\r\ndate: ") == 1 and b"date: tue, 01 dec 2026" in mine
+    assert mine.count(b"\r\nserver: ") == 1
+    # a response without one gets the server's
+    assert servers.count(b"\r\ndate: ") == 1 and server_date.lower() in servers
