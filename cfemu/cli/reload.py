@@ -13,7 +13,6 @@ The watcher is ``watchfiles`` (Rust ``notify``: inotify/FSEvents/kqueue, no poll
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,26 +47,50 @@ def _interesting(path: Path, configs: set[Path], folders: Iterable[Path]) -> boo
     return any(path.is_relative_to(folder) for folder in folders)
 
 
+class WatchSet:
+    """What the watcher reports: the config files and Worker folders of the emulator being
+    served, followed across restarts (:meth:`follow`)."""
+
+    def __init__(self, emulator: Any) -> None:
+        self.configs, self.folders = watched_roots(emulator)
+        #: The folders the watcher watches: those of the emulator it was made for.
+        self.roots = self._roots()
+
+    def _roots(self) -> set[Path]:
+        return {p.parent for p in self.configs} | self.folders
+
+    def follow(self, emulator: Any) -> bool:
+        """Report the files of ``emulator`` (restarted with a new config) from now on; True
+        when they lie outside :attr:`roots`, so that the watcher must be made again."""
+        self.configs, self.folders = watched_roots(emulator)
+        return not all(
+            any(path == root or path.is_relative_to(root) for root in self.roots)
+            for path in self._roots()
+        )
+
+
 async def changed_files(
-    emulator: Any, stop: asyncio.Event, *, debounce_ms: int = 150
+    watching: WatchSet, stop: asyncio.Event, *, debounce_ms: int = 150
 ) -> AsyncGenerator[tuple[set[Path], set[Path]], None]:
     """Each save, as (config files changed, Worker modules changed), until ``stop`` is set.
 
-    One watcher for the whole run: a save made while the previous one is being handled is
-    reported next, not missed.
+    One watcher for the whole run, restarts included: a save made while the previous one is
+    being handled, or while the emulator restarts, is reported next, not missed (the
+    watcher keeps collecting changes between two reads).
     """
     import watchfiles
 
-    configs, folders = watched_roots(emulator)
-    roots = {p.parent for p in configs} | folders
     async for changes in watchfiles.awatch(
-        *sorted(roots),
+        *sorted(watching.roots),
         stop_event=stop,
         debounce=debounce_ms,
         step=20,
         recursive=True,
-        watch_filter=lambda _change, raw: _interesting(Path(raw), configs, folders),
+        watch_filter=lambda _change, raw: _interesting(
+            Path(raw), watching.configs, watching.folders
+        ),
     ):
+        configs = watching.configs
         paths = {Path(raw) for _change, raw in changes}
         changed_configs = {p for p in paths if p in configs or p.name.startswith(".dev.vars")}
         modules = paths - changed_configs
@@ -122,17 +145,18 @@ async def watch_and_reload(
     stop: asyncio.Event,
     say: Callable[[str], None],
     try_restart: Callable[[], Awaitable[bool]],
+    saves: AsyncGenerator[tuple[set[Path], set[Path]], None],
 ) -> None:
-    """Reload Workers on each save until a config change calls for a restart (or ``stop``).
+    """Reload Workers on each save from ``saves`` (:func:`changed_files`) until a config
+    change calls for a restart (or ``stop``).
 
     ``try_restart`` checks the new config; when it loads, this returns so that the caller
-    restarts the emulator. Otherwise the error is shown and watching goes on.
+    restarts the emulator, leaving ``saves`` open: the saves made meanwhile come next.
+    Otherwise the error is shown and watching goes on.
     """
-
-    async with contextlib.aclosing(changed_files(emulator, stop)) as saves:
-        async for configs, modules in saves:
-            if not await _handle(configs, modules, emulator, swap, build_app, say, try_restart):
-                return
+    async for configs, modules in saves:
+        if not await _handle(configs, modules, emulator, swap, build_app, say, try_restart):
+            return
 
 
 async def _handle(
