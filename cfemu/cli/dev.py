@@ -228,7 +228,7 @@ async def serve(
     import asyncio
 
     from cfemu.cli._dev_app import DevApp
-    from cfemu.cli.reload import WatchSet, changed_files, watch_and_reload
+    from cfemu.cli.reload import FileWatcher
     from cfemu.clock import RealClock
     from cfemu.emulator import Emulator
 
@@ -260,9 +260,7 @@ async def serve(
     keys: Any = None  # the terminal's shortcuts (cfemu.cli.hotkeys), when interactive
     url = listen.url(sock.getsockname()[1])
     restart: list[Emulator] = []  # the emulator a config change restarts with
-    watching: WatchSet | None = None  # what the one watcher of the run reports
-    saves: Any = None  # the watcher (changed_files), open across restarts
-    watcher: asyncio.Task[None] | None = None  # what reads it (watch_and_reload)
+    files = FileWatcher(stop)  # one for the whole run, restarts included
     with sock:
         try:
             previous: Emulator | None = None
@@ -323,24 +321,8 @@ async def serve(
                             return False
                         return True
 
-                    if watching is None:
-                        watching = WatchSet(emulator)
-                    elif watching.follow(emulator) and saves is not None:
-                        await saves.aclose()  # the new config's files lie elsewhere
-                        saves = None
-                        watching = WatchSet(emulator)
-                    if saves is None:
-                        saves = changed_files(watching, stop)
-                    watcher = asyncio.create_task(
-                        watch_and_reload(
-                            emulator,
-                            swap,
-                            app,
-                            stop,
-                            lambda m: print(m, flush=True),
-                            try_restart,
-                            saves,
-                        )
+                    watcher = await files.start(
+                        emulator, swap, app, lambda m: print(m, flush=True), try_restart
                     )
                     await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
                     if serving.done():
@@ -357,12 +339,7 @@ async def serve(
                 previous, emulator = emulator, restart[0]
         finally:
             stop.set()
-            if watcher is not None and not watcher.done():
-                watcher.cancel()  # shutting down while it waits for a save
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            if saves is not None:
-                await saves.aclose()
+            await files.close()
             if keys is not None:
                 keys.stop()
             if server is not None and server.started:

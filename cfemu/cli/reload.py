@@ -13,6 +13,7 @@ The watcher is ``watchfiles`` (Rust ``notify``: inotify/FSEvents/kqueue, no poll
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,48 @@ async def changed_files(
         modules = paths - changed_configs
         if changed_configs or modules:
             yield changed_configs, modules
+
+
+class FileWatcher:
+    """``cfemu dev``'s one watcher for the whole run (:func:`changed_files`), restarts
+    included, and the task that reads it (:func:`watch_and_reload`) for the emulator served."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        self._watching: WatchSet | None = None
+        self._saves: AsyncGenerator[tuple[set[Path], set[Path]], None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(
+        self,
+        emulator: Any,
+        swap: DevApp,
+        build_app: Callable[[], Any],
+        say: Callable[[str], None],
+        try_restart: Callable[[], Awaitable[bool]],
+    ) -> asyncio.Task[None]:
+        """Reload ``emulator``'s Workers on each save: a task, done when a config change
+        calls for a restart (the watcher stays open: the saves made meanwhile come next)."""
+        saves = self._saves
+        if self._watching is None or saves is None or self._watching.follow(emulator):
+            if saves is not None:
+                await saves.aclose()  # the new config's files lie elsewhere
+            self._watching = WatchSet(emulator)
+            saves = self._saves = changed_files(self._watching, self._stop)
+        self._task = asyncio.create_task(
+            watch_and_reload(emulator, swap, build_app, self._stop, say, try_restart, saves)
+        )
+        return self._task
+
+    async def close(self) -> None:
+        """Stop reading (shutting down while it waits for a save) and close the watcher."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._saves is not None:
+            await self._saves.aclose()
 
 
 def reload_workers(emulator: Any) -> list[str]:
