@@ -143,7 +143,9 @@ class D1PreparedStatement:
             if kind is str:
                 continue
             if kind is int:
-                if D1_MIN_INTEGER <= value <= D1_MAX_INTEGER:
+                # First bounds small enough for the interpreter's fast integer comparison
+                # (one 30-bit digit), as literals (a name would be looked up each time).
+                if -1073741823 <= value <= 1073741823 or D1_MIN_INTEGER <= value <= D1_MAX_INTEGER:
                     continue
             elif kind is float:
                 if value - value == 0.0:  # finite (not NaN, not infinite)
@@ -198,16 +200,25 @@ class D1PreparedStatement:
         share = engine.share
         if share.loop_slice is None and share._busy is None:
             desc, rows = engine.rows(sql, self._params)  # nothing to share: here() inlined
+            moved = False
         else:
             result = share.here(self._rows, sql)
-            if isinstance(result, Move):
+            moved = isinstance(result, Move)
+            if moved:
                 result = await share.moved(self._rows, sql)
-            desc, rows = result
+            desc, rows = result  # type: ignore[misc]
         if self._session is not None:
             self._session._observe(engine.bookmark())
         if not rows:
             return None
-        row = row_object(map(NAME, desc), rows[0])
+        if moved:  # other queries may have run meanwhile: no kept builder (row_shape())
+            row = row_object(map(NAME, desc), rows[0])
+        else:
+            shape = engine.shapes.get(sql)
+            if shape is not None and shape[0] == engine.guard.compiles:
+                row = shape[1](rows[0])
+            else:
+                row = engine.row_shape(sql, desc)(rows[0])
         if colName is None:
             return row
         if colName not in row:
@@ -318,7 +329,13 @@ class D1Database:
 
     def prepare(self, sql: str) -> D1PreparedStatement:
         """A statement for ``sql`` (no I/O; errors surface when it runs)."""
-        return D1PreparedStatement(self._engine, sql)
+        # Built without calling __init__, as bind() builds its statement (both are hot).
+        statement = _new_statement(D1PreparedStatement)
+        statement._engine = self._engine
+        statement._sql = sql
+        statement._params = ()
+        statement._session = None
+        return statement
 
     async def batch(self, statements: Iterable[D1PreparedStatement]) -> list[JsDict]:
         """Run ``statements`` in order in one transaction; their results, in order.

@@ -27,7 +27,7 @@ from cfemu._faults import Faults
 from cfemu._js import JsDict
 from cfemu.clock import Clock, RealClock
 from cfemu.d1._batch import run_batch, run_exec
-from cfemu.d1._deadline import PROGRESS_STEPS, QueryDeadline
+from cfemu.d1._deadline import NEVER, PROGRESS_STEPS, QueryDeadline
 from cfemu.d1._errors import ONLY_LAST_HAS_PARAMS, translate_error
 from cfemu.d1._offload import LOOP_SLICE_SECONDS, LoopShare
 from cfemu.d1._rowcount import RowCounter
@@ -35,7 +35,7 @@ from cfemu.d1._text import UNDECODABLE, lenient_text, scrub
 from cfemu.d1.counters import Tally
 from cfemu.d1.guard import BOOLEAN_PRAGMAS, Guard, apply_limits
 from cfemu.d1.plan import EMPTY_ROWS, Params, Plan, Rows, Statement, make_plan
-from cfemu.d1.values import SqlValue
+from cfemu.d1.values import RowBuilder, SqlValue, column_names, row_builder
 from cfemu.errors import D1Error
 from cfemu.limits import D1_MAX_QUERY_SECONDS, D1_SERVED_BY, D1_SERVED_BY_LOCATION
 
@@ -102,6 +102,8 @@ class Engine:
         )
         self._cur = self.conn.cursor()
         self._plans: dict[str, Plan] = {}
+        #: Row builders by statement text, each with ``guard.compiles`` when it was made.
+        self.shapes: dict[str, tuple[int, RowBuilder]] = {}
         self._in_txn = False
         self._closed = False
         self.version = 0
@@ -251,7 +253,11 @@ class Engine:
         if seen:
             seen.pop(statement, None)  # its full-scan counter moves unread: read it afresh
         deadline = self.deadline
-        deadline.start()
+        if deadline.resume_from is None:  # a point query: no clock read (QueryDeadline)
+            deadline.started = None
+            deadline.expired = deadline.sliced = False
+        else:
+            deadline.start()
         try:
             cur = self._cur.execute(statement, params)
             desc = cur.description
@@ -275,9 +281,30 @@ class Engine:
         except sqlite3.Error as exc:
             raise translate_error(exc, self.guard, self.path) from None
         finally:
-            deadline.stop()
+            started = deadline.started  # deadline.stop() inline
+            if started is not None and started != NEVER:
+                deadline.last_started = started
+            deadline.started = NEVER
         self._last_row_id = self._cur.lastrowid or 0
         return desc, rows
+
+    def row_shape(self, sql: str, description: Any) -> RowBuilder:
+        """The function making ``sql``'s rows ``JsDict`` objects (:func:`row_builder`),
+        kept per statement text in :attr:`shapes`.
+
+        ``description`` must come from a run of ``sql`` that just ended on this thread,
+        with no other statement run since. A kept builder is used only while
+        ``guard.compiles`` has not moved since it was made: SQLite compiles a cached
+        statement again when the schema changes (a ``SELECT *`` after ``ALTER TABLE``, here
+        or in another process), and every compile calls the authorizer. Callers read
+        :attr:`shapes` directly on their hot path and call this on a miss.
+        """
+        shapes = self.shapes
+        if len(shapes) >= _MAX_PLANS:
+            shapes.clear()
+        build = row_builder(column_names(description))
+        shapes[sql] = (self.guard.compiles, build)
+        return build
 
     def run(self, sql: str, params: Params) -> Outcome:
         """Run one query. Raises :class:`~cfemu.errors.D1Error` with D1's message when it

@@ -189,11 +189,17 @@ class Guard:
     ``trusted`` is set while cfemu runs its own statements (transaction control, size
     queries); everything is allowed then. Every cfemu statement text carries a random
     tag, so a user statement can never reuse one of cfemu's compiled statements.
+
+    ``compiles`` counts the calls: SQLite calls the authorizer while it compiles a
+    statement, including when it compiles a cached statement again because the schema
+    changed (here or in another connection). So while ``compiles`` stays the same, every
+    compiled statement is unchanged, its result columns included.
     """
 
-    __slots__ = ("denial", "trusted", "trusted_thread")
+    __slots__ = ("compiles", "denial", "trusted", "trusted_thread")
 
     def __init__(self) -> None:
+        self.compiles = 0
         self.trusted = False
         #: A worker thread running cfemu's own work (``dump()``): trusted on that thread only.
         self.trusted_thread: int | None = None
@@ -211,6 +217,7 @@ class Guard:
         dbname: str | None,
         source: str | None,
     ) -> int:
+        self.compiles += 1
         if self.trusted or (
             self.trusted_thread is not None and self.trusted_thread == threading.get_ident()
         ):

@@ -14,7 +14,8 @@ numbers as ``float`` (so an INTEGER beyond ±(2**53 - 1) loses precision), BLOBs
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, Final, TypeAlias
@@ -26,9 +27,11 @@ from cfemu.limits import D1_MAX_INTEGER, D1_MIN_INTEGER
 __all__ = [
     "MAX_SAFE_INTEGER",
     "NAME",
+    "RowBuilder",
     "SqlValue",
     "column_names",
     "from_sql",
+    "row_builder",
     "row_lists",
     "row_object",
     "row_objects",
@@ -50,6 +53,12 @@ _COLUMNWISE_FROM: Final = 6
 _NONE: Final = type(None)
 #: A column's name in a ``sqlite3`` cursor description.
 NAME: Final = itemgetter(0)
+#: Makes one result row a ``JsDict`` (see :func:`row_builder`).
+RowBuilder: TypeAlias = Callable[[tuple[SqlValue, ...]], JsDict]
+#: Results with more columns than this get no built function (:func:`row_builder`).
+_BUILT_COLUMNS_MAX: Final = 64
+#: Generated factories of row builders, by column count.
+_factories: dict[int, Callable[..., RowBuilder]] = {}
 
 
 def _type_error(value: object) -> D1TypeError:
@@ -230,6 +239,58 @@ def row_object(names: Iterable[str], row: tuple[SqlValue, ...]) -> JsDict:
                 out = list(row)
             out[index] = list(value)  # type: ignore[arg-type]
     return JsDict(zip(names, row if out is None else out))  # noqa: B905
+
+
+def _factory(width: int) -> Callable[..., RowBuilder]:
+    """The factory of row builders for ``width`` columns: generated Python source, as
+    ``collections.namedtuple`` and ``dataclasses`` generate theirs. Only identifiers and
+    number literals enter the source; the column names reach the builder as the factory's
+    arguments (closure cells), so no text from a query is ever compiled."""
+    values = [f"c{i}" for i in range(width)]
+    keys = [f"k{i}" for i in range(width)]
+    lines = [
+        f"def factory({', '.join(keys)}):",
+        "    def build(row):",
+        f"        {', '.join(values)}, = row",
+    ]
+    safe = MAX_SAFE_INTEGER
+    for value in values:
+        # from_sql() inline, value by value. An int is first compared with bounds small
+        # enough for the interpreter's fast integer comparison.
+        lines += [
+            f"        kind = type({value})",
+            "        if kind is int:",
+            f"            if not -{2**30 - 1} <= {value} <= {2**30 - 1} "
+            f"and not -{safe} <= {value} <= {safe}:",
+            f"                {value} = float({value})",
+            "        elif kind is float:",
+            f"            if {value}.is_integer() and -{safe}.0 <= {value} <= {safe}.0:",
+            f"                {value} = int({value})",
+            "        elif kind is bytes:",
+            f"            {value} = list({value})",
+        ]
+    pairs = ", ".join(f"{key}: {value}" for key, value in zip(keys, values, strict=True))
+    lines += [f"        return JsDict({{{pairs}}})", "    return build"]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), {"JsDict": JsDict}, namespace)
+    factory: Callable[..., RowBuilder] = namespace["factory"]
+    _factories[width] = factory
+    return factory
+
+
+def row_builder(names: Sequence[str]) -> RowBuilder:
+    """A function making one row with these column names a ``JsDict``, exactly as
+    :func:`row_object` does, at about half its cost: the names are bound once, and each
+    value is converted inline (for up to 64 columns; wider rows get :func:`row_object`).
+
+    For a query run again and again (``first()`` of one statement text): building the
+    function costs about what converting one row does.
+    """
+    width = len(names)
+    if not 0 < width <= _BUILT_COLUMNS_MAX:
+        return partial(row_object, tuple(names))
+    factory = _factories.get(width) or _factory(width)
+    return factory(*names)
 
 
 def row_objects(description: Any, rows: Rows) -> list[JsDict]:

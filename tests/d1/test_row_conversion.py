@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from cfemu._js import JsDict
 from cfemu.d1 import open_database
-from cfemu.d1.values import MAX_SAFE_INTEGER, row_lists, row_object, row_objects
+from cfemu.d1.values import MAX_SAFE_INTEGER, row_builder, row_lists, row_object, row_objects
 
 pytestmark = pytest.mark.anyio
 
@@ -120,8 +120,26 @@ def test_column_wise_conversion_equals_the_value_by_value_reference(
     description = tuple((name, None, None, None, None, None, None) for name in names)
     same(row_objects(description, rows), old_row_objects(names, rows))
     same(row_lists(rows), old_row_lists(rows))
+    build = row_builder(names)
     for row in rows:
         same([row_object(names, row)], old_row_objects(names, [row]))
+        same([build(row)], old_row_objects(names, [row]))
+
+
+@given(
+    names=st.lists(st.one_of(st.text(max_size=3), st.sampled_from(["a", "id"])), max_size=70),
+    data=st.data(),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_row_builder_of_any_width_and_names_equals_the_reference(
+    names: list[str], data: st.DataObject
+) -> None:
+    """``first()``'s generated builders (up to 64 columns; wider rows, and no columns,
+    fall back to :func:`row_object`): any names, duplicates and odd text included."""
+    build = row_builder(names)
+    for _ in range(3):
+        row = tuple(data.draw(scalar) for _ in names)
+        same([build(row)], old_row_objects(names, [row]))
 
 
 @given(result=result_sets())
