@@ -94,28 +94,36 @@ def _result(outcome: Outcome, meta: JsDict) -> JsDict:
     )
 
 
-_new_statement = object.__new__
+def statement_for(
+    engine: Engine,
+    sql: str,
+    params: tuple[SqlValue, ...] = (),
+    session: D1DatabaseSession | None = None,
+) -> D1PreparedStatement:
+    """A statement for ``sql`` on ``engine`` (cfemu's own code: migrations, sessions)."""
+    statement = D1PreparedStatement()
+    statement._engine = engine
+    statement._sql = sql
+    statement._params = params
+    statement._session = session
+    return statement
 
 
 class D1PreparedStatement:
     """A statement from ``prepare(sql)``; ``bind(...)`` returns a new one with values.
 
     Preparing does no I/O and never fails: errors surface when the statement runs.
+    Statements come from ``prepare()`` (as on Cloudflare, the class is not constructed
+    directly): the class has no ``__init__``, so making one is a bare allocation, the
+    cheapest CPython has (``bind()`` makes one per call, and a batch binds thousands).
     """
 
     __slots__ = ("_engine", "_params", "_session", "_sql")
 
-    def __init__(
-        self,
-        engine: Engine,
-        sql: str,
-        params: tuple[SqlValue, ...] = (),
-        session: D1DatabaseSession | None = None,
-    ) -> None:
-        self._engine = engine
-        self._sql = sql
-        self._params = params
-        self._session = session
+    _engine: Engine
+    _sql: str
+    _params: tuple[SqlValue, ...]
+    _session: D1DatabaseSession | None
 
     @property
     def statement(self) -> str:
@@ -156,8 +164,7 @@ class D1PreparedStatement:
                 check_rpc(item)
             values = tuple([to_sql(item) for item in values])
             break
-        # Built without calling __init__ (a Python frame less per bind: bind is hot).
-        bound = _new_statement(D1PreparedStatement)
+        bound = D1PreparedStatement()
         bound._engine = self._engine
         bound._sql = self._sql
         bound._params = values
@@ -288,7 +295,7 @@ class D1DatabaseSession:
 
     def prepare(self, sql: str) -> D1PreparedStatement:
         """A statement that runs in this session."""
-        return D1PreparedStatement(self._engine, sql, (), self)
+        return statement_for(self._engine, sql, (), self)
 
     async def batch(self, statements: Iterable[D1PreparedStatement]) -> list[JsDict]:
         """Like ``DB.batch``, in this session."""
@@ -329,8 +336,7 @@ class D1Database:
 
     def prepare(self, sql: str) -> D1PreparedStatement:
         """A statement for ``sql`` (no I/O; errors surface when it runs)."""
-        # Built without calling __init__, as bind() builds its statement (both are hot).
-        statement = _new_statement(D1PreparedStatement)
+        statement = D1PreparedStatement()
         statement._engine = self._engine
         statement._sql = sql
         statement._params = ()

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from cfemu.d1 import _sql
-from cfemu.d1.database import D1Database, D1PreparedStatement
+from cfemu.d1.database import D1Database, statement_for
 from cfemu.d1.engine import Engine
 from cfemu.d1.layout import DEFAULT_PATTERN, leading_number, list_matching, matches
 from cfemu.errors import D1Error, MigrationError
@@ -105,9 +105,9 @@ async def apply_migrations(
                 f"Migration {name} could not be read: {exc}", migration=name, applied=done
             ) from exc
         stamp = engine.clock.utcnow().strftime("%Y-%m-%d %H:%M:%S")
-        items = [D1PreparedStatement(engine, s) for s in _sql.split_statements(text)]
+        items = [statement_for(engine, s) for s in _sql.split_statements(text)]
         record = f"INSERT INTO {_quote(table)} (name, applied_at) VALUES (?, ?)"
-        items.append(D1PreparedStatement(engine, record, (name, stamp)))
+        items.append(statement_for(engine, record, (name, stamp)))
         try:
             # Like any D1 call: on the loop, or on the database's thread when long.
             await engine.share.run(partial(engine.run_batch, items))
