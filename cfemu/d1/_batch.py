@@ -10,6 +10,8 @@ from __future__ import annotations
 import gc
 import sqlite3
 from collections.abc import Sequence
+from itertools import repeat
+from operator import setitem
 from typing import TYPE_CHECKING
 
 from cfemu._js import JsDict
@@ -86,7 +88,7 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
     #: The fast path's meta so far, and the values in it that vary from one run to the next.
     #: (A plain dict: copying one into a JsDict skips looking up a ``keys`` method.)
     same = dict(fixed)
-    same_changes = same_read = same_written = -1
+    same_changes = same_own = -1
     same_changed_db = False
     duration = 0.0
     metas: list[JsDict] = []
@@ -119,27 +121,29 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                     total = after
                     previous = last_row_id
                     last_row_id = cur.lastrowid  # type: ignore[assignment]
-                    if constant is not None:
-                        read, written = constant
-                    else:
-                        own = cur.rowcount
-                        read = first_read + per_read * (own if own > 0 or not inserts else 1)
-                        written = own * per_written + (changes - own if changes > own else 0)
+                    own = cur.rowcount
+                    changed_db = changes != 0 or last_row_id != previous
+                    # The counts depend only on (changes, own): worked out again, and the
+                    # meta's varying fields written, only when one of these moved.
+                    if (
+                        changes != same_changes
+                        or own != same_own
+                        or changed_db is not same_changed_db
+                    ):
+                        if constant is not None:
+                            read, written = constant
+                        else:
+                            read = first_read + per_read * (own if own > 0 or not inserts else 1)
+                            written = own * per_written + (changes - own if changes > own else 0)
+                        same["changes"] = same_changes = changes
+                        same["changed_db"] = same_changed_db = changed_db
+                        same["rows_read"] = read
+                        same["rows_written"] = written
+                        same_own = own
                     if timed:
                         end = now()
                         duration = (end - clock) * 1000.0
                         clock = end
-                    changed_db = changes != 0 or last_row_id != previous
-                    if (
-                        changes != same_changes
-                        or read != same_read
-                        or written != same_written
-                        or changed_db is not same_changed_db
-                    ):
-                        same["changes"] = same_changes = changes
-                        same["changed_db"] = same_changed_db = changed_db
-                        same["rows_read"] = same_read = read
-                        same["rows_written"] = same_written = written
                     timings = jsdict()
                     timings["sql_duration_ms"] = duration
                     # A copy of the previous statement's meta (its keys are copied whole):
@@ -176,6 +180,7 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
                     per_change = tally.per_change
                     if constant is not None or per_change is not None:
                         fast_sql = sql
+                        same_changes = -1  # a new text: its counts are worked out afresh
                         if per_change is not None:
                             first_read, per_read, per_written = per_change
             if scans:
@@ -269,8 +274,9 @@ def run_batch(engine: Engine, statements: Sequence[Statement]) -> list[JsDict]:
     engine._last_row_id = last_row_id
     engine.version += 1
     size = engine._measure_size()
-    for meta in metas:
-        meta["size_after"] = size
+    # Every meta's size_after, in C (map() calling setitem; any() only drives it: setitem
+    # returns None, so it runs to the end): no interpreter step per statement.
+    any(map(setitem, metas, repeat("size_after"), repeat(size)))
     return results
 
 
