@@ -1,7 +1,8 @@
 """cfemu's D1 against the standard library's ``sqlite3`` doing the same work (on demand).
 
 Run: ``python benchmarks/bench_d1.py [--n N] [--repeat R] [--all-rows R] [--storage memory
-file] [--only point single batch all join] [--wall]``. Not collected by pytest.
+file] [--only point single batch all join] [--wall] [--instructions]``. Not collected by
+pytest.
 
 Both sides use the same tables, in one process, one run, each case twice: on an in-memory
 database (``memory``) and on a file (``file``: D1's persisted form, WAL with
@@ -25,6 +26,14 @@ are CPU-bound on this one thread, and CPU time is not inflated by other processe
 machine; ``--wall`` uses ``time.perf_counter`` instead. D1 runs on a virtual clock here, so
 every query stays on this thread (on a real clock a query outliving its 50 ms slice moves
 to the database's thread, whose CPU time this timer would not see).
+
+``--instructions`` counts instructions instead of time (``valgrind --tool=callgrind``, which
+must be installed: ``apt-get install valgrind``): each side runs in its own process under
+callgrind, once for ``--n`` operations and once for a fifth of them, on the same database,
+and the process ends the moment the timed part does; the difference of the two counts, per
+operation, is what one operation costs. Instructions do not depend on the machine's load,
+so this gives the same ratios on a busy machine as on an idle one (time also pays for
+cache misses and page faults, which instructions do not show). It takes a few minutes.
 """
 
 from __future__ import annotations
@@ -32,11 +41,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 from cfemu.clock import VirtualClock
@@ -63,6 +77,9 @@ TARGETS = {"point select": 0.45, "batch insert": 0.50, "all 10k rows": 0.50}
 _clock = time.thread_time
 #: Rows of the table ``all()`` reads (--all-rows).
 _all_rows = 10_000
+#: The point-select table has at least this many rows (the same table for both counts of
+#: an --instructions run).
+_rows_at_least = 0
 
 
 def _row(i: int) -> tuple[str, float, int]:
@@ -134,7 +151,7 @@ def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, object]]:
 
 # Each case: (raw side, cfemu side); each side takes (storage, n) and returns seconds.
 def raw_point_select(storage: Storage, n: int) -> float:
-    conn = _raw_db(storage, n)
+    conn = _raw_db(storage, max(n, _rows_at_least))
     start = _clock()
     for i in range(1, n + 1):
         conn.execute(SELECT, (i,)).fetchone()
@@ -144,7 +161,7 @@ def raw_point_select(storage: Storage, n: int) -> float:
 
 
 async def d1_point_select(storage: Storage, n: int) -> float:
-    db = await _d1_db(storage, n)
+    db = await _d1_db(storage, max(n, _rows_at_least))
     start = _clock()
     for i in range(1, n + 1):
         await db.prepare(SELECT).bind(i).first()
@@ -309,6 +326,90 @@ async def main(n: int, repeat: int, storages: list[str], only: list[str] | None)
     return ok
 
 
+def _ending_clock() -> Callable[[], float]:
+    """The clock of an --instructions child: its second reading ends the process at once,
+    so what callgrind counts stops where the timed part does (no clean-up counted)."""
+    readings = 0
+
+    def clock() -> float:
+        nonlocal readings
+        readings += 1
+        if readings == 2:
+            sys.stdout.flush()
+            os._exit(0)
+        return 0.0
+
+    return clock
+
+
+def _child(case: str, side: str, kind: str, n: int) -> None:
+    """One side of one case, run once (under callgrind, by :func:`_count`)."""
+    raw, d1, _ = next(sides for name, sides in CASES.items() if name.split()[0] == case)
+    storage = Storage(kind)
+    try:
+        if side == "raw":
+            raw(storage, n)
+        else:
+            asyncio.run(d1(storage, n))  # type: ignore[arg-type]
+    finally:
+        storage.clean()
+    raise SystemExit("the timed part never ended")
+
+
+def _count(case: str, side: str, kind: str, n: int, rows: int) -> int:
+    """Instructions of one --instructions child, start to end of the timed part."""
+    with tempfile.TemporaryDirectory(prefix="cfemu-bench-d1-cg-") as folder:
+        out = Path(folder) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            sys.executable, __file__, "--child", case, side, kind, str(n),
+            "--all-rows", str(_all_rows), "--rows-at-least", str(rows),
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in callgrind's output for {case} {side}")
+
+
+def instructions(n: int, storages: list[str], only: list[str] | None) -> bool:
+    """Every comparison in instructions per operation (see the module docstring)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    small = max(1, n // 5)
+    print(f"instructions per operation: ({n:,} operations) - ({small:,}), under callgrind")
+    header = f"{'case':<14} {'storage':<7} {'sqlite3 instr':>14} {'cfemu instr':>12}"
+    print(f"{header} {'ratio':>7}  target")
+    ok = True
+    for name, (_, _, operations) in CASES.items():
+        case = name.split()[0]
+        if only and case not in only:
+            continue
+        for kind in storages:
+            sides = [side for side in ("raw", "cfemu") for _ in (small, n)]
+            sizes = [small, n, small, n]
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                counted = pool.map(_count, repeat(case), sides, repeat(kind), sizes, repeat(n))
+                totals = list(counted)
+            ops = operations(n) - operations(small)
+            raw_per_op = (totals[1] - totals[0]) / ops
+            d1_per_op = (totals[3] - totals[2]) / ops
+            ratio = raw_per_op / d1_per_op
+            target = TARGETS.get(name)
+            verdict = "-"
+            if target is not None:
+                verdict = f">= {target:.0%} " + ("ok" if ratio >= target else "MISSED")
+            ok = ok and (target is None or ratio >= target)
+            print(
+                f"{name:<14} {kind:<7} {raw_per_op:>14,.0f} {d1_per_op:>12,.0f} "
+                f"{ratio:>7.1%}  {verdict}"
+            )
+    return ok
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=10_000, help="operations per case")
@@ -321,9 +422,22 @@ if __name__ == "__main__":
         "--only", nargs="+", choices=[name.split()[0] for name in CASES], help="cases to run"
     )
     parser.add_argument("--wall", action="store_true", help="time with the wall clock")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions (callgrind) instead"
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--rows-at-least", type=int, default=0, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.wall:
         _clock = time.perf_counter
     _all_rows = max(arguments.all_rows, JOIN_ROWS + 1)
-    ok = asyncio.run(main(arguments.n, arguments.repeat, arguments.storage, arguments.only))
+    _rows_at_least = arguments.rows_at_least
+    if arguments.child:
+        case, side, kind, count = arguments.child
+        _clock = _ending_clock()
+        _child(case, side, kind, int(count))
+    if arguments.instructions:
+        ok = instructions(arguments.n, arguments.storage, arguments.only)
+    else:
+        ok = asyncio.run(main(arguments.n, arguments.repeat, arguments.storage, arguments.only))
     raise SystemExit(0 if ok else 1)
