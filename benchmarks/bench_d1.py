@@ -298,6 +298,15 @@ async def _best_pair(raw: Side, d1: D1Side, kind: str, n: int, repeat: int) -> t
     return raw_best, d1_best
 
 
+def _verdict(name: str, ratio: float) -> tuple[str, bool]:
+    """What the table says of ``ratio`` against the case's target, and whether it is met."""
+    target = TARGETS.get(name)
+    if target is None:
+        return "-", True
+    met = ratio >= target
+    return f">= {target:.0%} " + ("ok" if met else "MISSED"), met
+
+
 async def main(n: int, repeat: int, storages: list[str], only: list[str] | None) -> bool:
     """Run every comparison; True when every target is met."""
     ok = True
@@ -314,11 +323,8 @@ async def main(n: int, repeat: int, storages: list[str], only: list[str] | None)
             ops = operations(n)
             raw_rate, d1_rate = ops / raw_time, ops / d1_time
             ratio = d1_rate / raw_rate
-            target = TARGETS.get(name)
-            verdict = "-"
-            if target is not None:
-                verdict = f">= {target:.0%} " + ("ok" if ratio >= target else "MISSED")
-            ok = ok and (target is None or ratio >= target)
+            verdict, met = _verdict(name, ratio)
+            ok = ok and met
             print(
                 f"{name:<14} {kind:<7} {raw_rate:>14,.0f} {d1_rate:>12,.0f} "
                 f"{d1_time / ops * 1e6:>12,.1f} {ratio:>7.1%}  {verdict}"
@@ -398,11 +404,8 @@ def instructions(n: int, storages: list[str], only: list[str] | None) -> bool:
             raw_per_op = (totals[1] - totals[0]) / ops
             d1_per_op = (totals[3] - totals[2]) / ops
             ratio = raw_per_op / d1_per_op
-            target = TARGETS.get(name)
-            verdict = "-"
-            if target is not None:
-                verdict = f">= {target:.0%} " + ("ok" if ratio >= target else "MISSED")
-            ok = ok and (target is None or ratio >= target)
+            verdict, met = _verdict(name, ratio)
+            ok = ok and met
             print(
                 f"{name:<14} {kind:<7} {raw_per_op:>14,.0f} {d1_per_op:>12,.0f} "
                 f"{ratio:>7.1%}  {verdict}"

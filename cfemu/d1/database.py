@@ -100,7 +100,7 @@ def statement_for(
     params: tuple[SqlValue, ...] = (),
     session: D1DatabaseSession | None = None,
 ) -> D1PreparedStatement:
-    """A statement for ``sql`` on ``engine`` (cfemu's own code: migrations, sessions)."""
+    """A statement for ``sql`` on ``engine`` (``prepare()``, sessions, migrations)."""
     statement = D1PreparedStatement()
     statement._engine = engine
     statement._sql = sql
@@ -336,12 +336,7 @@ class D1Database:
 
     def prepare(self, sql: str) -> D1PreparedStatement:
         """A statement for ``sql`` (no I/O; errors surface when it runs)."""
-        statement = D1PreparedStatement()
-        statement._engine = self._engine
-        statement._sql = sql
-        statement._params = ()
-        statement._session = None
-        return statement
+        return statement_for(self._engine, sql)
 
     async def batch(self, statements: Iterable[D1PreparedStatement]) -> list[JsDict]:
         """Run ``statements`` in order in one transaction; their results, in order.

@@ -192,8 +192,9 @@ class Guard:
 
     ``compiles`` counts the calls: SQLite calls the authorizer while it compiles a
     statement, including when it compiles a cached statement again because the schema
-    changed (here or in another connection). So while ``compiles`` stays the same, every
-    compiled statement is unchanged, its result columns included.
+    changed (here or in another connection), and a statement that returns rows makes at
+    least one call (``SQLITE_SELECT``, ``SQLITE_PRAGMA``). So while ``compiles`` stays the
+    same, every compiled statement is unchanged, its result columns included.
     """
 
     __slots__ = ("compiles", "denial", "trusted", "trusted_thread")
